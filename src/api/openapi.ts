@@ -1,0 +1,4 @@
+import { Elysia } from "elysia";
+export function openapiRoutes() {
+  return new Elysia({ name: "openapi" });
+}

@@ -1,0 +1,112 @@
+// Resolve step: cross-checks the validated config and precomputes what the hot path needs (URLs, headers,
+// serving names), producing one frozen snapshot. A request keeps the snapshot it started with.
+import type { BackendConfig, SluiceConfig, TemplateRenderMode } from "./schema.ts";
+
+export interface Pricing {
+  gpuHourUsd?: number;
+  inputPerMtokUsd?: number;
+  outputPerMtokUsd?: number;
+}
+
+export interface Backend {
+  /** What clients put in `model`: the name, or `public:<name>` for public catalog models. */
+  readonly id: string;
+  readonly name: string;
+  readonly public: boolean;
+  /** The engine's own model id. */
+  readonly upstreamModel: string;
+  /** Base URL without a trailing slash, e.g. http://127.0.0.1:8000/v1 */
+  readonly baseUrl: string;
+  readonly chatUrl: string;
+  readonly embeddingsUrl: string;
+  readonly modelsUrl: string;
+  readonly healthUrl: string;
+  /** Headers sent with every upstream request (content type, auth, operator extras). */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly templateRenderMode: TemplateRenderMode;
+  readonly timeoutMs: number;
+  readonly streamIdleTimeoutMs: number;
+  readonly maxConcurrent: number | undefined;
+  readonly pricing: Pricing;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly displayName: string;
+  readonly description: string;
+  readonly ownedBy: string;
+}
+
+export interface Snapshot {
+  readonly server: SluiceConfig["server"];
+  readonly auth: SluiceConfig["auth"];
+  readonly health: SluiceConfig["health"];
+  /** By serving id (`qwen35-demo`, `public:deepseek`). */
+  readonly backends: ReadonlyMap<string, Backend>;
+  /** Unix seconds when this snapshot was loaded: the `created` of its models. */
+  readonly loadedAt: number;
+  readonly raw: SluiceConfig;
+}
+
+export function resolveConfig(config: SluiceConfig, problems: string[]): Snapshot {
+  const backends = new Map<string, Backend>();
+  config.backends.forEach((backend, i) => {
+    const path = `backends[${i}]`;
+    const resolved = resolveBackend(backend, path, problems);
+    if (!resolved) return;
+    if (backends.has(resolved.id)) problems.push(`${path}.name: '${resolved.id}' is already used by another backend`);
+    backends.set(resolved.id, resolved);
+  });
+  return Object.freeze({
+    server: Object.freeze(config.server),
+    auth: Object.freeze(config.auth),
+    health: Object.freeze(config.health),
+    backends,
+    loadedAt: Math.floor(Date.now() / 1000),
+    raw: config,
+  });
+}
+
+function resolveBackend(config: BackendConfig, path: string, problems: string[]): Backend | undefined {
+  const baseUrl = parseHttpUrl(config.url, `${path}.url`, problems);
+  if (config.name.startsWith("public:")) problems.push(`${path}.name: write the bare name and 'public: true'; clients then use 'public:${config.name.slice(7)}'`);
+  if (config.name === "auto") problems.push(`${path}.name: 'auto' is reserved for smart routing`);
+  const healthUrl = config.health_url ? parseHttpUrl(config.health_url, `${path}.health_url`, problems) : baseUrl && `${baseUrl.replace(/\/v1$/, "")}/health`;
+  if (!baseUrl || !healthUrl) return undefined;
+
+  const headers: Record<string, string> = { "content-type": "application/json", ...config.headers };
+  if (config.api_key) headers.authorization = `Bearer ${config.api_key}`;
+  return Object.freeze({
+    id: config.public ? `public:${config.name}` : config.name,
+    name: config.name,
+    public: config.public,
+    upstreamModel: config.model ?? config.name,
+    baseUrl,
+    chatUrl: `${baseUrl}/chat/completions`,
+    embeddingsUrl: `${baseUrl}/embeddings`,
+    modelsUrl: `${baseUrl}/models`,
+    healthUrl,
+    headers: Object.freeze(headers),
+    templateRenderMode: config.template_render_mode,
+    timeoutMs: config.timeout_ms,
+    streamIdleTimeoutMs: config.stream_idle_timeout_ms,
+    maxConcurrent: config.max_concurrent,
+    pricing: {
+      gpuHourUsd: config.pricing?.gpu_hour,
+      inputPerMtokUsd: config.pricing?.input_per_mtok,
+      outputPerMtokUsd: config.pricing?.output_per_mtok,
+    },
+    tags: Object.freeze({ ...config.tags }),
+    displayName: config.display_name ?? config.name,
+    description: config.description ?? "",
+    ownedBy: config.owned_by ?? "sluice",
+  });
+}
+
+function parseHttpUrl(text: string, path: string, problems: string[]): string | undefined {
+  try {
+    const url = new URL(text);
+    if (url.protocol === "http:" || url.protocol === "https:") return url.href.replace(/\/+$/, "");
+  } catch {
+    // reported below
+  }
+  problems.push(`${path}: expected an http(s) URL like http://127.0.0.1:8000/v1, got '${text}'`);
+  return undefined;
+}

@@ -1,0 +1,36 @@
+// Hot reload: watch the config file's folder (editors save by renaming a new file into place) and swap in a new
+// snapshot when the file changes. An invalid edit is logged and the running config keeps serving.
+import { watch, type FSWatcher } from "node:fs";
+import { basename, dirname } from "node:path";
+import { ConfigError, loadConfigFile } from "./load.ts";
+import type { Snapshot } from "./resolve.ts";
+import { log } from "../observability/log.ts";
+
+const DEBOUNCE_MS = 100;
+
+export function watchConfig(file: string, current: () => Snapshot, apply: (next: Snapshot) => void): FSWatcher {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let lastText: string | undefined;
+  const reload = async () => {
+    const text = await Bun.file(file).text().catch(() => undefined);
+    if (text === undefined || text === lastText) return;
+    lastText = text;
+    try {
+      const next = await loadConfigFile(file);
+      const before = current().server;
+      if (next.server.host !== before.host || next.server.port !== before.port) {
+        log.warn(`config ${file}: server.host/server.port changed; restart sluice to listen on ${next.server.host}:${next.server.port}`);
+      }
+      apply(next);
+      log.info(`config ${file} reloaded (${next.backends.size} backends)`);
+    } catch (error) {
+      log.error(error instanceof ConfigError ? `${error.message}\n  (the previous config keeps serving)` : `config reload failed: ${error}`);
+    }
+  };
+  void Bun.file(file).text().then((text) => (lastText = text), () => undefined);
+  return watch(dirname(file), (_event, name) => {
+    if (name !== basename(file)) return;
+    clearTimeout(timer);
+    timer = setTimeout(reload, DEBOUNCE_MS);
+  });
+}

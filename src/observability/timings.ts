@@ -1,0 +1,24 @@
+// The `timings` block (seed 002): where the time of one request went.
+import type { ChatContext, TokenUsage } from "../pipeline/context.ts";
+
+export interface Timings {
+  total_ms: number;
+  upstream_ms: number;
+  ttft_ms?: number;
+  tokens_per_second?: number;
+  gateway_ms?: number;
+}
+
+const round = (ms: number) => Math.round(ms * 100) / 100;
+
+export function computeTimings(ctx: ChatContext, usage: TokenUsage | undefined, now = performance.now()): Timings {
+  const total = now - ctx.startedAt;
+  const upstream = (ctx.upstreamEndedAt ?? now) - (ctx.upstreamStartedAt ?? now);
+  const timings: Timings = { total_ms: round(total), upstream_ms: round(upstream) };
+  if (ctx.firstTokenAt !== undefined && ctx.upstreamStartedAt !== undefined) timings.ttft_ms = round(ctx.firstTokenAt - ctx.upstreamStartedAt);
+  const tokens = usage?.completion_tokens ?? 0;
+  if (tokens > 0 && upstream > 0) timings.tokens_per_second = Math.round((tokens / upstream) * 1000 * 10) / 10;
+  const gateway = round(total - upstream);
+  if (gateway > 0) timings.gateway_ms = gateway;
+  return timings;
+}

@@ -1,0 +1,222 @@
+// Relays an engine's SSE stream to the client. The engine's bytes go out untouched unless a chunk holds something
+// we must act on: the usage event (gets `timings`), `[DONE]` (a usage event is synthesized first when the engine
+// sent none), an event split across network chunks, or a malformed event. Those chunks take the slow path:
+// decoded, split into events, and re-framed. A stream that ends without `[DONE]` gets an error event instead.
+import type { ChatContext, TokenUsage } from "../pipeline/context.ts";
+import { computeTimings } from "../observability/timings.ts";
+import type { UpstreamCall } from "../upstream/call.ts";
+
+export type StreamStatus = "ok" | "interrupted" | "client_gone" | "bad_stream";
+
+export interface StreamOutcome {
+  status: StreamStatus;
+  usage: TokenUsage | undefined;
+  /** True when the engine sent no usage and the gateway estimated it. */
+  usageEstimated: boolean;
+}
+
+const encoder = new TextEncoder();
+const DONE_EVENT = "data: [DONE]\n\n";
+const NEWLINE = 0x0a;
+const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+
+export function relayStream(ctx: ChatContext, upstream: Response, call: UpstreamCall, onEnd: (outcome: StreamOutcome) => void): ReadableStream<Uint8Array> {
+  const relay = new StreamRelay(ctx, call);
+  const reader = upstream.body!.getReader();
+  let ended = false;
+  const end = (status: StreamStatus) => {
+    if (ended) return;
+    ended = true;
+    call.clear();
+    onEnd({ status, usage: relay.usage, usageEstimated: relay.usageEstimated });
+  };
+
+  call.arm(ctx.backend!.streamIdleTimeoutMs, "idle");
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch {
+        chunk = { done: true, value: undefined };
+      }
+      if (ended) return;
+      if (chunk.done) {
+        if (call.reason === "client") return end("client_gone");
+        controller.enqueue(encoder.encode(relay.interruption()));
+        controller.close();
+        return end("interrupted");
+      }
+      call.refresh();
+      const out = relay.transform(chunk.value);
+      if (out) controller.enqueue(out);
+      if (relay.finished) {
+        controller.close();
+        reader.cancel().catch(() => {});
+        if (relay.malformed) call.abort("bad_stream");
+        end(relay.malformed ? "bad_stream" : "ok");
+      }
+    },
+    cancel() {
+      call.abort("client");
+      end("client_gone");
+    },
+  });
+}
+
+class StreamRelay {
+  usage: TokenUsage | undefined;
+  usageEstimated = false;
+  finished = false;
+  malformed = false;
+  private carry = "";
+  private decoder: TextDecoder | undefined;
+  private firstEvent: string | undefined;
+  private events = 0;
+
+  constructor(
+    private readonly ctx: ChatContext,
+    private readonly call: UpstreamCall,
+  ) {}
+
+  transform(bytes: Uint8Array): Uint8Array | undefined {
+    if (this.ctx.firstTokenAt === undefined) this.ctx.firstTokenAt = performance.now();
+    if (this.carry === "" && this.passesUntouched(bytes)) {
+      if (this.firstEvent === undefined) this.firstEvent = new TextDecoder().decode(bytes);
+      return bytes;
+    }
+    const text = this.rewrite(bytes);
+    return text ? encoder.encode(text) : undefined;
+  }
+
+  /** Whole, well-formed events with nothing to act on: the fast path. Counts the events for usage estimates. */
+  private passesUntouched(bytes: Uint8Array): boolean {
+    const n = bytes.length;
+    if (n < 2 || bytes[n - 1] !== NEWLINE || bytes[n - 2] !== NEWLINE) return false;
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, n);
+    if (buf.indexOf("[DONE]") !== -1 || hasUsage(buf)) return false;
+    let start = 0;
+    let events = 0;
+    while (start < n) {
+      const end = buf.indexOf("\n\n", start);
+      if (end === -1) return false;
+      const last = bytes[end - 1];
+      // A data event's JSON must close; comments (":") and other SSE fields are left to the slow path.
+      if (bytes[start] !== 0x64 /* d */ || (last !== CLOSE_BRACE && last !== CLOSE_BRACKET)) return false;
+      events++;
+      start = end + 2;
+    }
+    this.events += events;
+    return true;
+  }
+
+  private rewrite(bytes: Uint8Array): string {
+    this.decoder ??= new TextDecoder();
+    const text = (this.carry + this.decoder.decode(bytes, { stream: true })).replace(/\r\n/g, "\n");
+    let out = "";
+    let start = 0;
+    for (let end = text.indexOf("\n\n"); end !== -1 && !this.finished; end = text.indexOf("\n\n", start)) {
+      out += this.handleEvent(text.slice(start, end));
+      start = end + 2;
+    }
+    this.carry = this.finished ? "" : text.slice(start);
+    return out;
+  }
+
+  private handleEvent(event: string): string {
+    const data = dataOf(event);
+    if (data === undefined) {
+      if (event.split("\n").every(isSseField)) return `${event}\n\n`;
+      return this.fail();
+    }
+    if (data === "[DONE]") {
+      this.finished = true;
+      return (this.usage ? "" : this.synthesizedUsageEvent()) + DONE_EVENT;
+    }
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(data);
+    } catch {
+      return this.fail();
+    }
+    this.events++;
+    if (this.firstEvent === undefined) this.firstEvent = event;
+    const usage = parsed.usage;
+    if (usage === null || typeof usage !== "object") return `${event}\n\n`;
+    this.usage = usage as TokenUsage;
+    this.ctx.upstreamEndedAt = performance.now();
+    parsed.timings = computeTimings(this.ctx, this.usage);
+    return `data: ${JSON.stringify(parsed)}\n\n`;
+  }
+
+  /** The engine sent no usage: estimate completion tokens from the events (about one token each). */
+  private synthesizedUsageEvent(): string {
+    const first = this.firstEvent ? (safeParse(dataOf(this.firstEvent) ?? "") ?? {}) : {};
+    const completion = Math.max(0, this.events - 2);
+    this.usage = { prompt_tokens: 0, completion_tokens: completion, total_tokens: completion };
+    this.usageEstimated = true;
+    this.ctx.upstreamEndedAt = performance.now();
+    const chunk = {
+      id: first.id ?? `chatcmpl-${this.ctx.requestId}`,
+      object: "chat.completion.chunk",
+      created: first.created ?? Math.floor(Date.now() / 1000),
+      model: first.model ?? this.ctx.requestedModel,
+      choices: [],
+      usage: { ...this.usage, estimated: true },
+      timings: computeTimings(this.ctx, this.usage),
+    };
+    return `data: ${JSON.stringify(chunk)}\n\n`;
+  }
+
+  private fail(): string {
+    this.finished = true;
+    this.malformed = true;
+    return errorEvent(`backend '${this.ctx.backend!.id}' sent a malformed stream event; the answer is incomplete`, "bad_upstream_sse");
+  }
+
+  /** The error event that ends a stream the engine cut (or stalled on). */
+  interruption(): string {
+    const backend = this.ctx.backend!;
+    const why =
+      this.call.reason === "idle"
+        ? `backend '${backend.id}' sent nothing for ${backend.streamIdleTimeoutMs} ms (backends[].stream_idle_timeout_ms)`
+        : `backend '${backend.id}' closed the stream before it finished`;
+    return errorEvent(`${why}; the answer is incomplete`, "stream_interrupted");
+  }
+}
+
+function hasUsage(buf: Buffer): boolean {
+  for (let at = buf.indexOf('"usage"'); at !== -1; at = buf.indexOf('"usage"', at + 7)) {
+    let i = at + 7;
+    while (buf[i] === 0x20 || buf[i] === 0x3a /* : */) i++;
+    if (buf[i] !== 0x6e /* n of null */) return true;
+  }
+  return false;
+}
+
+function dataOf(event: string): string | undefined {
+  let data: string | undefined;
+  for (const line of event.split("\n")) {
+    if (!line.startsWith("data:")) continue;
+    const value = line.charCodeAt(5) === 0x20 ? line.slice(6) : line.slice(5);
+    data = data === undefined ? value : `${data}\n${value}`;
+  }
+  return data;
+}
+
+function isSseField(line: string): boolean {
+  return line === "" || line.startsWith(":") || line.startsWith("event:") || line.startsWith("id:") || line.startsWith("retry:");
+}
+
+function safeParse(text: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export function errorEvent(message: string, code: string): string {
+  return `data: ${JSON.stringify({ error: { message, type: "upstream_error", code, param: null } })}\n\n`;
+}
