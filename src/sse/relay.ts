@@ -35,7 +35,7 @@ export function relayStream(ctx: ChatContext, upstream: Response, call: Upstream
   call.arm(ctx.backend!.streamIdleTimeoutMs, "idle");
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
+      let chunk: { done: boolean; value?: Uint8Array };
       try {
         chunk = await reader.read();
       } catch {
@@ -49,7 +49,7 @@ export function relayStream(ctx: ChatContext, upstream: Response, call: Upstream
         return end("interrupted");
       }
       call.refresh();
-      const out = relay.transform(chunk.value);
+      const out = relay.transform(chunk.value!);
       if (out) controller.enqueue(out);
       if (relay.finished) {
         controller.close();
