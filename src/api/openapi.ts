@@ -1,4 +1,279 @@
+// GET /openapi.json (OpenAPI 3.1) and GET /docs.
+//
+// Why an explicit builder and not @elysiajs/openapi: the plugin documents what Elysia knows about a route, and
+// here Elysia knows little. Chat and embeddings use `parse: "none"` (no body schema), `/v1/models/*` would show
+// up as a literal `*` path with `/health` folded into it, and streaming content types, per-status error
+// responses and the public-route security overrides would all need hand-written `detail` blocks in app.ts
+// anyway. Add the plugin's `$id` trap and its CDN-hosted UI, and the plugin would cost more code than it
+// saves. So the document is written here from the same TypeBox objects that validate requests: each path is
+// one entry in PATHS, each schema one entry in schemas.ts's `components`.
 import { Elysia } from "elysia";
+import { Type as T, type TSchema } from "@sinclair/typebox";
+import { version } from "../../package.json";
+import { components } from "./schemas.ts";
+import { docsRoutes } from "./swagger-assets.ts";
+
+type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+export type OpenApiDocument = JsonObject & { openapi: "3.1.0" };
+
+// Shapes only the document needs (no request is validated against them), so they live here, not in schemas.ts.
+const docOnlySchemas: TSchema[] = [
+  T.Object({ status: T.Literal("ok") }, { $id: "Liveness" }),
+  T.Object(
+    {
+      status: T.Union([T.Literal("ready"), T.Literal("no backend ready")]),
+      backends: T.Record(T.String(), T.Union([T.Literal("ready"), T.Literal("loading"), T.Literal("unavailable")]), {
+        description: "health of each backend by serving name",
+      }),
+    },
+    { $id: "Readiness" },
+  ),
+];
+
+/** DESIGN.md's error list: what each status means here. */
+const ERRORS = {
+  400: ["BadRequest", "Invalid body (the message names the field), or an unknown processor, tool or firewall."],
+  401: ["Unauthorized", "Missing or invalid API key."],
+  403: ["Forbidden", "The key's scopes, IP allow-list or allowed models do not permit this request."],
+  404: ["NotFound", "Unknown model; GET /v1/models lists the ones this key may use."],
+  413: ["PayloadTooLarge", "Body larger than server.max_body_bytes."],
+  422: ["PolicyRejected", "Rejected by a firewall or processor policy, or inferada.language is missing or unsupported."],
+  429: ["RateLimited", "Rate, concurrency or budget limit reached (the key's or the engine's); retry after Retry-After seconds."],
+  502: ["BadGateway", "The engine failed or could not be reached."],
+  503: ["NoHealthyBackend", "No healthy backend can serve this model right now."],
+  504: ["GatewayTimeout", "The engine did not answer in time."],
+} as const satisfies Record<number, readonly [string, string]>;
+type ErrorStatus = keyof typeof ERRORS;
+
+const UPSTREAM_ERRORS = [400, 401, 403, 404, 413, 429, 502, 503, 504] as const satisfies ErrorStatus[];
+const TRACE_HEADERS = ["x-request-id", "x-sluice-backend"];
+
+interface OperationSpec {
+  operationId: string;
+  tag: string;
+  summary: string;
+  description?: string;
+  /** Component name of the JSON request body. */
+  body?: string;
+  /** The 200 response: `json` names a component; `content` gives other media types. */
+  ok: { description: string; json?: string; content?: JsonObject; headers?: string[] };
+  errors?: readonly ErrorStatus[];
+  /** Names in components.parameters. */
+  params?: string[];
+  /** Served without a key. */
+  public?: true;
+  /** Responses beyond 200 and the error list. */
+  more?: JsonObject;
+}
+
+const CHAT_DESCRIPTION = `OpenAI chat completions. \`model\` is a backend's serving name, \`public:<name>\`, a balancer's name, or \`auto\`.
+With \`stream: true\` the answer is server-sent events: the first chunk carries the role, the last chunk before \`data: [DONE]\` carries \`usage\` and \`timings\`; a stream the engine cuts ends with an \`error\` event and no \`[DONE]\`.
+
+**sluice request extensions** (all optional; the OpenAI SDKs send them through \`extra_body\`):
+- \`firewall: "<slug>"\`: screen the request with a firewall declared in the config; a block is a 422.
+- \`tools\`: besides \`{type: "function"}\` tools (returned to the client as usual), platform tools the gateway runs itself: \`{type: "search"}\`, \`{type: "browser"}\`, \`{type: "flexible_vector_database_search", vector_database, query?, top_k?}\`. Buffered answers list \`tool_runs\` and sum \`usage\` over all rounds; streams send tool results as content chunks before the answer.
+- \`inferada: {processors: [...], language?, <processor>: {...config}}\`: processors that run before and after the model; the response's \`inferada\` holds each one's metadata. A processor that needs the whole answer turns streaming off and says so there.
+- \`routing: {model_pool?, optimize?: balanced|quality|cost|latency, task?}\`: overrides for \`model: "auto"\`, ignored for other models. The response's \`routing\` explains the choice; an \`auto\` stream starts with a \`{"object": "routing", ...}\` event.
+
+**Response extensions:** \`timings\` (total_ms, upstream_ms, tokens_per_second, processors_ms, queued_ms, gateway_ms), \`inferada\`, \`routing\`, \`tool_runs\`. Queue wait is also in the \`x-inferada-queued-ms\` header.`;
+
+const PATHS: Record<string, Record<string, OperationSpec>> = {
+  "/v1/chat/completions": {
+    post: {
+      operationId: "createChatCompletion",
+      tag: "Chat Completions",
+      summary: "Create a chat completion (buffered or streamed)",
+      description: CHAT_DESCRIPTION,
+      body: "ChatCompletionRequest",
+      ok: {
+        description: "The completion: JSON, or server-sent events when `stream` is true.",
+        json: "ChatCompletionResponse",
+        content: {
+          "text/event-stream": {
+            schema: { type: "string", description: "`data: <chat.completion.chunk JSON>` events, then `data: [DONE]`" },
+          },
+        },
+        headers: [...TRACE_HEADERS, "x-inferada-queued-ms"],
+      },
+      errors: [...UPSTREAM_ERRORS, 422],
+    },
+  },
+  "/v1/embeddings": {
+    post: {
+      operationId: "createEmbedding",
+      tag: "Embeddings",
+      summary: "Create embeddings",
+      description: "OpenAI embeddings; `encoding_format: base64` returns little-endian float32s as base64.",
+      body: "EmbeddingRequest",
+      ok: { description: "The embeddings, in input order.", json: "EmbeddingResponse", headers: TRACE_HEADERS },
+      errors: UPSTREAM_ERRORS,
+    },
+  },
+  "/v1/models": {
+    get: {
+      operationId: "listModels",
+      tag: "Models",
+      summary: "List the models this key may use",
+      ok: { description: "The models, with display_name and description.", json: "ModelList" },
+      errors: [401, 403],
+    },
+  },
+  "/v1/models/{model_id}": {
+    get: {
+      operationId: "getModel",
+      tag: "Models",
+      summary: "Retrieve a model",
+      params: ["ModelId"],
+      ok: { description: "The model.", json: "Model" },
+      errors: [401, 403, 404],
+    },
+  },
+  "/v1/models/{model_id}/health": {
+    get: {
+      operationId: "getModelHealth",
+      tag: "Models",
+      summary: "A model's readiness, from its engine's own health checks",
+      params: ["ModelId"],
+      ok: { description: "ready, loading or unavailable.", json: "ModelHealth" },
+      errors: [401, 403, 404],
+    },
+  },
+  "/healthz": {
+    get: { operationId: "getLiveness", tag: "Operations", summary: "Liveness", public: true, ok: { description: "The process is up.", json: "Liveness" } },
+  },
+  "/readyz": {
+    get: {
+      operationId: "getReadiness",
+      tag: "Operations",
+      summary: "Readiness: 503 while no backend is ready",
+      public: true,
+      ok: { description: "At least one backend is ready (or none is configured).", json: "Readiness" },
+      more: { "503": { description: "No backend is ready.", content: jsonContent("Readiness") } },
+    },
+  },
+  "/metrics": {
+    get: {
+      operationId: "getMetrics",
+      tag: "Operations",
+      summary: "Prometheus metrics",
+      description: "Needs no key unless `server.metrics_auth: true`, which puts it behind the `admin` scope.",
+      public: true,
+      ok: { description: "Prometheus text exposition format.", content: { "text/plain": { schema: { type: "string" } } } },
+    },
+  },
+  "/openapi.json": {
+    get: {
+      operationId: "getOpenApiDocument",
+      tag: "Operations",
+      summary: "This document",
+      public: true,
+      ok: { description: "OpenAPI 3.1 document.", content: { "application/json": { schema: { type: "object" } } } },
+    },
+  },
+  "/docs": {
+    get: {
+      operationId: "getDocs",
+      tag: "Operations",
+      summary: "Swagger UI, served from the binary",
+      public: true,
+      ok: { description: "HTML page.", content: { "text/html": { schema: { type: "string" } } } },
+    },
+  },
+};
+
+const HEADERS: Record<string, string> = {
+  "x-request-id": "The request's id (also in a buffered answer's `id`, chatcmpl-<request id>).",
+  "x-sluice-backend": "The backend that served the request.",
+  "x-inferada-queued-ms": "Milliseconds the request waited for a free slot.",
+};
+
+let cachedJson: string | undefined;
+let cachedDocument: OpenApiDocument | undefined;
+
+/** The document, built on first use (also for `sluice openapi`). */
+export function openapiDocument(): OpenApiDocument {
+  return (cachedDocument ??= buildDocument());
+}
+
 export function openapiRoutes() {
-  return new Elysia({ name: "openapi" });
+  return new Elysia({ name: "openapi" })
+    .get("/openapi.json", () => new Response((cachedJson ??= JSON.stringify(openapiDocument())), { headers: { "content-type": "application/json" } }))
+    .use(docsRoutes());
+}
+
+function buildDocument(): OpenApiDocument {
+  const paths: JsonObject = {};
+  for (const [path, methods] of Object.entries(PATHS)) {
+    paths[path] = Object.fromEntries(Object.entries(methods).map(([method, spec]) => [method, operation(spec)]));
+  }
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "sluice",
+      version,
+      description: "Self-hosted, OpenAI-compatible LLM gateway. Every response carries `x-request-id`; errors are `{\"error\": {message, type, code, param}}`.",
+    },
+    servers: [{ url: "/" }],
+    security: [{ bearerAuth: [] }],
+    tags: [...new Set(Object.values(PATHS).flatMap((methods) => Object.values(methods).map((spec) => spec.tag)))].map((name) => ({ name })),
+    paths,
+    components: {
+      schemas: Object.fromEntries([...components, ...docOnlySchemas].map((schema) => [String(schema.$id), toOpenApiSchema(schema)])),
+      responses: Object.fromEntries(Object.entries(ERRORS).map(([status, [name, description]]) => [name, errorResponse(Number(status), description)])),
+      parameters: {
+        ModelId: {
+          name: "model_id",
+          in: "path",
+          required: true,
+          description: "A model id as listed by GET /v1/models. Ids may contain `/`, raw or `%2F`-encoded.",
+          schema: { type: "string" },
+          example: "Qwen/Qwen3-14B",
+        },
+      },
+      headers: Object.fromEntries(Object.entries(HEADERS).map(([name, description]) => [name, { description, schema: { type: "string" } }])),
+      securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", description: "A sluice API key (`sluice keys create`)." } },
+    },
+  };
+}
+
+function operation(spec: OperationSpec): JsonObject {
+  const ok: JsonObject = { description: spec.ok.description, content: { ...(spec.ok.json ? jsonContent(spec.ok.json) : {}), ...spec.ok.content } };
+  if (spec.ok.headers) ok.headers = Object.fromEntries(spec.ok.headers.map((name) => [name, ref("headers", name)]));
+  const responses: JsonObject = { "200": ok, ...spec.more };
+  for (const status of spec.errors ?? []) responses[status] = ref("responses", ERRORS[status][0]);
+
+  const op: JsonObject = { operationId: spec.operationId, tags: [spec.tag], summary: spec.summary, responses };
+  if (spec.description) op.description = spec.description;
+  if (spec.params) op.parameters = spec.params.map((name) => ref("parameters", name));
+  if (spec.body) op.requestBody = { required: true, content: jsonContent(spec.body) };
+  if (spec.public) op.security = [];
+  return op;
+}
+
+function errorResponse(status: number, description: string): JsonObject {
+  const headers: JsonObject = { "x-request-id": ref("headers", "x-request-id") };
+  if (status === 429) headers["retry-after"] = { description: "Seconds to wait before retrying.", schema: { type: "integer" } };
+  return { description, headers, content: jsonContent("ErrorResponse") };
+}
+
+function jsonContent(schema: string): JsonObject {
+  return { "application/json": { schema: ref("schemas", schema) } };
+}
+
+function ref(kind: string, name: string): JsonObject {
+  return { $ref: `#/components/${kind}/${name}` };
+}
+
+// A JSON round trip drops TypeBox's symbol keys. `$id` goes too: the component key already names the schema, and
+// an `$id` that appears twice (a component inlined elsewhere) makes the document invalid. T.Ref's bare ids become
+// component pointers.
+function toOpenApiSchema(schema: TSchema): JsonObject {
+  return JSON.parse(
+    JSON.stringify(schema, (key, value: unknown) => {
+      if (key === "$id") return undefined;
+      if (key === "$ref" && typeof value === "string" && !value.startsWith("#")) return `#/components/schemas/${value}`;
+      return value;
+    }),
+  ) as JsonObject;
 }

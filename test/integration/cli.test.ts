@@ -1,0 +1,67 @@
+// The command line as an operator uses it, and the compiled single binary.
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import OpenAI from "openai";
+import { spawnScriptedUpstream } from "../support/scripted-upstream.ts";
+import { spawnGateway } from "../support/gateway.ts";
+import { configFor } from "../support/config.ts";
+
+const ROOT = resolve(import.meta.dir, "../..");
+const CLI = join(ROOT, "src/cli.ts");
+
+function run(args: string[], cwd = ROOT) {
+  const result = Bun.spawnSync([process.execPath, CLI, ...args], { cwd, env: { ...process.env } });
+  return { code: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+}
+
+describe("sluice check", () => {
+  test("exits 0 on a valid config and 1 listing every problem", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sluice-check-"));
+    writeFileSync(join(dir, "good.yaml"), "backends:\n  - name: a\n    url: http://127.0.0.1:8000/v1\n");
+    writeFileSync(join(dir, "bad.yaml"), "server:\n  port: high\nbackends:\n  - name: a\n    url: nope\n    extra: 1\n");
+    expect(run(["check", "--config", join(dir, "good.yaml")]).code).toBe(0);
+    const bad = run(["check", "--config", join(dir, "bad.yaml")]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("server.port");
+    expect(bad.stderr).toContain("backends[0].extra");
+    const missing = run(["check", "--config", join(dir, "none.yaml")]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("file not found");
+  });
+
+  test("version and openapi print", () => {
+    expect(run(["version"]).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    const doc = JSON.parse(run(["openapi"]).stdout);
+    expect(doc.openapi).toStartWith("3.1");
+  });
+
+  test("an unknown command exits 2 with usage", () => {
+    const result = run(["frobnicate"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("usage:");
+  });
+});
+
+describe("compiled binary", () => {
+  test("`bun run build` makes dist/sluice, which serves from any folder without the source tree", async () => {
+    const build = Bun.spawnSync([process.execPath, "run", "build"], { cwd: ROOT });
+    expect(build.exitCode).toBe(0);
+    const binary = join(ROOT, "dist/sluice");
+    expect(existsSync(binary)).toBe(true);
+
+    const upstream = await spawnScriptedUpstream();
+    const gateway = await spawnGateway(configFor(upstream.url, [{ name: "echo" }]), { command: [binary] });
+    try {
+      const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "unused", maxRetries: 0 });
+      const result = await client.chat.completions.create({ model: "echo", messages: [{ role: "user", content: "from the binary" }] });
+      expect(result.choices[0]!.message.content).toBe("echo: from the binary");
+      const docs = await fetch(`${gateway.url}/docs`);
+      expect(docs.status).toBe(200);
+    } finally {
+      await gateway.stop();
+      await upstream.stop();
+    }
+  }, 120_000);
+});
