@@ -7,7 +7,7 @@ import { Gateway } from "./gateway.ts";
 import { startServer } from "./server.ts";
 import { watchConfig } from "./config/watch.ts";
 import { log } from "./observability/log.ts";
-import { createApp } from "./app.ts";
+import { openapiDocument } from "./api/openapi.ts";
 import pkg from "../package.json" with { type: "json" };
 
 const USAGE = `sluice ${pkg.version} — self-hosted OpenAI-compatible LLM gateway
@@ -15,7 +15,7 @@ const USAGE = `sluice ${pkg.version} — self-hosted OpenAI-compatible LLM gatew
 usage:
   sluice [serve] [--config FILE] [--host H] [--port N] [--data-dir DIR] [--plugins DIR]
   sluice check   [--config FILE]    validate the config, print every problem, exit 1 on any
-  sluice openapi [--config FILE]    print the OpenAPI 3.1 document
+  sluice openapi                    print the OpenAPI 3.1 document
   sluice version
 
 environment: SLUICE_CONFIG, SLUICE_HOST, SLUICE_PORT, SLUICE_DATA_DIR, SLUICE_PLUGINS`;
@@ -105,12 +105,9 @@ async function main() {
       console.log(`${options.config}: ok (${snapshot.backends.size} backends)`);
       return;
     }
-    case "openapi": {
-      const snapshot = await loadOrExit(options.config);
-      const response = await createApp(new Gateway(snapshot)).handle(new Request("http://sluice/openapi.json"));
-      console.log(JSON.stringify(await response.json(), null, 2));
+    case "openapi":
+      console.log(JSON.stringify(openapiDocument(), null, 2));
       return;
-    }
     case "version":
       console.log(pkg.version);
       return;

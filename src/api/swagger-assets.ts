@@ -3,8 +3,13 @@
 // time the import is a path (under /$bunfs in a compiled binary) that Bun.file reads.
 import { Elysia } from "elysia";
 import { GatewayError } from "../errors.ts";
+// TypeScript 7.0 has no types for `with { type: "file" }` imports (bun-types declares them for >= 7.1, where
+// these directives turn into errors and can go); each import is a path string, typed by `embedded` below.
+// @ts-expect-error see above
 import bundleJs from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "file" };
+// @ts-expect-error see above
 import uiCss from "swagger-ui-dist/swagger-ui.css" with { type: "file" };
+// @ts-expect-error see above
 import favicon from "swagger-ui-dist/favicon-32x32.png" with { type: "file" };
 import { version as swaggerUiVersion } from "swagger-ui-dist/package.json";
 
@@ -22,7 +27,7 @@ const INIT_JS = `window.ui = SwaggerUIBundle({
 
 // Assets live under a path that changes with their content, so browsers may cache them for a year.
 const TAG = `${swaggerUiVersion}-${Bun.hash(INIT_JS).toString(36)}`;
-export const DOCS_ASSETS_PREFIX = `/docs/assets/${TAG}/`;
+const ASSETS_PREFIX = `/docs/assets/${TAG}/`;
 const IMMUTABLE = "public, max-age=31536000, immutable";
 
 interface Asset {
@@ -30,10 +35,12 @@ interface Asset {
   type: string;
 }
 
+const embedded = (path: string) => () => Bun.file(path);
+
 const ASSETS: Record<string, Asset> = {
-  "swagger-ui-bundle.js": { body: () => Bun.file(bundleJs), type: "text/javascript; charset=utf-8" },
-  "swagger-ui.css": { body: () => Bun.file(uiCss), type: "text/css; charset=utf-8" },
-  "favicon-32x32.png": { body: () => Bun.file(favicon), type: "image/png" },
+  "swagger-ui-bundle.js": { body: embedded(bundleJs), type: "text/javascript; charset=utf-8" },
+  "swagger-ui.css": { body: embedded(uiCss), type: "text/css; charset=utf-8" },
+  "favicon-32x32.png": { body: embedded(favicon), type: "image/png" },
   "init.js": { body: () => INIT_JS, type: "text/javascript; charset=utf-8" },
 };
 
@@ -43,13 +50,13 @@ const DOCS_HTML = `<!doctype html>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>sluice API</title>
-  <link rel="stylesheet" href="${DOCS_ASSETS_PREFIX}swagger-ui.css">
-  <link rel="icon" type="image/png" href="${DOCS_ASSETS_PREFIX}favicon-32x32.png">
+  <link rel="stylesheet" href="${ASSETS_PREFIX}swagger-ui.css">
+  <link rel="icon" type="image/png" href="${ASSETS_PREFIX}favicon-32x32.png">
 </head>
 <body>
   <div id="swagger-ui"></div>
-  <script src="${DOCS_ASSETS_PREFIX}swagger-ui-bundle.js"></script>
-  <script src="${DOCS_ASSETS_PREFIX}init.js"></script>
+  <script src="${ASSETS_PREFIX}swagger-ui-bundle.js"></script>
+  <script src="${ASSETS_PREFIX}init.js"></script>
 </body>
 </html>
 `;
@@ -57,8 +64,8 @@ const DOCS_HTML = `<!doctype html>
 export function docsRoutes() {
   return new Elysia({ name: "docs" })
     .get("/docs", () => new Response(DOCS_HTML, { headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache" } }))
-    .get(`${DOCS_ASSETS_PREFIX}:name`, ({ params }) => {
-      const asset = ASSETS[params.name];
+    .get("/docs/assets/:tag/:name", ({ params }) => {
+      const asset = params.tag === TAG ? ASSETS[params.name] : undefined;
       if (!asset) throw new GatewayError("not_found", `no docs asset '${params.name}'; GET /docs loads the current ones`);
       return new Response(asset.body(), { headers: { "content-type": asset.type, "cache-control": IMMUTABLE } });
     });

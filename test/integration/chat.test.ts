@@ -39,7 +39,7 @@ describe("buffered", () => {
     expect(timings.total_ms).toBeGreaterThan(0);
     expect(timings.upstream_ms).toBeGreaterThan(0);
     expect(timings.tokens_per_second).toBeGreaterThan(0);
-    expect(timings.total_ms).toBeGreaterThanOrEqual(timings.upstream_ms);
+    expect(timings.total_ms).toBeGreaterThanOrEqual(timings.upstream_ms!);
   });
 
   test("every OpenAI field and unknown fields reach the engine unchanged; extensions are stripped", async () => {
