@@ -1,5 +1,5 @@
-// Prometheus metrics kept in plain maps; the text format is rendered only when /metrics is scraped.
-// Labels are joined into one key per series so the hot path does one map lookup per update.
+// Prometheus metrics kept in plain objects; the text format is rendered only when /metrics is scraped.
+// The hot path does one map lookup per request (series by route, model and backend) and a few increments.
 
 const LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
@@ -14,30 +14,44 @@ class Histogram {
   }
 }
 
+/** Everything recorded for one (route, model, backend). */
+class Series {
+  readonly byStatus = new Map<number, number>();
+  readonly duration = new Histogram();
+  readonly ttft = new Histogram();
+  promptTokens = 0;
+  completionTokens = 0;
+  constructor(readonly labels: string) {}
+}
+
 export type HealthStatus = "ready" | "loading" | "unavailable";
 const HEALTH_VALUE: Record<HealthStatus, number> = { ready: 1, loading: 0.5, unavailable: 0 };
 
+export interface RequestRecord {
+  route: string;
+  model: string;
+  backend: string;
+  status: number;
+  seconds: number;
+  ttftSeconds?: number;
+  promptTokens?: number;
+  completionTokens?: number;
+}
+
 export class Metrics {
-  private readonly requests = new Map<string, number>();
-  private readonly durations = new Map<string, Histogram>();
-  private readonly ttft = new Map<string, Histogram>();
-  private readonly tokens = new Map<string, number>();
+  private readonly series = new Map<string, Series>();
   private readonly health = new Map<string, HealthStatus>();
   inFlight = 0;
 
-  recordRequest(route: string, model: string, backend: string, status: number, seconds: number): void {
-    const key = labels({ route, model, backend, status: String(status) });
-    this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
-    histogram(this.durations, labels({ route, model, backend })).observe(seconds);
-  }
-
-  recordTtft(model: string, backend: string, seconds: number): void {
-    histogram(this.ttft, labels({ model, backend })).observe(seconds);
-  }
-
-  recordTokens(model: string, backend: string, prompt: number, completion: number): void {
-    add(this.tokens, labels({ model, backend, kind: "prompt" }), prompt);
-    add(this.tokens, labels({ model, backend, kind: "completion" }), completion);
+  record(r: RequestRecord): void {
+    const key = `${r.route}\u0000${r.model}\u0000${r.backend}`;
+    let series = this.series.get(key);
+    if (!series) this.series.set(key, (series = new Series(labels({ route: r.route, model: r.model, backend: r.backend }))));
+    series.byStatus.set(r.status, (series.byStatus.get(r.status) ?? 0) + 1);
+    series.duration.observe(r.seconds);
+    if (r.ttftSeconds !== undefined) series.ttft.observe(r.ttftSeconds);
+    series.promptTokens += r.promptTokens ?? 0;
+    series.completionTokens += r.completionTokens ?? 0;
   }
 
   setHealth(backend: string, status: HealthStatus): void {
@@ -45,13 +59,17 @@ export class Metrics {
   }
 
   render(): string {
+    const all = [...this.series.values()];
     const out: string[] = [];
     out.push("# HELP sluice_requests_total Requests answered, by route, model, backend and HTTP status.", "# TYPE sluice_requests_total counter");
-    for (const [key, value] of this.requests) out.push(`sluice_requests_total{${key}} ${value}`);
-    renderHistogram(out, "sluice_request_duration_seconds", "Time from request to the end of the response.", this.durations);
-    renderHistogram(out, "sluice_time_to_first_token_seconds", "Time from the upstream call to the first streamed chunk.", this.ttft);
+    for (const s of all) for (const [status, count] of s.byStatus) out.push(`sluice_requests_total{${s.labels},status="${status}"} ${count}`);
+    renderHistogram(out, "sluice_request_duration_seconds", "Time from request to the end of the response.", all, (s) => s.duration);
+    renderHistogram(out, "sluice_time_to_first_token_seconds", "Time from the upstream call to the first streamed chunk.", all, (s) => s.ttft);
     out.push("# HELP sluice_tokens_total Tokens reported by the engines.", "# TYPE sluice_tokens_total counter");
-    for (const [key, value] of this.tokens) out.push(`sluice_tokens_total{${key}} ${value}`);
+    for (const s of all) {
+      if (s.promptTokens) out.push(`sluice_tokens_total{${s.labels},kind="prompt"} ${s.promptTokens}`);
+      if (s.completionTokens) out.push(`sluice_tokens_total{${s.labels},kind="completion"} ${s.completionTokens}`);
+    }
     out.push("# HELP sluice_in_flight_requests Requests being served now.", "# TYPE sluice_in_flight_requests gauge", `sluice_in_flight_requests ${this.inFlight}`);
     out.push("# HELP sluice_backend_health Backend health: 1 ready, 0.5 loading, 0 unavailable.", "# TYPE sluice_backend_health gauge");
     for (const [backend, status] of this.health) out.push(`sluice_backend_health{${labels({ backend })}} ${HEALTH_VALUE[status]}`);
@@ -59,22 +77,14 @@ export class Metrics {
   }
 }
 
-function renderHistogram(out: string[], name: string, help: string, series: Map<string, Histogram>): void {
+function renderHistogram(out: string[], name: string, help: string, all: Series[], pick: (s: Series) => Histogram): void {
   out.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
-  for (const [key, h] of series) {
-    LATENCY_BUCKETS_S.forEach((le, i) => out.push(`${name}_bucket{${key},le="${le}"} ${h.counts[i]}`));
-    out.push(`${name}_bucket{${key},le="+Inf"} ${h.count}`, `${name}_sum{${key}} ${h.sum}`, `${name}_count{${key}} ${h.count}`);
+  for (const s of all) {
+    const h = pick(s);
+    if (h.count === 0) continue;
+    LATENCY_BUCKETS_S.forEach((le, i) => out.push(`${name}_bucket{${s.labels},le="${le}"} ${h.counts[i]}`));
+    out.push(`${name}_bucket{${s.labels},le="+Inf"} ${h.count}`, `${name}_sum{${s.labels}} ${h.sum}`, `${name}_count{${s.labels}} ${h.count}`);
   }
-}
-
-function histogram(series: Map<string, Histogram>, key: string): Histogram {
-  let h = series.get(key);
-  if (!h) series.set(key, (h = new Histogram()));
-  return h;
-}
-
-function add(series: Map<string, number>, key: string, value: number): void {
-  series.set(key, (series.get(key) ?? 0) + value);
 }
 
 function labels(values: Record<string, string>): string {

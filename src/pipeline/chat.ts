@@ -103,10 +103,15 @@ function finishStream(ctx: ChatContext, gateway: Gateway, outcome: StreamOutcome
 }
 
 function record(ctx: ChatContext, gateway: Gateway, status: number, usage: TokenUsage | undefined): void {
-  const backend = ctx.backend?.id ?? "none";
-  const model = ctx.backend ? ctx.requestedModel : "unknown";
-  const metrics = gateway.metrics;
-  metrics.recordRequest("chat", model, backend, status, (performance.now() - ctx.startedAt) / 1000);
-  if (ctx.firstTokenAt !== undefined && ctx.upstreamStartedAt !== undefined) metrics.recordTtft(model, backend, (ctx.firstTokenAt - ctx.upstreamStartedAt) / 1000);
-  if (usage) metrics.recordTokens(model, backend, usage.prompt_tokens ?? 0, usage.completion_tokens ?? 0);
+  const backend = ctx.backend;
+  gateway.metrics.record({
+    route: "chat",
+    model: backend ? ctx.requestedModel : "unknown",
+    backend: backend?.id ?? "none",
+    status,
+    seconds: (performance.now() - ctx.startedAt) / 1000,
+    ttftSeconds: ctx.firstTokenAt !== undefined && ctx.upstreamStartedAt !== undefined ? (ctx.firstTokenAt - ctx.upstreamStartedAt) / 1000 : undefined,
+    promptTokens: usage?.prompt_tokens,
+    completionTokens: usage?.completion_tokens,
+  });
 }

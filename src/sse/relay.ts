@@ -34,28 +34,32 @@ export function relayStream(ctx: ChatContext, upstream: Response, call: Upstream
 
   call.arm(ctx.backend!.streamIdleTimeoutMs, "idle");
   return new ReadableStream<Uint8Array>({
+    // Loops until it has something to hand on: a pull that enqueues nothing is not called again.
     async pull(controller) {
-      let chunk: { done: boolean; value?: Uint8Array };
-      try {
-        chunk = await reader.read();
-      } catch {
-        chunk = { done: true, value: undefined };
-      }
-      if (ended) return;
-      if (chunk.done) {
-        if (call.reason === "client") return end("client_gone");
-        controller.enqueue(encoder.encode(relay.interruption()));
-        controller.close();
-        return end("interrupted");
-      }
-      call.refresh();
-      const out = relay.transform(chunk.value!);
-      if (out) controller.enqueue(out);
-      if (relay.finished) {
-        controller.close();
-        reader.cancel().catch(() => {});
-        if (relay.malformed) call.abort("bad_stream");
-        end(relay.malformed ? "bad_stream" : "ok");
+      for (;;) {
+        let chunk: { done: boolean; value?: Uint8Array };
+        try {
+          chunk = await reader.read();
+        } catch {
+          chunk = { done: true, value: undefined };
+        }
+        if (ended) return;
+        if (chunk.done) {
+          if (call.reason === "client") return end("client_gone");
+          controller.enqueue(encoder.encode(relay.interruption()));
+          controller.close();
+          return end("interrupted");
+        }
+        call.refresh();
+        const out = relay.transform(chunk.value!);
+        if (out) controller.enqueue(out);
+        if (relay.finished) {
+          controller.close();
+          reader.cancel().catch(() => {});
+          if (relay.malformed) call.abort("bad_stream");
+          return end(relay.malformed ? "bad_stream" : "ok");
+        }
+        if (out) return;
       }
     },
     cancel() {
@@ -72,7 +76,8 @@ class StreamRelay {
   malformed = false;
   private carry = "";
   private decoder: TextDecoder | undefined;
-  private firstEvent: string | undefined;
+  /** Kept to copy the engine's id and model into a synthesized usage event. */
+  private firstChunk: Uint8Array | undefined;
   private events = 0;
 
   constructor(
@@ -80,35 +85,41 @@ class StreamRelay {
     private readonly call: UpstreamCall,
   ) {}
 
+  /**
+   * The fast path forwards the leading run of whole, well-formed events with nothing to act on as the engine's
+   * own bytes; only the rest (usage event, [DONE], a partial or odd event) is decoded and re-framed.
+   */
   transform(bytes: Uint8Array): Uint8Array | undefined {
     if (this.ctx.firstTokenAt === undefined) this.ctx.firstTokenAt = performance.now();
-    if (this.carry === "" && this.passesUntouched(bytes)) {
-      if (this.firstEvent === undefined) this.firstEvent = new TextDecoder().decode(bytes);
-      return bytes;
-    }
-    const text = this.rewrite(bytes);
-    return text ? encoder.encode(text) : undefined;
+    this.firstChunk ??= bytes;
+    const passEnd = this.carry === "" ? this.untouchedPrefix(bytes) : 0;
+    if (passEnd === bytes.length) return bytes;
+    const text = this.rewrite(bytes.subarray(passEnd));
+    if (passEnd === 0) return text ? encoder.encode(text) : undefined;
+    if (!text) return bytes.subarray(0, passEnd);
+    const tail = encoder.encode(text);
+    const out = new Uint8Array(passEnd + tail.length);
+    out.set(bytes.subarray(0, passEnd));
+    out.set(tail, passEnd);
+    return out;
   }
 
-  /** Whole, well-formed events with nothing to act on: the fast path. Counts the events for usage estimates. */
-  private passesUntouched(bytes: Uint8Array): boolean {
-    const n = bytes.length;
-    if (n < 2 || bytes[n - 1] !== NEWLINE || bytes[n - 2] !== NEWLINE) return false;
-    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, n);
-    if (buf.indexOf("[DONE]") !== -1 || hasUsage(buf)) return false;
+  /** Length of the leading whole events that pass untouched; counts them for usage estimates. */
+  private untouchedPrefix(bytes: Uint8Array): number {
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    const attention = firstAttention(buf);
+    const limit = attention === -1 ? bytes.length : attention;
     let start = 0;
-    let events = 0;
-    while (start < n) {
+    while (start < limit) {
       const end = buf.indexOf("\n\n", start);
-      if (end === -1) return false;
+      if (end === -1 || end + 2 > limit) break;
       const last = bytes[end - 1];
-      // A data event's JSON must close; comments (":") and other SSE fields are left to the slow path.
-      if (bytes[start] !== 0x64 /* d */ || (last !== CLOSE_BRACE && last !== CLOSE_BRACKET)) return false;
-      events++;
+      // A data event's JSON must close; comments (":") and other SSE fields go to the slow path.
+      if (bytes[start] !== 0x64 /* d */ || (last !== CLOSE_BRACE && last !== CLOSE_BRACKET)) break;
+      this.events++;
       start = end + 2;
     }
-    this.events += events;
-    return true;
+    return start;
   }
 
   private rewrite(bytes: Uint8Array): string {
@@ -141,7 +152,6 @@ class StreamRelay {
       return this.fail();
     }
     this.events++;
-    if (this.firstEvent === undefined) this.firstEvent = event;
     const usage = parsed.usage;
     if (usage === null || typeof usage !== "object") return `${event}\n\n`;
     this.usage = usage as TokenUsage;
@@ -152,7 +162,9 @@ class StreamRelay {
 
   /** The engine sent no usage: estimate completion tokens from the events (about one token each). */
   private synthesizedUsageEvent(): string {
-    const first = this.firstEvent ? (safeParse(dataOf(this.firstEvent) ?? "") ?? {}) : {};
+    const firstText = this.firstChunk ? new TextDecoder().decode(this.firstChunk) : "";
+    const firstEvent = firstText.split("\n\n", 1)[0] ?? "";
+    const first = safeParse(dataOf(firstEvent) ?? "") ?? {};
     const completion = Math.max(0, this.events - 2);
     this.usage = { prompt_tokens: 0, completion_tokens: completion, total_tokens: completion };
     this.usageEstimated = true;
@@ -186,13 +198,20 @@ class StreamRelay {
   }
 }
 
-function hasUsage(buf: Buffer): boolean {
-  for (let at = buf.indexOf('"usage"'); at !== -1; at = buf.indexOf('"usage"', at + 7)) {
-    let i = at + 7;
+/** Start of the first event that holds a non-null usage object or [DONE], or -1. */
+function firstAttention(buf: Buffer): number {
+  let at = buf.indexOf("[DONE]");
+  for (let u = buf.indexOf('"usage"'); u !== -1 && (at === -1 || u < at); u = buf.indexOf('"usage"', u + 7)) {
+    let i = u + 7;
     while (buf[i] === 0x20 || buf[i] === 0x3a /* : */) i++;
-    if (buf[i] !== 0x6e /* n of null */) return true;
+    if (buf[i] !== 0x6e /* n of null */) {
+      at = u;
+      break;
+    }
   }
-  return false;
+  if (at === -1) return -1;
+  const previousEnd = buf.lastIndexOf("\n\n", at);
+  return previousEnd === -1 ? 0 : previousEnd + 2;
 }
 
 function dataOf(event: string): string | undefined {

@@ -117,8 +117,8 @@ describe("operations", () => {
     const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
     expect(metrics).toMatch(/sluice_requests_total\{route="chat",model="echo",backend="echo",status="200"\} [1-9]/);
     expect(metrics).toMatch(/sluice_request_duration_seconds_bucket\{route="chat",model="echo",backend="echo",le="\+Inf"\} [1-9]/);
-    expect(metrics).toMatch(/sluice_time_to_first_token_seconds_count\{model="echo",backend="echo"\} [1-9]/);
-    expect(metrics).toMatch(/sluice_tokens_total\{model="echo",backend="echo",kind="completion"\} [1-9]/);
+    expect(metrics).toMatch(/sluice_time_to_first_token_seconds_count\{route="chat",model="echo",backend="echo"\} [1-9]/);
+    expect(metrics).toMatch(/sluice_tokens_total\{route="chat",model="echo",backend="echo",kind="completion"\} [1-9]/);
     expect(metrics).toMatch(/sluice_in_flight_requests 0/);
     expect(metrics).toMatch(/sluice_backend_health\{backend="nowhere"\} 0/);
   });

@@ -1,0 +1,107 @@
+// The SSE relay against every way an engine's bytes can be cut into network chunks.
+import { describe, expect, test } from "bun:test";
+import { relayStream, type StreamOutcome } from "../../src/sse/relay.ts";
+import { UpstreamCall } from "../../src/upstream/call.ts";
+import { parseConfig } from "../../src/config/load.ts";
+import type { ChatContext } from "../../src/pipeline/context.ts";
+
+const snapshot = parseConfig("backends:\n  - name: engine\n    url: http://127.0.0.1:1/v1\n", "t", {});
+
+const chunk = (content: string) => `data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"${content}"}}],"usage":null}\n\n`;
+const ROLE = `data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant"}}]}\n\n`;
+const USAGE = `data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}}\n\n`;
+const DONE = "data: [DONE]\n\n";
+const WHOLE = ROLE + chunk("a") + chunk("b") + chunk("c") + USAGE + DONE;
+
+function context(): ChatContext {
+  return { requestId: "r1", startedAt: performance.now(), snapshot, clientSignal: undefined, body: {}, requestedModel: "engine", stream: true, backend: snapshot.backends.get("engine"), upstreamStartedAt: performance.now() };
+}
+
+async function relay(parts: (string | Uint8Array)[], cut = false): Promise<{ text: string; outcome: StreamOutcome }> {
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const part of parts) controller.enqueue(typeof part === "string" ? new TextEncoder().encode(part) : part);
+      if (cut) controller.error(new Error("connection reset"));
+      else controller.close();
+    },
+  });
+  let outcome: StreamOutcome | undefined;
+  const stream = relayStream(context(), new Response(body), new UpstreamCall(), (o) => (outcome = o));
+  const text = await new Response(stream).text();
+  return { text, outcome: outcome! };
+}
+
+function events(text: string): unknown[] {
+  return text
+    .split("\n\n")
+    .filter(Boolean)
+    .map((event) => event.replace(/^data: /, ""))
+    .map((data) => (data === "[DONE]" ? data : JSON.parse(data)));
+}
+
+describe("SSE relay", () => {
+  test("whole stream in one chunk: content untouched, usage gains timings, then [DONE]", async () => {
+    const { text, outcome } = await relay([WHOLE]);
+    expect(text.startsWith(ROLE + chunk("a") + chunk("b") + chunk("c"))).toBe(true);
+    const all = events(text);
+    expect(all.at(-1)).toBe("[DONE]");
+    const usage = all.at(-2) as { usage: unknown; timings: { total_ms: number } };
+    expect(usage.usage).toEqual({ prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 });
+    expect(usage.timings.total_ms).toBeGreaterThanOrEqual(0);
+    expect(outcome).toEqual({ status: "ok", usage: { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 }, usageEstimated: false });
+  });
+
+  test("the same events come out wherever the engine's bytes are split", async () => {
+    const withoutTimings = (text: string) => events(text).map((e) => (typeof e === "object" ? { ...(e as object), timings: undefined } : e));
+    const bytes = new TextEncoder().encode(WHOLE);
+    const expected = withoutTimings((await relay([WHOLE])).text);
+    for (let at = 1; at < bytes.length; at++) {
+      const { text, outcome } = await relay([bytes.subarray(0, at), bytes.subarray(at)]);
+      expect(withoutTimings(text)).toEqual(expected);
+      expect(outcome.status).toBe("ok");
+      expect(outcome.usage?.completion_tokens).toBe(3);
+    }
+  });
+
+  test("one event per chunk (how engines flush) passes every content chunk byte for byte", async () => {
+    const { text } = await relay([ROLE, chunk("a"), chunk("b"), USAGE, DONE]);
+    expect(text.startsWith(ROLE + chunk("a") + chunk("b"))).toBe(true);
+    expect(text.endsWith(DONE)).toBe(true);
+  });
+
+  test("CRLF framing and SSE comments are understood", async () => {
+    const crlf = (ROLE + ": keep-alive\n\n" + chunk("x") + USAGE + DONE).replace(/\n/g, "\r\n");
+    const { text, outcome } = await relay([crlf]);
+    expect(outcome.status).toBe("ok");
+    expect(text).toContain('"content":"x"');
+    expect(text.endsWith(DONE)).toBe(true);
+  });
+
+  test("no usage from the engine: a usage event is estimated before [DONE]", async () => {
+    const { text, outcome } = await relay([ROLE, chunk("a"), chunk("b"), DONE]);
+    const all = events(text);
+    const synthesized = all.at(-2) as { id: string; model: string; usage: { estimated: boolean; completion_tokens: number } };
+    expect(synthesized.id).toBe("c1");
+    expect(synthesized.model).toBe("m");
+    expect(synthesized.usage.estimated).toBe(true);
+    expect(outcome.usageEstimated).toBe(true);
+    expect(outcome.usage!.completion_tokens).toBeGreaterThan(0);
+  });
+
+  test("a stream that ends without [DONE], or breaks, ends with stream_interrupted", async () => {
+    for (const cut of [false, true]) {
+      const { text, outcome } = await relay([ROLE, chunk("a")], cut);
+      expect(text).not.toContain("[DONE]");
+      expect(events(text).at(-1)).toMatchObject({ error: { type: "upstream_error", code: "stream_interrupted" } });
+      expect(outcome.status).toBe("interrupted");
+    }
+  });
+
+  test("a malformed event ends the stream with bad_upstream_sse", async () => {
+    const { text, outcome } = await relay([ROLE, 'data: {"id":"x", broken\n\n', chunk("late"), DONE]);
+    expect(text).not.toContain("late");
+    expect(text).not.toContain("[DONE]");
+    expect(events(text).at(-1)).toMatchObject({ error: { code: "bad_upstream_sse" } });
+    expect(outcome.status).toBe("bad_stream");
+  });
+});
