@@ -15,43 +15,51 @@ class Histogram {
 }
 
 /** Everything recorded for one (route, model, backend). */
-class Series {
-  readonly byStatus = new Map<number, number>();
+export class Series {
+  private readonly byStatus = new Map<number, number>();
   readonly duration = new Histogram();
   readonly ttft = new Histogram();
   promptTokens = 0;
   completionTokens = 0;
   constructor(readonly labels: string) {}
+
+  /** One finished request: its status, seconds end to end, and what the engine reported. */
+  observe(status: number, seconds: number, ttftSeconds: number | undefined, promptTokens = 0, completionTokens = 0): void {
+    this.byStatus.set(status, (this.byStatus.get(status) ?? 0) + 1);
+    this.duration.observe(seconds);
+    if (ttftSeconds !== undefined) this.ttft.observe(ttftSeconds);
+    this.promptTokens += promptTokens;
+    this.completionTokens += completionTokens;
+  }
+
+  statuses(): IterableIterator<[number, number]> {
+    return this.byStatus.entries();
+  }
 }
 
 export type HealthStatus = "ready" | "loading" | "unavailable";
 const HEALTH_VALUE: Record<HealthStatus, number> = { ready: 1, loading: 0.5, unavailable: 0 };
 
-export interface RequestRecord {
-  route: string;
-  model: string;
-  backend: string;
-  status: number;
-  seconds: number;
-  ttftSeconds?: number;
-  promptTokens?: number;
-  completionTokens?: number;
-}
-
 export class Metrics {
-  private readonly series = new Map<string, Series>();
+  private readonly byRoute = new Map<string, Map<string, Map<string, Series>>>();
+  private readonly all: Series[] = [];
   private readonly health = new Map<string, HealthStatus>();
   inFlight = 0;
 
-  record(r: RequestRecord): void {
-    const key = `${r.route}\u0000${r.model}\u0000${r.backend}`;
-    let series = this.series.get(key);
-    if (!series) this.series.set(key, (series = new Series(labels({ route: r.route, model: r.model, backend: r.backend }))));
-    series.byStatus.set(r.status, (series.byStatus.get(r.status) ?? 0) + 1);
-    series.duration.observe(r.seconds);
-    if (r.ttftSeconds !== undefined) series.ttft.observe(r.ttftSeconds);
-    series.promptTokens += r.promptTokens ?? 0;
-    series.completionTokens += r.completionTokens ?? 0;
+  /** The series of (route, model, backend), looked up by strings the snapshot already holds. */
+  series(route: string, model: string, backend: string): Series {
+    let byModel = this.byRoute.get(route)?.get(backend);
+    if (!byModel) {
+      let byBackend = this.byRoute.get(route);
+      if (!byBackend) this.byRoute.set(route, (byBackend = new Map()));
+      byBackend.set(backend, (byModel = new Map()));
+    }
+    let series = byModel.get(model);
+    if (!series) {
+      byModel.set(model, (series = new Series(labels({ route, model, backend }))));
+      this.all.push(series);
+    }
+    return series;
   }
 
   setHealth(backend: string, status: HealthStatus): void {
@@ -59,10 +67,10 @@ export class Metrics {
   }
 
   render(): string {
-    const all = [...this.series.values()];
+    const all = this.all;
     const out: string[] = [];
     out.push("# HELP sluice_requests_total Requests answered, by route, model, backend and HTTP status.", "# TYPE sluice_requests_total counter");
-    for (const s of all) for (const [status, count] of s.byStatus) out.push(`sluice_requests_total{${s.labels},status="${status}"} ${count}`);
+    for (const s of all) for (const [status, count] of s.statuses()) out.push(`sluice_requests_total{${s.labels},status="${status}"} ${count}`);
     renderHistogram(out, "sluice_request_duration_seconds", "Time from request to the end of the response.", all, (s) => s.duration);
     renderHistogram(out, "sluice_time_to_first_token_seconds", "Time from the upstream call to the first streamed chunk.", all, (s) => s.ttft);
     out.push("# HELP sluice_tokens_total Tokens reported by the engines.", "# TYPE sluice_tokens_total counter");

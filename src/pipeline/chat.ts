@@ -104,14 +104,8 @@ function finishStream(ctx: ChatContext, gateway: Gateway, outcome: StreamOutcome
 
 function record(ctx: ChatContext, gateway: Gateway, status: number, usage: TokenUsage | undefined): void {
   const backend = ctx.backend;
-  gateway.metrics.record({
-    route: "chat",
-    model: backend ? ctx.requestedModel : "unknown",
-    backend: backend?.id ?? "none",
-    status,
-    seconds: (performance.now() - ctx.startedAt) / 1000,
-    ttftSeconds: ctx.firstTokenAt !== undefined && ctx.upstreamStartedAt !== undefined ? (ctx.firstTokenAt - ctx.upstreamStartedAt) / 1000 : undefined,
-    promptTokens: usage?.prompt_tokens,
-    completionTokens: usage?.completion_tokens,
-  });
+  const ttft = ctx.firstTokenAt !== undefined && ctx.upstreamStartedAt !== undefined ? (ctx.firstTokenAt - ctx.upstreamStartedAt) / 1000 : undefined;
+  gateway.metrics
+    .series("chat", backend ? ctx.requestedModel : "unknown", backend?.id ?? "none")
+    .observe(status, (performance.now() - ctx.startedAt) / 1000, ttft, usage?.prompt_tokens, usage?.completion_tokens);
 }

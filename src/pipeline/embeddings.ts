@@ -39,7 +39,7 @@ export async function handleEmbeddings(req: Request, gateway: Gateway): Promise<
     status = response.status;
     return response;
   } finally {
-    gateway.metrics.record({ route: "embeddings", model, backend: backendId, status, seconds: (performance.now() - startedAt) / 1000 });
+    gateway.metrics.series("embeddings", model, backendId).observe(status, (performance.now() - startedAt) / 1000, undefined);
   }
 }
 

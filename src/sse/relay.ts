@@ -17,7 +17,9 @@ export interface StreamOutcome {
 
 const encoder = new TextEncoder();
 const DONE_EVENT = "data: [DONE]\n\n";
-const NEWLINE = 0x0a;
+const BLANK_LINE = Buffer.from("\n\n");
+const DONE_MARK = Buffer.from("[DONE]");
+const USAGE_KEY = Buffer.from('"usage"');
 const CLOSE_BRACE = 0x7d;
 const CLOSE_BRACKET = 0x5d;
 
@@ -33,8 +35,9 @@ export function relayStream(ctx: ChatContext, upstream: Response, call: Upstream
   };
 
   call.arm(ctx.backend!.streamIdleTimeoutMs, "idle");
-  return new ReadableStream<Uint8Array>({
-    // Loops until it has something to hand on: a pull that enqueues nothing is not called again.
+  // A "direct" stream (Bun): one pull call writes straight to the socket, with no per-chunk queue or promise.
+  const source: Bun.DirectUnderlyingSource<Uint8Array> = {
+    type: "direct",
     async pull(controller) {
       for (;;) {
         let chunk: { done: boolean; value?: Uint8Array };
@@ -46,27 +49,39 @@ export function relayStream(ctx: ChatContext, upstream: Response, call: Upstream
         if (ended) return;
         if (chunk.done) {
           if (call.reason === "client") return end("client_gone");
-          controller.enqueue(encoder.encode(relay.interruption()));
-          controller.close();
-          return end("interrupted");
+          controller.write(relay.interruption());
+          end("interrupted");
+          await controller.end();
+          return;
         }
         call.refresh();
         const out = relay.transform(chunk.value!);
-        if (out) controller.enqueue(out);
-        if (relay.finished) {
-          controller.close();
-          reader.cancel().catch(() => {});
-          if (relay.malformed) call.abort("bad_stream");
-          return end(relay.malformed ? "bad_stream" : "ok");
+        if (out) {
+          const written = controller.write(out);
+          // 0 means the client has gone; a promise means its socket is full (backpressure).
+          if ((typeof written === "number" ? written : await written) === 0) {
+            call.abort("client");
+            return end("client_gone");
+          }
         }
-        if (out) return;
+        if (relay.finished) {
+          // After [DONE] the engine is done too; a malformed stream is cut off.
+          if (relay.malformed) {
+            reader.cancel().catch(() => {});
+            call.abort("bad_stream");
+          }
+          end(relay.malformed ? "bad_stream" : "ok");
+          await controller.end();
+          return;
+        }
       }
     },
     cancel() {
       call.abort("client");
       end("client_gone");
     },
-  });
+  };
+  return new ReadableStream(source);
 }
 
 class StreamRelay {
@@ -111,7 +126,7 @@ class StreamRelay {
     const limit = attention === -1 ? bytes.length : attention;
     let start = 0;
     while (start < limit) {
-      const end = buf.indexOf("\n\n", start);
+      const end = buf.indexOf(BLANK_LINE, start);
       if (end === -1 || end + 2 > limit) break;
       const last = bytes[end - 1];
       // A data event's JSON must close; comments (":") and other SSE fields go to the slow path.
@@ -200,8 +215,8 @@ class StreamRelay {
 
 /** Start of the first event that holds a non-null usage object or [DONE], or -1. */
 function firstAttention(buf: Buffer): number {
-  let at = buf.indexOf("[DONE]");
-  for (let u = buf.indexOf('"usage"'); u !== -1 && (at === -1 || u < at); u = buf.indexOf('"usage"', u + 7)) {
+  let at = buf.indexOf(DONE_MARK);
+  for (let u = buf.indexOf(USAGE_KEY); u !== -1 && (at === -1 || u < at); u = buf.indexOf(USAGE_KEY, u + 7)) {
     let i = u + 7;
     while (buf[i] === 0x20 || buf[i] === 0x3a /* : */) i++;
     if (buf[i] !== 0x6e /* n of null */) {
@@ -210,7 +225,7 @@ function firstAttention(buf: Buffer): number {
     }
   }
   if (at === -1) return -1;
-  const previousEnd = buf.lastIndexOf("\n\n", at);
+  const previousEnd = buf.lastIndexOf(BLANK_LINE, at);
   return previousEnd === -1 ? 0 : previousEnd + 2;
 }
 
