@@ -23,6 +23,8 @@ export interface Backend {
   readonly healthUrl: string;
   /** Headers sent with every upstream request (content type, auth, operator extras). */
   readonly headers: Readonly<Record<string, string>>;
+  /** The same, prepared once: fetch copies a Headers object faster than it converts a plain one. */
+  readonly requestHeaders: Headers;
   readonly templateRenderMode: TemplateRenderMode;
   readonly timeoutMs: number;
   readonly streamIdleTimeoutMs: number;
@@ -84,6 +86,7 @@ function resolveBackend(config: BackendConfig, path: string, problems: string[])
     modelsUrl: `${baseUrl}/models`,
     healthUrl,
     headers: Object.freeze(headers),
+    requestHeaders: new Headers(headers),
     templateRenderMode: config.template_render_mode,
     timeoutMs: config.timeout_ms,
     streamIdleTimeoutMs: config.stream_idle_timeout_ms,

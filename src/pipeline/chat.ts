@@ -13,10 +13,9 @@ import { UpstreamCall } from "../upstream/call.ts";
 import { postToBackend } from "../upstream/client.ts";
 import { relayStream, type StreamOutcome } from "../sse/relay.ts";
 import { computeTimings } from "../observability/timings.ts";
+import { jsonResponse, sseResponse } from "./response-headers.ts";
 
 const validateChatRequest = compileValidator(ChatCompletionRequest);
-
-const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" };
 
 export async function handleChat(req: Request, gateway: Gateway): Promise<Response> {
   const ctx = newContext(req, gateway);
@@ -39,7 +38,7 @@ export async function handleChat(req: Request, gateway: Gateway): Promise<Respon
     if (ctx.stream) {
       streaming = true;
       const stream = relayStream(ctx, upstream, call, (outcome) => finishStream(ctx, gateway, outcome));
-      return new Response(stream, { headers: { ...SSE_HEADERS, "x-request-id": ctx.requestId, "x-sluice-backend": backend.id } });
+      return sseResponse(stream, backend, ctx.requestId);
     }
     return await respondBuffered(ctx, gateway, upstream, call);
   } catch (error) {
@@ -90,9 +89,7 @@ async function respondBuffered(ctx: ChatContext, gateway: Gateway, upstream: Res
   completion.model = ctx.requestedModel;
   completion.timings = computeTimings(ctx, usage);
   record(ctx, gateway, 200, usage);
-  return new Response(JSON.stringify(completion), {
-    headers: { "content-type": "application/json", "x-request-id": ctx.requestId, "x-sluice-backend": backend.id },
-  });
+  return jsonResponse(JSON.stringify(completion), backend, ctx.requestId);
 }
 
 function finishStream(ctx: ChatContext, gateway: Gateway, outcome: StreamOutcome): void {

@@ -8,6 +8,7 @@ import { expectObject, readJsonBody } from "./read-body.ts";
 import { resolveBackend } from "./resolve-target.ts";
 import { UpstreamCall } from "../upstream/call.ts";
 import { postToBackend } from "../upstream/client.ts";
+import { jsonResponse } from "./response-headers.ts";
 
 const validateEmbeddingRequest = compileValidator(EmbeddingRequest);
 
@@ -31,9 +32,7 @@ export async function handleEmbeddings(req: Request, gateway: Gateway): Promise<
     if (!Array.isArray(result?.data)) throw new GatewayError("upstream_error", `backend '${backend.id}' answered embeddings without a data array`);
     if (body.encoding_format === "base64") for (const item of result.data) if (Array.isArray(item.embedding)) item.embedding = toBase64(item.embedding as number[]);
     result.model = model;
-    return new Response(JSON.stringify(result), {
-      headers: { "content-type": "application/json", "x-request-id": requestId, "x-sluice-backend": backend.id },
-    });
+    return jsonResponse(JSON.stringify(result), backend, requestId);
   } catch (error) {
     const response = toErrorResponse(error, requestId);
     status = response.status;

@@ -11,7 +11,7 @@ export async function postToBackend(backend: Backend, url: string, body: string,
   call.arm(backend.timeoutMs, "timeout");
   let response: Response;
   try {
-    response = await fetch(url, { method: "POST", headers: backend.headers, body, signal: call.signal });
+    response = await fetch(url, { method: "POST", headers: backend.requestHeaders, body, signal: call.signal });
   } catch (error) {
     call.clear();
     throw fetchFailure(backend, call, error);
