@@ -1,14 +1,31 @@
-// The HTTP surface as one Elysia app. Handlers are thin: they call the pipeline, and every error reaches the
-// single onError below, which turns it into the OpenAI error JSON.
+// The HTTP surface as one Elysia app. Handlers are thin: they authorise, call the pipeline or a store, and every
+// error reaches the single onError below, which turns it into the OpenAI error JSON.
 import { Elysia } from "elysia";
+import type { Server } from "bun";
 import { GatewayError, toErrorResponse } from "./errors.ts";
 import type { Gateway } from "./gateway.ts";
 import { handleChat } from "./pipeline/chat.ts";
 import { handleEmbeddings } from "./pipeline/embeddings.ts";
 import { getModel, listModels, modelHealth } from "./api/models.ts";
 import { openapiRoutes } from "./api/openapi.ts";
+import { createKey, getKey, listKeys, revokeKey, updateKey } from "./api/keys.ts";
+import { usageReport } from "./api/usage.ts";
+import { createSession } from "./api/session.ts";
+import { requireModel, requireScope, type Principal } from "./auth/authenticate.ts";
+import type { Scope } from "./auth/key-record.ts";
+import { clientIpOf } from "./client-ip.ts";
+
+type Context = { request: Request; server: Server<unknown> | null };
 
 export function createApp(gateway: Gateway) {
+  const ip = ({ request, server }: Context) => clientIpOf(request) ?? server?.requestIP(request)?.address;
+  /** The caller's principal, refused unless it holds `scope`. */
+  const authorize = async (context: Context, scope: Scope): Promise<Principal> => {
+    const principal = await gateway.principal(context.request, ip(context));
+    requireScope(principal, scope);
+    return principal;
+  };
+
   return new Elysia({ name: "sluice" })
     .onError(({ code, error }) => {
       if (code === "NOT_FOUND") return toErrorResponse(new GatewayError("not_found", "no such route; see GET /openapi.json or /docs for the API"));
@@ -16,33 +33,37 @@ export function createApp(gateway: Gateway) {
       return toErrorResponse(error);
     })
     .use(openapiRoutes())
-    .post("/v1/chat/completions", ({ request }) => handleChat(request, gateway), {
-      parse: "none",
-      detail: { operationId: "createChatCompletion", tags: ["Chat Completions"], summary: "Create a chat completion (buffered or SSE)" },
+    .post("/v1/chat/completions", (c) => handleChat(c.request, gateway, ip(c)), { parse: "none" })
+    .post("/v1/embeddings", (c) => handleEmbeddings(c.request, gateway, ip(c)), { parse: "none" })
+    .get("/v1/models", async (c) => listModels(gateway.snapshot, await authorize(c, "models")))
+    .get("/v1/models/*", async (c) => {
+      const principal = await authorize(c, "models");
+      const path = decodeURIComponent(c.params["*"]);
+      const health = path.endsWith("/health");
+      const id = health ? path.slice(0, -"/health".length) : path;
+      const model = getModel(gateway.snapshot, id);
+      requireModel(principal, model.id);
+      return health ? modelHealth(gateway, id) : model;
     })
-    .post("/v1/embeddings", ({ request }) => handleEmbeddings(request, gateway), {
-      parse: "none",
-      detail: { operationId: "createEmbedding", tags: ["Embeddings"], summary: "Create embeddings" },
-    })
-    .get("/v1/models", () => listModels(gateway.snapshot), {
-      detail: { operationId: "listModels", tags: ["Models"], summary: "List the models this key may use" },
-    })
-    .get("/v1/models/*", ({ params }) => modelRoute(gateway, decodeURIComponent(params["*"])), {
-      detail: { operationId: "getModel", tags: ["Models"], summary: "Retrieve a model; append /health for its readiness" },
-    })
-    .get("/healthz", () => ({ status: "ok" }), { detail: { tags: ["Operations"], summary: "Liveness" } })
+    .post("/v1/keys", async (c) => {
+      await authorize(c, "admin");
+      return new Response(JSON.stringify(await createKey(c.request, gateway)), { status: 201, headers: { "content-type": "application/json" } });
+    }, { parse: "none" })
+    .get("/v1/keys", async (c) => (await authorize(c, "admin"), listKeys(gateway)))
+    .get("/v1/keys/:id", async (c) => (await authorize(c, "admin"), getKey(gateway, c.params.id)))
+    .patch("/v1/keys/:id", async (c) => (await authorize(c, "admin"), updateKey(c.request, gateway, c.params.id)), { parse: "none" })
+    .delete("/v1/keys/:id", async (c) => (await authorize(c, "admin"), revokeKey(gateway, c.params.id)))
+    .get("/v1/usage", async (c) => usageReport(gateway, await authorize(c, "usage"), new URL(c.request.url)))
+    .post("/v1/auth/session", (c) => createSession(c.request, gateway, ip(c)), { parse: "none" })
+    .get("/healthz", () => ({ status: "ok" }))
     .get("/readyz", async ({ set }) => {
       const statuses = await Promise.all([...gateway.snapshot.backends.values()].map(async (b) => [b.id, await gateway.health.status(b)] as const));
       const ready = statuses.length === 0 || statuses.some(([, status]) => status === "ready");
       set.status = ready ? 200 : 503;
       return { status: ready ? "ready" : "no backend ready", backends: Object.fromEntries(statuses) };
-    }, { detail: { tags: ["Operations"], summary: "Readiness: 503 while no backend is ready" } })
-    .get("/metrics", () => new Response(gateway.metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } }), {
-      detail: { tags: ["Operations"], summary: "Prometheus metrics" },
+    })
+    .get("/metrics", async (c) => {
+      if (gateway.snapshot.server.metrics_auth) await authorize(c, "admin");
+      return new Response(gateway.metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
     });
-}
-
-function modelRoute(gateway: Gateway, path: string) {
-  if (path.endsWith("/health")) return modelHealth(gateway, path.slice(0, -"/health".length));
-  return getModel(gateway.snapshot, path);
 }

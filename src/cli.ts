@@ -9,6 +9,61 @@ import { watchConfig } from "./config/watch.ts";
 import { log } from "./observability/log.ts";
 import { openapiDocument } from "./api/openapi.ts";
 import pkg from "../package.json" with { type: "json" };
+import { KEY_PATTERN, SCOPES, type Scope } from "./auth/key-record.ts";
+import { publicKey } from "./api/keys.ts";
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** `sluice keys create|list|revoke`: the same store the running gateway uses (--config, --data-dir). */
+async function keysCommand(options: Options) {
+  const snapshot = await loadOrExit(options.config);
+  const gateway = new Gateway(snapshot, { dataDir: options.dataDir });
+  const [action, id] = options.args;
+  const v = options.values;
+  const number = (name: string) => {
+    const text = v[name];
+    if (text === undefined) return null;
+    const value = Number(text);
+    if (!Number.isFinite(value) || value <= 0) fail(`--${name}: expected a positive number, got '${text}'`);
+    return value;
+  };
+  try {
+    if (action === "create") {
+      if (typeof v.name !== "string" || !v.name) fail("keys create: --name is required");
+      const scopes = typeof v.scopes === "string" ? v.scopes.split(",").map((s) => s.trim()) : undefined;
+      const unknown = scopes?.find((scope) => !(SCOPES as readonly string[]).includes(scope));
+      if (unknown) fail(`--scopes: unknown scope '${unknown}' (known: ${SCOPES.join(", ")})`);
+      const { key, secret } = gateway.keys.create({
+        name: v.name,
+        ...(scopes ? { scopes: scopes as Scope[] } : {}),
+        allowed_models: typeof v.models === "string" ? v.models.split(",").map((m) => m.trim()) : null,
+        rpm: number("rpm"),
+        tpm: number("tpm"),
+        max_concurrent: number("max-concurrent"),
+        budget_usd_daily: number("budget-daily"),
+        budget_usd_monthly: number("budget-monthly"),
+      });
+      console.log(JSON.stringify(publicKey(key, secret), null, 2));
+      console.error("Store the key now: it is shown only once.");
+    } else if (action === "list") {
+      for (const key of gateway.keys.list()) {
+        const state = key.revoked_at ? "revoked" : key.expires_at && key.expires_at * 1000 < Date.now() ? "expired" : "active";
+        console.log(`${key.id}  ${key.prefix}…  ${state.padEnd(7)}  ${key.scopes.join(",").padEnd(28)}  ${key.name}`);
+      }
+    } else if (action === "revoke") {
+      if (!id) fail("keys revoke: give the key id (sluice keys list shows them)");
+      const key = gateway.keys.revoke(id);
+      if (!key) fail(`keys revoke: no key with id '${id}'`);
+      console.log(`revoked ${key.id} (${key.prefix}…)`);
+    } else {
+      fail("keys: expected create, list or revoke");
+    }
+  } finally {
+    gateway.close();
+  }
+}
 
 const USAGE = `sluice ${pkg.version} — self-hosted OpenAI-compatible LLM gateway
 
@@ -16,11 +71,17 @@ usage:
   sluice [serve] [--config FILE] [--host H] [--port N] [--data-dir DIR] [--plugins DIR]
   sluice check   [--config FILE]    validate the config, print every problem, exit 1 on any
   sluice openapi                    print the OpenAPI 3.1 document
+  sluice keys create --name N [--scopes chat,embeddings,models,usage,admin] [--models a,b]
+                     [--rpm N] [--tpm N] [--max-concurrent N] [--budget-daily USD] [--budget-monthly USD]
+  sluice keys list | revoke ID
   sluice version
 
-environment: SLUICE_CONFIG, SLUICE_HOST, SLUICE_PORT, SLUICE_DATA_DIR, SLUICE_PLUGINS`;
+environment: SLUICE_CONFIG, SLUICE_HOST, SLUICE_PORT, SLUICE_DATA_DIR, SLUICE_PLUGINS,
+             SLUICE_ADMIN_KEY (an admin key created at start-up if it does not exist)`;
 
 interface Options {
+  args: string[];
+  values: Record<string, string | boolean | undefined>;
   config: string;
   host?: string;
   port?: number;
@@ -39,6 +100,14 @@ function parseOptions(argv: string[]): { command: string; options: Options } {
       "data-dir": { type: "string" },
       plugins: { type: "string" },
       help: { type: "boolean", short: "h" },
+      name: { type: "string" },
+      scopes: { type: "string" },
+      models: { type: "string" },
+      rpm: { type: "string" },
+      tpm: { type: "string" },
+      "max-concurrent": { type: "string" },
+      "budget-daily": { type: "string" },
+      "budget-monthly": { type: "string" },
     },
   });
   if (values.help) return { command: "help", options: {} as Options };
@@ -49,6 +118,8 @@ function parseOptions(argv: string[]): { command: string; options: Options } {
   return {
     command: positionals[0] ?? "serve",
     options: {
+      args: positionals.slice(1),
+      values,
       config: resolve(values.config ?? env.SLUICE_CONFIG ?? "config/sluice.yaml"),
       host: values.host ?? env.SLUICE_HOST,
       port,
@@ -77,9 +148,17 @@ async function loadOrExit(file: string) {
 
 async function serve(options: Options) {
   const snapshot = await loadOrExit(options.config);
-  const gateway = new Gateway(snapshot);
   const host = options.host ?? snapshot.server.host;
   const port = options.port ?? snapshot.server.port;
+  if (snapshot.auth.mode === "none" && !isLoopback(host)) {
+    fail(`auth.mode is none but the gateway would listen on ${host}: anyone who can reach it could use every model. Listen on 127.0.0.1 (server.host / --host) or set auth.mode: keys.`);
+  }
+  const gateway = new Gateway(snapshot, { dataDir: options.dataDir });
+  const adminSecret = process.env.SLUICE_ADMIN_KEY;
+  if (adminSecret) {
+    if (!KEY_PATTERN.test(adminSecret)) fail("SLUICE_ADMIN_KEY must look like inf_ followed by at least 32 letters and digits (sluice keys create prints one)");
+    gateway.keys.ensure(adminSecret, { name: "admin (SLUICE_ADMIN_KEY)", scopes: ["admin"] });
+  }
   const server = startServer(gateway, host, port);
   gateway.health.start();
   const watcher = watchConfig(options.config, () => gateway.snapshot, (next) => gateway.replaceSnapshot(next));
@@ -89,6 +168,7 @@ async function serve(options: Options) {
     watcher.close();
     gateway.health.stop();
     await server.stop(false);
+    gateway.close();
     process.exit(0);
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
@@ -108,6 +188,8 @@ async function main() {
     case "openapi":
       console.log(JSON.stringify(openapiDocument(), null, 2));
       return;
+    case "keys":
+      return keysCommand(options);
     case "version":
       console.log(pkg.version);
       return;

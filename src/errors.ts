@@ -12,6 +12,8 @@ export type ErrorCode =
   | "body_too_large"
   | "policy_rejected"
   | "rate_limited"
+  | "concurrency_limited"
+  | "budget_exceeded"
   | "upstream_error"
   | "upstream_client_error"
   | "upstream_rate_limited"
@@ -30,6 +32,8 @@ const STATUS: Record<ErrorCode, number> = {
   body_too_large: 413,
   policy_rejected: 422,
   rate_limited: 429,
+  concurrency_limited: 429,
+  budget_exceeded: 429,
   upstream_client_error: 400, // replaced by the engine's own 4xx status
   upstream_rate_limited: 429,
   upstream_error: 502,
@@ -49,6 +53,8 @@ const TYPE: Record<ErrorCode, string> = {
   body_too_large: "invalid_request_error",
   policy_rejected: "invalid_request_error",
   rate_limited: "rate_limit_error",
+  concurrency_limited: "rate_limit_error",
+  budget_exceeded: "rate_limit_error",
   upstream_client_error: "invalid_request_error",
   upstream_rate_limited: "rate_limit_error",
   upstream_error: "upstream_error",

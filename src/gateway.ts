@@ -1,21 +1,56 @@
-// The running gateway's shared state: the current config snapshot (swapped atomically on reload), metrics and
-// backend health. Request handlers read `gateway.snapshot` once and keep that snapshot to the end.
+// The running gateway's shared state: the current config snapshot (swapped atomically on reload), metrics,
+// backend health, and the services behind keys, limits and the ledger. Request handlers read
+// `gateway.snapshot` once and keep that snapshot to the end.
+import type { Database } from "bun:sqlite";
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
 import type { Snapshot } from "./config/resolve.ts";
-import { Metrics } from "./observability/metrics.ts";
+import { labels, Metrics } from "./observability/metrics.ts";
 import { HealthMonitor } from "./upstream/health.ts";
+import { openDatabase } from "./store/database.ts";
+import { KeyStore } from "./auth/key-store.ts";
+import { SessionSigner } from "./auth/session.ts";
+import { ANONYMOUS, Authenticator, type Principal } from "./auth/authenticate.ts";
+import { randomBase62 } from "./auth/key-record.ts";
+import { LedgerWriter } from "./store/ledger.ts";
+import { Limits } from "./pipeline/admission.ts";
+
+export interface GatewayOptions {
+  /** Folder for the SQLite store and the session secret; undefined = in memory (tests, `sluice openapi`). */
+  dataDir?: string;
+}
 
 export class Gateway {
   readonly metrics = new Metrics();
   readonly health: HealthMonitor;
+  readonly db: Database;
+  readonly keys: KeyStore;
+  readonly sessions: SessionSigner;
+  readonly ledger: LedgerWriter;
+  readonly limits: Limits;
+  private readonly authenticator: Authenticator;
   private current: Snapshot;
 
-  constructor(snapshot: Snapshot) {
+  constructor(snapshot: Snapshot, options: GatewayOptions = {}) {
     this.current = snapshot;
     this.health = new HealthMonitor(() => this.current, this.metrics);
+    this.db = openDatabase(storageFile(snapshot, options.dataDir));
+    this.keys = new KeyStore(this.db);
+    this.sessions = new SessionSigner(snapshot.auth.session_secret ?? sessionSecret(options.dataDir));
+    this.authenticator = new Authenticator(this.keys, this.sessions);
+    this.ledger = new LedgerWriter(this.db);
+    this.limits = new Limits(this.db);
+    this.metrics.addCollector(() => concurrencyMetrics(this.limits));
+    this.metrics.addCollector(() => ["# HELP sluice_ledger_pending Ledger rows waiting to be written.", "# TYPE sluice_ledger_pending gauge", `sluice_ledger_pending ${this.ledger.pending}`]);
   }
 
   get snapshot(): Snapshot {
     return this.current;
+  }
+
+  /** Who is calling: the key behind the bearer token or session cookie; everyone when auth.mode is none. */
+  principal(req: Request, clientIp: string | undefined, snapshot = this.current): Principal | Promise<Principal> {
+    return snapshot.auth.mode === "none" ? ANONYMOUS : this.authenticator.authenticate(req, clientIp);
   }
 
   /** Swaps in a new snapshot; requests already running finish on the one they started with. */
@@ -25,4 +60,38 @@ export class Gateway {
     if (intervalChanged) this.health.start();
     else void this.health.checkAll();
   }
+
+  /** Flushes the ledger and closes the store (SIGTERM). */
+  close(): void {
+    this.health.stop();
+    this.ledger.close();
+    this.db.close();
+  }
+}
+
+function concurrencyMetrics(limits: Limits): string[] {
+  const out = ["# HELP sluice_concurrency_in_use max_concurrent slots held, by key or backend.", "# TYPE sluice_concurrency_in_use gauge"];
+  const waiting = ["# HELP sluice_concurrency_waiting Requests queued for a max_concurrent slot.", "# TYPE sluice_concurrency_waiting gauge"];
+  for (const s of limits.concurrency.stats()) {
+    out.push(`sluice_concurrency_in_use{${labels({ name: s.name })}} ${s.inUse}`);
+    waiting.push(`sluice_concurrency_waiting{${labels({ name: s.name })}} ${s.waiting}`);
+  }
+  return [...out, ...waiting];
+}
+
+function storageFile(snapshot: Snapshot, dataDir: string | undefined): string {
+  const url = snapshot.storage.url;
+  if (url) return resolve(url.slice("sqlite:".length));
+  return dataDir ? join(dataDir, "sluice.db") : ":memory:";
+}
+
+/** A random HS256 secret kept in the data dir, so sessions survive restarts without any configuration. */
+function sessionSecret(dataDir: string | undefined): string {
+  if (!dataDir) return randomBase62(48);
+  const file = join(dataDir, "session.secret");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBase62(48);
+  writeFileSync(file, secret, { mode: 0o600 });
+  return secret;
 }

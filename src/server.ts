@@ -5,6 +5,7 @@ import { createApp } from "./app.ts";
 import type { Gateway } from "./gateway.ts";
 import { handleChat } from "./pipeline/chat.ts";
 import { handleEmbeddings } from "./pipeline/embeddings.ts";
+import { noteClientIp } from "./client-ip.ts";
 
 /** Idle connections close after this; requests waiting on a model disable it for themselves. */
 const IDLE_TIMEOUT_S = 60;
@@ -22,17 +23,20 @@ export function startServer(gateway: Gateway, host: string, port: number): Serve
       "/v1/chat/completions": {
         POST: (req) => {
           server.timeout(req, 0); // generation may take minutes without a byte on the wire
-          return handleChat(req, gateway);
+          return handleChat(req, gateway, server.requestIP(req)?.address);
         },
       },
       "/v1/embeddings": {
         POST: (req) => {
           server.timeout(req, 0);
-          return handleEmbeddings(req, gateway);
+          return handleEmbeddings(req, gateway, server.requestIP(req)?.address);
         },
       },
     },
-    fetch: (req) => app.fetch(req),
+    fetch: (req) => {
+      noteClientIp(req, server.requestIP(req)?.address);
+      return app.fetch(req);
+    },
   });
   return server;
 }

@@ -2,6 +2,7 @@
 import type { Backend, Snapshot } from "../config/resolve.ts";
 import type { Gateway } from "../gateway.ts";
 import { resolveBackend } from "../pipeline/resolve-target.ts";
+import { modelAllowed, type Principal } from "../auth/authenticate.ts";
 
 export function modelObject(backend: Backend, snapshot: Snapshot) {
   return {
@@ -14,8 +15,10 @@ export function modelObject(backend: Backend, snapshot: Snapshot) {
   };
 }
 
-export function listModels(snapshot: Snapshot) {
-  return { object: "list" as const, data: [...snapshot.backends.values()].map((backend) => modelObject(backend, snapshot)) };
+/** The models this principal may use. */
+export function listModels(snapshot: Snapshot, principal: Principal) {
+  const data = [...snapshot.backends.values()].filter((backend) => modelAllowed(principal, backend.id)).map((backend) => modelObject(backend, snapshot));
+  return { object: "list" as const, data };
 }
 
 export function getModel(snapshot: Snapshot, id: string) {

@@ -29,6 +29,8 @@ export interface Backend {
   readonly timeoutMs: number;
   readonly streamIdleTimeoutMs: number;
   readonly maxConcurrent: number | undefined;
+  readonly queueTimeoutMs: number;
+  readonly defaultMaxTokens: number;
   readonly pricing: Pricing;
   readonly tags: Readonly<Record<string, string>>;
   readonly displayName: string;
@@ -39,6 +41,7 @@ export interface Backend {
 export interface Snapshot {
   readonly server: SluiceConfig["server"];
   readonly auth: SluiceConfig["auth"];
+  readonly storage: SluiceConfig["storage"];
   readonly health: SluiceConfig["health"];
   /** By serving id (`qwen35-demo`, `public:deepseek`). */
   readonly backends: ReadonlyMap<string, Backend>;
@@ -48,6 +51,9 @@ export interface Snapshot {
 }
 
 export function resolveConfig(config: SluiceConfig, problems: string[]): Snapshot {
+  if (config.storage.url !== undefined && !config.storage.url.startsWith("sqlite:")) {
+    problems.push(`storage.url: expected sqlite:<file> (the embedded store), got '${config.storage.url}'`);
+  }
   const backends = new Map<string, Backend>();
   config.backends.forEach((backend, i) => {
     const path = `backends[${i}]`;
@@ -59,6 +65,7 @@ export function resolveConfig(config: SluiceConfig, problems: string[]): Snapsho
   return Object.freeze({
     server: Object.freeze(config.server),
     auth: Object.freeze(config.auth),
+    storage: Object.freeze(config.storage),
     health: Object.freeze(config.health),
     backends,
     loadedAt: Math.floor(Date.now() / 1000),
@@ -91,6 +98,8 @@ function resolveBackend(config: BackendConfig, path: string, problems: string[])
     timeoutMs: config.timeout_ms,
     streamIdleTimeoutMs: config.stream_idle_timeout_ms,
     maxConcurrent: config.max_concurrent,
+    queueTimeoutMs: config.queue_timeout_ms,
+    defaultMaxTokens: config.default_max_tokens,
     pricing: {
       gpuHourUsd: config.pricing?.gpu_hour,
       inputPerMtokUsd: config.pricing?.input_per_mtok,

@@ -29,7 +29,9 @@ export const BackendConfig = T.Object(
     description: T.Optional(T.String()),
     owned_by: T.Optional(T.String()),
     template_render_mode: TemplateRenderMode,
-    max_concurrent: T.Optional(T.Integer({ minimum: 1 })),
+    max_concurrent: T.Optional(T.Integer({ minimum: 1, description: "requests in flight to this backend; more wait in a FIFO queue" })),
+    queue_timeout_ms: T.Integer({ minimum: 0, default: 30_000, description: "longest wait for a max_concurrent slot → 429" }),
+    default_max_tokens: T.Integer({ minimum: 1, default: 4096, description: "completion bound for budget reservations when a request sets none" }),
     pricing: T.Optional(Pricing),
     tags: T.Optional(T.Record(T.String(), T.String())),
     timeout_ms: T.Integer({ minimum: 1, default: 600_000, description: "buffered answer or stream headers" }),
@@ -51,7 +53,21 @@ export const ServerConfig = T.Object(
 );
 
 export const AuthConfig = T.Object(
-  { mode: T.Union([T.Literal("none")], { default: "none" }) },
+  {
+    mode: T.Union([T.Literal("keys"), T.Literal("none")], { default: "keys", description: "none is only allowed on a loopback host" }),
+    session_secret: T.Optional(T.String({ minLength: 32, description: "HS256 secret for browser sessions; default: generated once into the data dir" })),
+    session_ttl_s: T.Integer({ minimum: 60, default: 43_200 }),
+  },
+  { ...strict, default: {} },
+);
+
+export const StorageConfig = T.Object(
+  { url: T.Optional(T.String({ description: "sqlite:<file>; default sqlite:<data dir>/sluice.db" })) },
+  { ...strict, default: {} },
+);
+
+export const LimitsConfig = T.Object(
+  { url: T.Union([T.Literal("memory")], { default: "memory", description: "where rate and concurrency counters live" }) },
   { ...strict, default: {} },
 );
 
@@ -67,6 +83,8 @@ export const SluiceConfig = T.Object(
   {
     server: ServerConfig,
     auth: AuthConfig,
+    storage: StorageConfig,
+    limits: LimitsConfig,
     health: HealthConfig,
     backends: T.Array(BackendConfig, { default: [] }),
   },

@@ -44,7 +44,13 @@ export class Metrics {
   private readonly byRoute = new Map<string, Map<string, Map<string, Series>>>();
   private readonly all: Series[] = [];
   private readonly health = new Map<string, HealthStatus>();
+  private readonly collectors: (() => string[])[] = [];
   inFlight = 0;
+
+  /** Adds lines computed at scrape time (e.g. queue and slot gauges owned by another module). */
+  addCollector(collect: () => string[]): void {
+    this.collectors.push(collect);
+  }
 
   /** The series of (route, model, backend), looked up by strings the snapshot already holds. */
   series(route: string, model: string, backend: string): Series {
@@ -81,6 +87,7 @@ export class Metrics {
     out.push("# HELP sluice_in_flight_requests Requests being served now.", "# TYPE sluice_in_flight_requests gauge", `sluice_in_flight_requests ${this.inFlight}`);
     out.push("# HELP sluice_backend_health Backend health: 1 ready, 0.5 loading, 0 unavailable.", "# TYPE sluice_backend_health gauge");
     for (const [backend, status] of this.health) out.push(`sluice_backend_health{${labels({ backend })}} ${HEALTH_VALUE[status]}`);
+    for (const collect of this.collectors) out.push(...collect());
     return `${out.join("\n")}\n`;
   }
 }
@@ -95,7 +102,7 @@ function renderHistogram(out: string[], name: string, help: string, all: Series[
   }
 }
 
-function labels(values: Record<string, string>): string {
+export function labels(values: Record<string, string>): string {
   return Object.entries(values)
     .map(([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`)
     .join(",");

@@ -6,6 +6,7 @@ export interface Timings {
   upstream_ms: number;
   ttft_ms?: number;
   tokens_per_second?: number;
+  queued_ms?: number;
   gateway_ms?: number;
 }
 
@@ -18,7 +19,9 @@ export function computeTimings(ctx: ChatContext, usage: TokenUsage | undefined, 
   if (ctx.firstTokenAt !== undefined && ctx.upstreamStartedAt !== undefined) timings.ttft_ms = round(ctx.firstTokenAt - ctx.upstreamStartedAt);
   const tokens = usage?.completion_tokens ?? 0;
   if (tokens > 0 && upstream > 0) timings.tokens_per_second = Math.round((tokens / upstream) * 1000 * 10) / 10;
-  const gateway = round(total - upstream);
+  const queued = ctx.admission?.queuedMs ?? 0;
+  if (queued > 0) timings.queued_ms = queued;
+  const gateway = round(total - upstream - queued);
   if (gateway > 0) timings.gateway_ms = gateway;
   return timings;
 }

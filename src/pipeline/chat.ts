@@ -1,27 +1,34 @@
 // POST /v1/chat/completions: the stages in order. Each stage is a small function over the request context.
-//   read body → validate → resolve target → template → dispatch → respond (JSON or SSE)
-import { GatewayError, toErrorResponse } from "../errors.ts";
+//   authenticate → read body → validate → resolve target → check model → template → admit (limits, budget,
+//   queue) → upstream body → dispatch → respond (JSON) or relay (SSE) → finish (ledger, metrics, settle)
+import { GatewayError, asGatewayError, toErrorResponse } from "../errors.ts";
 import type { Gateway } from "../gateway.ts";
 import { compileValidator } from "../api/validate.ts";
 import { ChatCompletionRequest } from "../api/schemas.ts";
+import { requireModel, requireScope } from "../auth/authenticate.ts";
+import { estimatePromptTokensUpperBound } from "../billing/cost.ts";
 import { expectObject, readJsonBody } from "./read-body.ts";
 import { resolveBackend } from "./resolve-target.ts";
 import { renderMessages } from "./template.ts";
 import { prepareUpstreamBody } from "./upstream-body.ts";
-import type { ChatContext, TokenUsage } from "./context.ts";
+import { newContext, type ChatContext, type TokenUsage } from "./context.ts";
+import { admit } from "./admission.ts";
+import { finishRequest } from "./finish.ts";
 import { UpstreamCall } from "../upstream/call.ts";
 import { postToBackend } from "../upstream/client.ts";
-import { relayStream, type StreamOutcome } from "../sse/relay.ts";
+import { relayStream } from "../sse/relay.ts";
 import { computeTimings } from "../observability/timings.ts";
-import { jsonResponse, sseResponse } from "./response-headers.ts";
+import { jsonResponse, sseResponse, withHeaders } from "./response-headers.ts";
 
 const validateChatRequest = compileValidator(ChatCompletionRequest);
 
-export async function handleChat(req: Request, gateway: Gateway): Promise<Response> {
-  const ctx = newContext(req, gateway);
+export async function handleChat(req: Request, gateway: Gateway, clientIp?: string): Promise<Response> {
+  const ctx = newContext("chat", req, gateway.snapshot, clientIp);
   gateway.metrics.inFlight++;
   let streaming = false;
   try {
+    const principal = (ctx.principal = await gateway.principal(req, clientIp, ctx.snapshot));
+    requireScope(principal, "chat");
     const body = expectObject(await readJsonBody(req, ctx.snapshot.server.max_body_bytes));
     validateChatRequest(body);
     ctx.body = body;
@@ -29,37 +36,35 @@ export async function handleChat(req: Request, gateway: Gateway): Promise<Respon
     ctx.stream = typeof body.stream === "boolean" ? body.stream : ctx.snapshot.server.stream_default;
 
     const backend = (ctx.backend = resolveBackend(ctx.snapshot, ctx.requestedModel));
+    requireModel(principal, ctx.requestedModel);
     body.messages = renderMessages(body.messages as never, backend.templateRenderMode);
+    ctx.promptTokensBound = estimatePromptTokensUpperBound(body.messages as unknown[]);
+    const maxTokens = (body.max_completion_tokens ?? body.max_tokens) as number | undefined;
+    ctx.admission = await admit(gateway.limits, { key: principal.key, backend, promptTokensBound: ctx.promptTokensBound, maxTokens, signal: ctx.clientSignal });
     const upstreamBody = prepareUpstreamBody(body, backend, ctx.stream);
 
     const call = (ctx.call = new UpstreamCall(ctx.clientSignal));
     ctx.upstreamStartedAt = performance.now();
     const upstream = await postToBackend(backend, backend.chatUrl, upstreamBody, call);
     if (ctx.stream) {
+      const stream = relayStream(ctx, upstream, call, (outcome) => {
+        gateway.metrics.inFlight--;
+        // Headers went out with 200; the ledger records what happened to the stream.
+        const status = outcome.status === "ok" ? 200 : outcome.status === "client_gone" ? 499 : 502;
+        const errorCode = outcome.status === "ok" ? null : outcome.status === "client_gone" ? "client_closed" : outcome.status === "bad_stream" ? "bad_upstream_sse" : "stream_interrupted";
+        finishRequest(ctx, gateway, { status, errorCode, usage: outcome.usage, usageEstimated: outcome.usageEstimated });
+      });
       streaming = true;
-      const stream = relayStream(ctx, upstream, call, (outcome) => finishStream(ctx, gateway, outcome));
-      return sseResponse(stream, backend, ctx.requestId);
+      return withHeaders(sseResponse(stream, backend, ctx.requestId), ctx.admission);
     }
     return await respondBuffered(ctx, gateway, upstream, call);
-  } catch (error) {
-    const response = toErrorResponse(error, ctx.requestId);
-    record(ctx, gateway, response.status, undefined);
-    return response;
+  } catch (thrown) {
+    const error = asGatewayError(thrown);
+    finishRequest(ctx, gateway, { status: error.status, errorCode: error.code, usage: undefined, usageEstimated: false });
+    return toErrorResponse(error, ctx.requestId);
   } finally {
     if (!streaming) gateway.metrics.inFlight--;
   }
-}
-
-function newContext(req: Request, gateway: Gateway): ChatContext {
-  return {
-    requestId: crypto.randomUUID(),
-    startedAt: performance.now(),
-    snapshot: gateway.snapshot,
-    clientSignal: req.signal,
-    body: {},
-    requestedModel: "",
-    stream: false,
-  };
 }
 
 async function respondBuffered(ctx: ChatContext, gateway: Gateway, upstream: Response, call: UpstreamCall): Promise<Response> {
@@ -84,25 +89,19 @@ async function respondBuffered(ctx: ChatContext, gateway: Gateway, upstream: Res
   if (completion === null || typeof completion !== "object" || !Array.isArray(completion.choices)) {
     throw new GatewayError("upstream_error", `backend '${backend.id}' answered without a choices array`);
   }
-  const usage = completion.usage as TokenUsage | undefined;
+  const reported = completion.usage as TokenUsage | undefined;
+  const usage = reported ?? estimateUsage(ctx, completion.choices);
   completion.id = `chatcmpl-${ctx.requestId}`;
   completion.model = ctx.requestedModel;
   completion.timings = computeTimings(ctx, usage);
-  record(ctx, gateway, 200, usage);
-  return jsonResponse(JSON.stringify(completion), backend, ctx.requestId);
+  finishRequest(ctx, gateway, { status: 200, errorCode: null, usage, usageEstimated: !reported });
+  return withHeaders(jsonResponse(JSON.stringify(completion), backend, ctx.requestId), ctx.admission);
 }
 
-function finishStream(ctx: ChatContext, gateway: Gateway, outcome: StreamOutcome): void {
-  gateway.metrics.inFlight--;
-  // A stream's HTTP status is 200 once headers went out; the metric labels what happened to it.
-  const status = outcome.status === "ok" ? 200 : outcome.status === "client_gone" ? 499 : 502;
-  record(ctx, gateway, status, outcome.usage);
-}
-
-function record(ctx: ChatContext, gateway: Gateway, status: number, usage: TokenUsage | undefined): void {
-  const backend = ctx.backend;
-  const ttft = ctx.firstTokenAt !== undefined && ctx.upstreamStartedAt !== undefined ? (ctx.firstTokenAt - ctx.upstreamStartedAt) / 1000 : undefined;
-  gateway.metrics
-    .series("chat", backend ? ctx.requestedModel : "unknown", backend?.id ?? "none")
-    .observe(status, (performance.now() - ctx.startedAt) / 1000, ttft, usage?.prompt_tokens, usage?.completion_tokens);
+/** An engine that reports no usage: about four characters per token. */
+function estimateUsage(ctx: ChatContext, choices: unknown[]): TokenUsage {
+  const characters = JSON.stringify(choices).length;
+  const completion = Math.ceil(characters / 4);
+  const prompt = Math.ceil(ctx.promptTokensBound / 2);
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }

@@ -1,27 +1,54 @@
-// The state one chat request carries through the pipeline stages.
+// The state one request carries through the pipeline stages.
 import type { Backend, Snapshot } from "../config/resolve.ts";
 import type { UpstreamCall } from "../upstream/call.ts";
+import type { Principal } from "../auth/authenticate.ts";
+import type { Admission } from "./admission.ts";
 
-export interface ChatContext {
+export interface TokenUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+export interface RequestContext {
+  readonly endpoint: "chat" | "embeddings";
   readonly requestId: string;
   /** performance.now() when the request arrived. */
   readonly startedAt: number;
+  /** Unix milliseconds when the request arrived (for the ledger). */
+  readonly startedAtMs: number;
   readonly snapshot: Snapshot;
   readonly clientSignal: AbortSignal | undefined;
+  readonly clientIp: string | undefined;
+  principal?: Principal;
   /** The parsed request body; stages edit it in place before it is sent upstream. */
   body: Record<string, unknown>;
   /** The model the client asked for. */
   requestedModel: string;
   stream: boolean;
+  promptTokensBound: number;
   backend?: Backend;
+  admission?: Admission;
   call?: UpstreamCall;
   upstreamStartedAt?: number;
   upstreamEndedAt?: number;
   firstTokenAt?: number;
 }
 
-export interface TokenUsage {
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
+export type ChatContext = RequestContext;
+
+export function newContext(endpoint: RequestContext["endpoint"], req: Request, snapshot: Snapshot, clientIp: string | undefined): RequestContext {
+  return {
+    endpoint,
+    requestId: crypto.randomUUID(),
+    startedAt: performance.now(),
+    startedAtMs: Date.now(),
+    snapshot,
+    clientSignal: req.signal,
+    clientIp,
+    body: {},
+    requestedModel: "",
+    stream: false,
+    promptTokensBound: 0,
+  };
 }

@@ -1,44 +1,51 @@
-// POST /v1/embeddings: validate, resolve the backend, forward. When a client asks for base64 and the engine
-// answered with float arrays anyway (some engines ignore encoding_format), the gateway encodes them itself.
-import { GatewayError, toErrorResponse } from "../errors.ts";
+// POST /v1/embeddings: authenticate, validate, resolve the backend, admit, forward, finish. When a client asks for
+// base64 and the engine answered with float arrays anyway (some engines ignore encoding_format), the gateway
+// encodes them itself.
+import { GatewayError, asGatewayError, toErrorResponse } from "../errors.ts";
 import type { Gateway } from "../gateway.ts";
 import { compileValidator } from "../api/validate.ts";
 import { EmbeddingRequest } from "../api/schemas.ts";
+import { requireModel, requireScope } from "../auth/authenticate.ts";
 import { expectObject, readJsonBody } from "./read-body.ts";
 import { resolveBackend } from "./resolve-target.ts";
+import { newContext, type TokenUsage } from "./context.ts";
+import { admit } from "./admission.ts";
+import { finishRequest } from "./finish.ts";
 import { UpstreamCall } from "../upstream/call.ts";
 import { postToBackend } from "../upstream/client.ts";
-import { jsonResponse } from "./response-headers.ts";
+import { jsonResponse, withHeaders } from "./response-headers.ts";
 
 const validateEmbeddingRequest = compileValidator(EmbeddingRequest);
 
-export async function handleEmbeddings(req: Request, gateway: Gateway): Promise<Response> {
-  const requestId = crypto.randomUUID();
-  const startedAt = performance.now();
-  const snapshot = gateway.snapshot;
-  let backendId = "none";
-  let model = "unknown";
-  let status = 200;
+export async function handleEmbeddings(req: Request, gateway: Gateway, clientIp?: string): Promise<Response> {
+  const ctx = newContext("embeddings", req, gateway.snapshot, clientIp);
   try {
-    const body = expectObject(await readJsonBody(req, snapshot.server.max_body_bytes));
+    const principal = (ctx.principal = await gateway.principal(req, clientIp, ctx.snapshot));
+    requireScope(principal, "embeddings");
+    const body = expectObject(await readJsonBody(req, ctx.snapshot.server.max_body_bytes));
     validateEmbeddingRequest(body);
-    const backend = resolveBackend(snapshot, body.model as string);
-    backendId = backend.id;
-    model = body.model as string;
-    const call = new UpstreamCall(req.signal);
+    ctx.requestedModel = body.model as string;
+    const backend = (ctx.backend = resolveBackend(ctx.snapshot, ctx.requestedModel));
+    requireModel(principal, ctx.requestedModel);
+    ctx.promptTokensBound = Math.ceil(Buffer.byteLength(JSON.stringify(body.input)) / 2);
+    ctx.admission = await admit(gateway.limits, { key: principal.key, backend, promptTokensBound: ctx.promptTokensBound, maxTokens: 0, signal: ctx.clientSignal });
+
+    const call = (ctx.call = new UpstreamCall(ctx.clientSignal));
+    ctx.upstreamStartedAt = performance.now();
     const upstream = await postToBackend(backend, backend.embeddingsUrl, JSON.stringify({ ...body, model: backend.upstreamModel }), call);
-    const result = (await upstream.json().catch(() => undefined)) as { data?: { embedding?: unknown }[]; model?: string } | undefined;
+    const result = (await upstream.json().catch(() => undefined)) as { data?: { embedding?: unknown }[]; model?: string; usage?: TokenUsage } | undefined;
     call.clear();
+    ctx.upstreamEndedAt = performance.now();
     if (!Array.isArray(result?.data)) throw new GatewayError("upstream_error", `backend '${backend.id}' answered embeddings without a data array`);
     if (body.encoding_format === "base64") for (const item of result.data) if (Array.isArray(item.embedding)) item.embedding = toBase64(item.embedding as number[]);
-    result.model = model;
-    return jsonResponse(JSON.stringify(result), backend, requestId);
-  } catch (error) {
-    const response = toErrorResponse(error, requestId);
-    status = response.status;
-    return response;
-  } finally {
-    gateway.metrics.series("embeddings", model, backendId).observe(status, (performance.now() - startedAt) / 1000, undefined);
+    result.model = ctx.requestedModel;
+    const usage = result.usage ? { prompt_tokens: result.usage.prompt_tokens ?? 0, completion_tokens: 0, total_tokens: result.usage.total_tokens ?? 0 } : undefined;
+    finishRequest(ctx, gateway, { status: 200, errorCode: null, usage, usageEstimated: !usage });
+    return withHeaders(jsonResponse(JSON.stringify(result), backend, ctx.requestId), ctx.admission);
+  } catch (thrown) {
+    const error = asGatewayError(thrown);
+    finishRequest(ctx, gateway, { status: error.status, errorCode: error.code, usage: undefined, usageEstimated: false });
+    return toErrorResponse(error, ctx.requestId);
   }
 }
 

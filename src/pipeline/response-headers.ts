@@ -1,6 +1,7 @@
 // Response headers built once per backend and copied into each response: building a Headers object from a
 // plain object costs more per request than copying a prepared one (measured ~1.2 µs per response).
 import type { Backend } from "../config/resolve.ts";
+import type { Admission } from "./admission.ts";
 
 const json = new WeakMap<Backend, Headers>();
 const sse = new WeakMap<Backend, Headers>();
@@ -21,5 +22,13 @@ export function sseResponse(body: ReadableStream<Uint8Array>, backend: Backend, 
   }
   const response = new Response(body, { headers });
   response.headers.set("x-request-id", requestId);
+  return response;
+}
+
+/** Adds what admission has to say: x-ratelimit-* when the key has rate limits, the queue wait when there was one. */
+export function withHeaders(response: Response, admission: Admission | undefined): Response {
+  if (!admission) return response;
+  if (admission.headers) for (const name in admission.headers) response.headers.set(name, admission.headers[name]!);
+  if (admission.queuedMs > 0) response.headers.set("x-inferada-queued-ms", String(admission.queuedMs));
   return response;
 }

@@ -8,7 +8,7 @@ export interface BackendSpec {
 }
 
 export function configFor(upstreamUrl: string, backends: BackendSpec[], serverExtra = ""): string {
-  const lines = ["server:", "  host: 127.0.0.1", "  port: 0", serverExtra, "backends:"];
+  const lines = ["server:", "  host: 127.0.0.1", "  port: 0", serverExtra, "auth:", "  mode: none", "backends:"];
   for (const b of backends) {
     lines.push(`  - name: ${JSON.stringify(b.name)}`, `    url: ${b.url ?? `${upstreamUrl}/v1`}`);
     if (b.model) lines.push(`    model: ${JSON.stringify(b.model)}`);

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { relayStream, type StreamOutcome } from "../../src/sse/relay.ts";
 import { UpstreamCall } from "../../src/upstream/call.ts";
 import { parseConfig } from "../../src/config/load.ts";
-import type { ChatContext } from "../../src/pipeline/context.ts";
+import { newContext, type ChatContext } from "../../src/pipeline/context.ts";
 
 const snapshot = parseConfig("backends:\n  - name: engine\n    url: http://127.0.0.1:1/v1\n", "t", {});
 
@@ -14,7 +14,7 @@ const DONE = "data: [DONE]\n\n";
 const WHOLE = ROLE + chunk("a") + chunk("b") + chunk("c") + USAGE + DONE;
 
 function context(): ChatContext {
-  return { requestId: "r1", startedAt: performance.now(), snapshot, clientSignal: undefined, body: {}, requestedModel: "engine", stream: true, backend: snapshot.backends.get("engine"), upstreamStartedAt: performance.now() };
+  return { ...newContext("chat", new Request("http://x/"), snapshot, undefined), requestedModel: "engine", stream: true, backend: snapshot.backends.get("engine"), upstreamStartedAt: performance.now() };
 }
 
 async function relay(parts: (string | Uint8Array)[], cut = false): Promise<{ text: string; outcome: StreamOutcome }> {

@@ -1,0 +1,112 @@
+// Stage: who is calling. A bearer key or a session cookie becomes a Principal (the key and what it may do);
+// everything that is refused says why without ever echoing the presented secret.
+import { BlockList, isIP } from "node:net";
+import { GatewayError } from "../errors.ts";
+import type { ApiKey, Scope } from "./key-record.ts";
+import type { KeyStore } from "./key-store.ts";
+import { readSessionCookie, type SessionSigner } from "./session.ts";
+
+export interface Principal {
+  /** null when auth.mode is none. */
+  key: ApiKey | null;
+}
+
+export const ANONYMOUS: Principal = Object.freeze({ key: null });
+
+export class Authenticator {
+  private readonly ipLists = new WeakMap<ApiKey, BlockList>();
+
+  constructor(
+    private readonly keys: KeyStore,
+    private readonly sessions: SessionSigner,
+  ) {}
+
+  async authenticate(req: Request, clientIp: string | undefined): Promise<Principal> {
+    const key = await this.findKey(req);
+    const now = Date.now();
+    if (key.revoked_at !== null) throw new GatewayError("unauthorized", `API key ${key.prefix}… was revoked; ask an admin for a new one`);
+    if (key.expires_at !== null && key.expires_at * 1000 <= now) throw new GatewayError("unauthorized", `API key ${key.prefix}… expired at ${new Date(key.expires_at * 1000).toISOString()}`);
+    if (key.allowed_ips && !this.ipAllowed(key, clientIp)) {
+      throw new GatewayError("forbidden", `API key ${key.prefix}… may not be used from ${clientIp ?? "an unknown address"}; its allowed_ips do not include it`);
+    }
+    return { key };
+  }
+
+  private async findKey(req: Request): Promise<ApiKey> {
+    const authorization = req.headers.get("authorization");
+    if (authorization) {
+      const secret = authorization.startsWith("Bearer ") ? authorization.slice(7).trim() : "";
+      const key = secret ? this.keys.findBySecret(secret) : undefined;
+      if (!key) throw new GatewayError("unauthorized", "invalid API key: send 'Authorization: Bearer inf_…' with a key from POST /v1/keys or `sluice keys create`");
+      return key;
+    }
+    const token = readSessionCookie(req);
+    if (token) {
+      const keyId = await this.sessions.verify(token);
+      const key = keyId ? this.keys.get(keyId) : undefined;
+      if (!key) throw new GatewayError("unauthorized", "session expired or invalid: POST /v1/auth/session again");
+      return key;
+    }
+    throw new GatewayError("unauthorized", "missing API key: send 'Authorization: Bearer inf_…'");
+  }
+
+  private ipAllowed(key: ApiKey, clientIp: string | undefined): boolean {
+    if (!clientIp) return false;
+    let list = this.ipLists.get(key);
+    if (!list) this.ipLists.set(key, (list = compileIpList(key.allowed_ips ?? [])));
+    const family = isIP(clientIp) === 6 ? "ipv6" : "ipv4";
+    return list.check(clientIp, family);
+  }
+}
+
+export function compileIpList(entries: string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address, bits] = entry.split("/");
+    const family = isIP(address ?? "") === 6 ? "ipv6" : "ipv4";
+    const prefix = bits === undefined ? (family === "ipv6" ? 128 : 32) : Number(bits);
+    list.addSubnet(address!, prefix, family);
+  }
+  return list;
+}
+
+/** An IPv4/IPv6 address or CIDR; used to validate allowed_ips before they are stored. */
+export function isCidr(entry: string): boolean {
+  const [address, bits, extra] = entry.split("/");
+  const family = isIP(address ?? "");
+  if (!family || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  const prefix = Number(bits);
+  return /^\d+$/.test(bits) && prefix <= (family === 6 ? 128 : 32);
+}
+
+export function hasScope(principal: Principal, scope: Scope): boolean {
+  const scopes = principal.key?.scopes;
+  return !scopes || scopes.includes(scope) || scopes.includes("admin");
+}
+
+export function requireScope(principal: Principal, scope: Scope): void {
+  if (!hasScope(principal, scope)) throw new GatewayError("forbidden", `API key ${principal.key!.prefix}… lacks the '${scope}' scope (it has: ${principal.key!.scopes.join(", ") || "none"})`);
+}
+
+const globCache = new Map<string, RegExp>();
+
+/** allowed_models holds exact names and globs (`public:*`, `Qwen/*`); `*` matches any run of characters. */
+export function modelAllowed(principal: Principal, model: string): boolean {
+  const patterns = principal.key?.allowed_models;
+  if (!patterns) return true;
+  return patterns.some((pattern) => {
+    if (!pattern.includes("*")) return pattern === model;
+    let regex = globCache.get(pattern);
+    if (!regex) globCache.set(pattern, (regex = new RegExp(`^${pattern.split("*").map(escapeRegex).join(".*")}$`)));
+    return regex.test(model);
+  });
+}
+
+export function requireModel(principal: Principal, model: string): void {
+  if (!modelAllowed(principal, model)) throw new GatewayError("forbidden", `API key ${principal.key!.prefix}… may not use model '${model}'; GET /v1/models lists the models it may use`, { param: "model" });
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

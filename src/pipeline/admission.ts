@@ -1,0 +1,152 @@
+// Stage: may this request run now? rpm and tpm per key, the key's budget (a worst-case reservation, settled to the
+// real cost afterwards, so concurrent requests cannot overspend), then a max_concurrent slot per key and per
+// backend, waiting in FIFO order up to the queue timeout. Everything taken is given back exactly once.
+import type { Database } from "bun:sqlite";
+import { GatewayError } from "../errors.ts";
+import type { Backend } from "../config/resolve.ts";
+import type { ApiKey } from "../auth/key-record.ts";
+import { RateWindow } from "../limits/rate-window.ts";
+import { QueueTimeoutError, SemaphoreRegistry, type Release } from "../limits/semaphore.ts";
+import { BudgetBook, isBudgetDenial, type Reservation } from "../limits/budget.ts";
+import { spentMicrosSince } from "../store/usage.ts";
+import { worstCaseCostMicros } from "../billing/cost.ts";
+
+const DEFAULT_KEY_QUEUE_TIMEOUT_MS = 30_000;
+
+export class Limits {
+  readonly requests = new RateWindow();
+  readonly tokens = new RateWindow();
+  readonly concurrency = new SemaphoreRegistry();
+  readonly budgets: BudgetBook;
+
+  constructor(db: Database) {
+    this.budgets = new BudgetBook((keyId, sinceMs) => spentMicrosSince(db, keyId, sinceMs));
+  }
+}
+
+export interface AdmissionRequest {
+  key: ApiKey | null;
+  backend: Backend;
+  /** Upper bound of the prompt's tokens (for tpm and the budget reservation). */
+  promptTokensBound: number;
+  maxTokens: number | undefined;
+  signal: AbortSignal | undefined;
+}
+
+export class Admission {
+  queuedMs = 0;
+  /** x-ratelimit-* headers for the response, when the key has rate limits. */
+  headers: Record<string, string> | undefined;
+  private releases: Release[] = [];
+  private reservation: Reservation | undefined;
+  private tokensTaken = 0;
+  private done = false;
+
+  constructor(
+    private readonly limits: Limits,
+    private readonly key: ApiKey | null,
+  ) {}
+
+  /** Gives everything back: the real token count corrects tpm, the real cost settles the budget. */
+  finish(totalTokens: number | undefined, costMicros: number): void {
+    if (this.done) return;
+    this.done = true;
+    for (const release of this.releases) release();
+    this.reservation?.settle(costMicros);
+    if (this.key?.tpm && totalTokens !== undefined) this.limits.tokens.adjust(this.key.id, totalTokens - this.tokensTaken, Date.now());
+  }
+
+  /** @internal steps of admit() */
+  hold(release: Release): void {
+    this.releases.push(release);
+  }
+  reserve(reservation: Reservation): void {
+    this.reservation = reservation;
+  }
+  tookTokens(count: number): void {
+    this.tokensTaken = count;
+  }
+}
+
+export async function admit(limits: Limits, request: AdmissionRequest): Promise<Admission> {
+  const { key, backend } = request;
+  const admission = new Admission(limits, key);
+  try {
+    if (key) checkRates(limits, key, request, admission);
+    if (key && (key.budget_usd_daily !== null || key.budget_usd_monthly !== null)) reserveBudget(limits, key, request, admission);
+    const started = performance.now();
+    if (key?.max_concurrent) {
+      const slot = limits.concurrency.get(`key:${key.id}`, key.max_concurrent);
+      admission.hold(await waitFor(slot.tryAcquire() ?? slot.acquire(key.queue_timeout_ms ?? DEFAULT_KEY_QUEUE_TIMEOUT_MS, request.signal), `API key ${key.prefix}… has max_concurrent ${key.max_concurrent} requests in flight`, "queue_timeout_ms"));
+    }
+    if (backend.maxConcurrent) {
+      const slot = limits.concurrency.get(`backend:${backend.id}`, backend.maxConcurrent);
+      admission.hold(await waitFor(slot.tryAcquire() ?? slot.acquire(backend.queueTimeoutMs, request.signal), `backend '${backend.id}' has max_concurrent ${backend.maxConcurrent} requests in flight`, "backends[].queue_timeout_ms"));
+    }
+    admission.queuedMs = Math.round((performance.now() - started) * 100) / 100;
+    return admission;
+  } catch (error) {
+    admission.finish(undefined, 0);
+    throw error;
+  }
+}
+
+function checkRates(limits: Limits, key: ApiKey, request: AdmissionRequest, admission: Admission): void {
+  const now = Date.now();
+  const headers: Record<string, string> = {};
+  if (key.rpm) {
+    const decision = limits.requests.take(key.id, key.rpm, 1, now);
+    Object.assign(headers, rateHeaders("requests", decision.limit, decision.remaining, decision.resetMs));
+    if (!decision.allowed) throw tooMany(`API key ${key.prefix}… is over its rpm limit of ${key.rpm} requests per minute`, decision.retryAfterMs, headers);
+  }
+  if (key.tpm) {
+    const decision = limits.tokens.take(key.id, key.tpm, request.promptTokensBound, now);
+    Object.assign(headers, rateHeaders("tokens", decision.limit, decision.remaining, decision.resetMs));
+    if (!decision.allowed) throw tooMany(`API key ${key.prefix}… is over its tpm limit of ${key.tpm} tokens per minute (this prompt counts up to ${request.promptTokensBound})`, decision.retryAfterMs, headers);
+    admission.tookTokens(request.promptTokensBound);
+  }
+  if (key.rpm || key.tpm) admission.headers = headers;
+}
+
+function reserveBudget(limits: Limits, key: ApiKey, request: AdmissionRequest, admission: Admission): void {
+  const backend = request.backend;
+  const amount = worstCaseCostMicros(backend.pricing, request.promptTokensBound, request.maxTokens ?? backend.defaultMaxTokens, backend.timeoutMs);
+  const result = limits.budgets.reserve(
+    key.id,
+    { dailyMicros: toMicros(key.budget_usd_daily), monthlyMicros: toMicros(key.budget_usd_monthly) },
+    amount,
+    Date.now(),
+  );
+  if (isBudgetDenial(result)) {
+    const left = Math.max(0, result.limitMicros - result.spentMicros - result.reservedMicros) / 1e6;
+    throw new GatewayError("budget_exceeded", `API key ${key.prefix}… would pass its ${result.period} budget of $${result.limitMicros / 1e6}: $${left.toFixed(6)} left, this request may cost up to $${(amount / 1e6).toFixed(6)} (lower max_tokens or wait)`, {
+      headers: { "retry-after": String(Math.max(1, Math.ceil(result.retryAfterMs / 1000))) },
+    });
+  }
+  admission.reserve(result);
+}
+
+async function waitFor(slot: Release | Promise<Release>, what: string, setting: string): Promise<Release> {
+  try {
+    return await slot;
+  } catch (error) {
+    if (error instanceof QueueTimeoutError) throw new GatewayError("concurrency_limited", `${what}; waited ${Math.round(error.waitedMs)} ms in the queue (${setting})`, { headers: { "retry-after": "1" } });
+    throw new GatewayError("upstream_error", "client closed the request while it was queued", { status: 499 });
+  }
+}
+
+function tooMany(message: string, retryAfterMs: number, headers: Record<string, string>): GatewayError {
+  return new GatewayError("rate_limited", message, { headers: { ...headers, "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))) } });
+}
+
+function rateHeaders(kind: "requests" | "tokens", limit: number, remaining: number, resetMs: number): Record<string, string> {
+  return {
+    [`x-ratelimit-limit-${kind}`]: String(limit),
+    [`x-ratelimit-remaining-${kind}`]: String(Math.max(0, Math.floor(remaining))),
+    [`x-ratelimit-reset-${kind}`]: `${Math.ceil(resetMs / 1000)}s`,
+  };
+}
+
+function toMicros(usd: number | null): number | undefined {
+  return usd === null ? undefined : Math.floor(usd * 1e6);
+}

@@ -1,0 +1,53 @@
+// Last stage of every request, success or failure: settle what admission took (tpm, budget, slots), price the
+// request, queue its ledger row (written off the request path) and record metrics. Runs exactly once.
+import type { Gateway } from "../gateway.ts";
+import type { RequestContext, TokenUsage } from "./context.ts";
+import { costOf } from "../billing/cost.ts";
+
+export interface Outcome {
+  status: number;
+  errorCode: string | null;
+  usage: TokenUsage | undefined;
+  /** The engine reported no usage; the counts are the gateway's estimate. */
+  usageEstimated: boolean;
+}
+
+export function finishRequest(ctx: RequestContext, gateway: Gateway, outcome: Outcome): void {
+  const now = performance.now();
+  const backend = ctx.backend;
+  const upstreamMs = ctx.upstreamStartedAt === undefined ? null : (ctx.upstreamEndedAt ?? now) - ctx.upstreamStartedAt;
+  const promptTokens = outcome.usage?.prompt_tokens || (outcome.usageEstimated || (!outcome.usage && upstreamMs !== null) ? Math.ceil(ctx.promptTokensBound / 2) : 0);
+  const completionTokens = outcome.usage?.completion_tokens ?? 0;
+  const estimated = outcome.usageEstimated || (!outcome.usage && upstreamMs !== null && outcome.status < 400);
+  const cost = backend ? costOf(backend.pricing, { promptTokens, completionTokens }, upstreamMs ?? 0) : { micros: 0, basis: "none" as const };
+  ctx.admission?.finish(promptTokens + completionTokens, cost.micros);
+
+  gateway.ledger.append({
+    requestId: ctx.requestId,
+    keyId: ctx.principal?.key?.id ?? null,
+    model: ctx.requestedModel || "unknown",
+    backend: backend?.id ?? null,
+    route: null,
+    endpoint: ctx.endpoint,
+    status: outcome.status,
+    errorCode: outcome.errorCode,
+    promptTokens,
+    completionTokens,
+    tokensEstimated: estimated,
+    costMicros: cost.micros,
+    billingBasis: cost.basis,
+    stream: ctx.stream,
+    startedAt: ctx.startedAtMs,
+    totalMs: round(now - ctx.startedAt),
+    upstreamMs: upstreamMs === null ? null : round(upstreamMs),
+    queuedMs: ctx.admission?.queuedMs ?? null,
+    ttftMs: ctx.firstTokenAt !== undefined && ctx.upstreamStartedAt !== undefined ? round(ctx.firstTokenAt - ctx.upstreamStartedAt) : null,
+  });
+
+  const ttft = ctx.firstTokenAt !== undefined && ctx.upstreamStartedAt !== undefined ? (ctx.firstTokenAt - ctx.upstreamStartedAt) / 1000 : undefined;
+  gateway.metrics
+    .series(ctx.endpoint, backend ? ctx.requestedModel : "unknown", backend?.id ?? "none")
+    .observe(outcome.status, (now - ctx.startedAt) / 1000, ttft, outcome.usage?.prompt_tokens, outcome.usage?.completion_tokens);
+}
+
+const round = (ms: number) => Math.round(ms * 100) / 100;

@@ -1,0 +1,66 @@
+// The embedded store: one SQLite file in the data dir (WAL, so the CLI and the gateway can share it).
+// Holds API keys and the usage ledger. Money is integer micro-dollars.
+import { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS api_keys (
+  id                 TEXT PRIMARY KEY,
+  name               TEXT NOT NULL,
+  hash               TEXT NOT NULL UNIQUE,   -- sha256 hex of the secret; the secret itself is never stored
+  prefix             TEXT NOT NULL,          -- first characters of the secret, safe to show
+  scopes             TEXT NOT NULL,          -- JSON array
+  allowed_models     TEXT,                   -- JSON array of names and globs, NULL = all
+  allowed_ips        TEXT,                   -- JSON array of CIDRs, NULL = any
+  rpm                INTEGER,
+  tpm                INTEGER,
+  max_concurrent     INTEGER,
+  queue_timeout_ms   INTEGER,
+  budget_usd_daily   REAL,
+  budget_usd_monthly REAL,
+  routing            TEXT,                   -- JSON {model_pool, optimize}
+  firewall           TEXT,
+  expires_at         INTEGER,                -- unix seconds
+  created_at         INTEGER NOT NULL,       -- unix seconds
+  revoked_at         INTEGER
+);
+CREATE TABLE IF NOT EXISTS ledger (
+  request_id        TEXT PRIMARY KEY,
+  key_id            TEXT,
+  model             TEXT NOT NULL,           -- what the client asked for
+  backend           TEXT,                    -- the backend that served it
+  route             TEXT,                    -- balancer route, when one matched
+  endpoint          TEXT NOT NULL,           -- chat | embeddings
+  status            INTEGER NOT NULL,
+  error_code        TEXT,
+  prompt_tokens     INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  tokens_estimated  INTEGER NOT NULL,        -- 1 when the engine reported no usage
+  cost_micros       INTEGER NOT NULL,
+  billing_basis     TEXT NOT NULL,           -- tokens | gpu_time | none
+  stream            INTEGER NOT NULL,
+  started_at        INTEGER NOT NULL,        -- unix milliseconds
+  total_ms          REAL NOT NULL,
+  upstream_ms       REAL,
+  queued_ms         REAL,
+  ttft_ms           REAL
+);
+CREATE INDEX IF NOT EXISTS ledger_key_time ON ledger (key_id, started_at);
+CREATE INDEX IF NOT EXISTS ledger_time ON ledger (started_at);
+`;
+
+export function openDatabase(file: string): Database {
+  if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+  const db = new Database(file, { create: true, strict: true });
+  db.run("PRAGMA journal_mode = WAL");
+  db.run("PRAGMA synchronous = NORMAL");
+  db.run("PRAGMA busy_timeout = 5000");
+  db.run(SCHEMA);
+  return db;
+}
+
+/** Changes whenever another connection (e.g. `sluice keys revoke`) writes to the file. */
+export function dataVersion(db: Database): number {
+  return (db.query("PRAGMA data_version").get() as { data_version: number }).data_version;
+}

@@ -1,0 +1,188 @@
+// The write-behind ledger: one row per request, queued in memory and written in batches off the request path,
+// so a slow disk or a locked database file never adds latency to a request.
+import type { Database, Statement } from "bun:sqlite";
+import type { BillingBasis } from "../billing/cost.ts";
+import { log } from "../observability/log.ts";
+
+export interface LedgerRow {
+  requestId: string;
+  keyId: string | null;
+  /** What the client asked for. */
+  model: string;
+  /** The backend that served it. */
+  backend: string | null;
+  route: string | null;
+  endpoint: "chat" | "embeddings";
+  status: number;
+  errorCode: string | null;
+  promptTokens: number;
+  completionTokens: number;
+  /** True when the engine reported no usage and the gateway counted. */
+  tokensEstimated: boolean;
+  costMicros: number;
+  billingBasis: BillingBasis;
+  stream: boolean;
+  /** Unix milliseconds. */
+  startedAt: number;
+  totalMs: number;
+  upstreamMs: number | null;
+  queuedMs: number | null;
+  ttftMs: number | null;
+}
+
+export interface LedgerWriterOptions {
+  /** Queue length that triggers a flush at once instead of at the end of the interval. Default 256. */
+  batchSize?: number;
+  /** Longest a row waits in memory before it is written. Default 50. */
+  flushIntervalMs?: number;
+  /**
+   * How long a background flush waits for another connection's write lock (e.g. `sluice keys`) before giving up
+   * and retrying later. Short, because SQLite waits synchronously and would stall every request. Default 10.
+   */
+  lockWaitMs?: number;
+}
+
+const INSERT_ROW = `
+INSERT OR IGNORE INTO ledger (
+  request_id, key_id, model, backend, route, endpoint, status, error_code, prompt_tokens, completion_tokens,
+  tokens_estimated, cost_micros, billing_basis, stream, started_at, total_ms, upstream_ms, queued_ms, ttft_ms
+) VALUES (
+  $requestId, $keyId, $model, $backend, $route, $endpoint, $status, $errorCode, $promptTokens, $completionTokens,
+  $tokensEstimated, $costMicros, $billingBasis, $stream, $startedAt, $totalMs, $upstreamMs, $queuedMs, $ttftMs
+)`;
+
+type RowParams = Omit<LedgerRow, "tokensEstimated" | "stream"> & { tokensEstimated: number; stream: number };
+
+// Retries of a failing flush back off to this, so a long-held lock costs one short wait every few seconds.
+const MAX_RETRY_DELAY_MS = 5_000;
+
+export class LedgerWriter {
+  private queue: LedgerRow[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerDueAt = 0;
+  private failedFlushes = 0;
+  private closed = false;
+  private readonly batchSize: number;
+  private readonly flushIntervalMs: number;
+  private readonly lockWaitMs: number;
+  private readonly insert: Statement<unknown, [RowParams]>;
+  private readonly insertAll: (rows: LedgerRow[]) => void;
+
+  constructor(
+    private readonly db: Database,
+    options: LedgerWriterOptions = {},
+  ) {
+    this.batchSize = options.batchSize ?? 256;
+    this.flushIntervalMs = options.flushIntervalMs ?? 50;
+    this.lockWaitMs = options.lockWaitMs ?? 10;
+    this.insert = db.prepare<unknown, [RowParams]>(INSERT_ROW);
+    // One transaction per flush: one fsync for the whole batch, and a failed batch leaves nothing half-written.
+    this.insertAll = db.transaction((rows: LedgerRow[]) => {
+      for (const row of rows) this.insert.run(toParams(row));
+    });
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** O(1) and no I/O while open; after `close()` it writes at once so rows logged during shutdown are kept. */
+  append(row: LedgerRow): void {
+    this.queue.push(row);
+    if (this.closed) {
+      this.flush();
+      return;
+    }
+    this.schedule(this.queue.length >= this.batchSize ? 0 : this.flushIntervalMs);
+  }
+
+  /** Writes everything queued in one transaction. On failure the rows stay queued for the next attempt. */
+  flush(): void {
+    this.clearTimer();
+    if (this.queue.length === 0) return;
+    const rows = this.queue;
+    try {
+      // A shutdown flush may wait the connection's full busy timeout: nothing is waiting on the event loop then.
+      if (this.closed) this.insertAll(rows);
+      else this.withLockWait(() => this.insertAll(rows));
+    } catch (error) {
+      this.failedFlushes++;
+      if (this.failedFlushes === 1) log.warn(`ledger: could not write ${rows.length} rows (${describe(error)}); keeping them queued and retrying`);
+      if (!this.closed) this.schedule(Math.min(this.flushIntervalMs * 2 ** this.failedFlushes, MAX_RETRY_DELAY_MS));
+      return;
+    }
+    // Flushing is synchronous, so nothing was appended meanwhile: every queued row is now written.
+    this.queue = [];
+    if (this.failedFlushes > 0) log.info(`ledger: writing again after ${this.failedFlushes} failed flushes`);
+    this.failedFlushes = 0;
+  }
+
+  /** Final flush; stops the timer. Does not close the database, which the writer does not own. */
+  close(): void {
+    this.closed = true;
+    this.flush();
+    if (this.queue.length > 0) log.error(`ledger: ${this.queue.length} rows are still unwritten at shutdown`);
+  }
+
+  private schedule(delayMs: number): void {
+    const dueAt = Date.now() + delayMs;
+    if (this.timer !== undefined && this.timerDueAt <= dueAt) return;
+    this.clearTimer();
+    this.timerDueAt = dueAt;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flush();
+    }, delayMs);
+    // Pending ledger rows must not keep the process alive; shutdown calls close() to write them.
+    this.timer.unref();
+  }
+
+  private clearTimer(): void {
+    if (this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  // The connection is shared, so its busy timeout is lowered only for this write and restored after.
+  private withLockWait(write: () => void): void {
+    const previous = (this.db.query("PRAGMA busy_timeout").get() as { timeout: number }).timeout;
+    this.db.run(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(this.lockWaitMs))}`);
+    try {
+      write();
+    } finally {
+      this.db.run(`PRAGMA busy_timeout = ${previous}`);
+    }
+  }
+}
+
+function toParams(row: LedgerRow): RowParams {
+  return {
+    requestId: row.requestId,
+    keyId: row.keyId,
+    model: row.model,
+    backend: row.backend,
+    route: row.route,
+    endpoint: row.endpoint,
+    status: row.status,
+    errorCode: row.errorCode,
+    promptTokens: row.promptTokens,
+    completionTokens: row.completionTokens,
+    tokensEstimated: row.tokensEstimated ? 1 : 0,
+    costMicros: row.costMicros,
+    billingBasis: row.billingBasis,
+    stream: row.stream ? 1 : 0,
+    startedAt: row.startedAt,
+    totalMs: row.totalMs,
+    upstreamMs: row.upstreamMs,
+    queuedMs: row.queuedMs,
+    ttftMs: row.ttftMs,
+  };
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as Error & { code?: unknown }).code;
+    return typeof code === "string" ? `${code}: ${error.message}` : error.message;
+  }
+  return String(error);
+}
