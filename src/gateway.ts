@@ -13,6 +13,7 @@ import { SessionSigner } from "./auth/session.ts";
 import { ANONYMOUS, Authenticator, type Principal } from "./auth/authenticate.ts";
 import { randomBase62 } from "./auth/key-record.ts";
 import { LedgerWriter } from "./store/ledger.ts";
+import { spentMicrosSince } from "./store/usage.ts";
 import { Limits } from "./pipeline/admission.ts";
 
 export interface GatewayOptions {
@@ -39,7 +40,10 @@ export class Gateway {
     this.sessions = new SessionSigner(snapshot.auth.session_secret ?? sessionSecret(options.dataDir));
     this.authenticator = new Authenticator(this.keys, this.sessions);
     this.ledger = new LedgerWriter(this.db);
-    this.limits = new Limits(this.db);
+    this.limits = new Limits((keyId, sinceMs) => {
+      this.ledger.flush(); // rows still queued count too
+      return spentMicrosSince(this.db, keyId, sinceMs);
+    });
     this.metrics.addCollector(() => concurrencyMetrics(this.limits));
     this.metrics.addCollector(() => ["# HELP sluice_ledger_pending Ledger rows waiting to be written.", "# TYPE sluice_ledger_pending gauge", `sluice_ledger_pending ${this.ledger.pending}`]);
   }

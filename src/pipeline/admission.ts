@@ -1,14 +1,12 @@
 // Stage: may this request run now? rpm and tpm per key, the key's budget (a worst-case reservation, settled to the
 // real cost afterwards, so concurrent requests cannot overspend), then a max_concurrent slot per key and per
 // backend, waiting in FIFO order up to the queue timeout. Everything taken is given back exactly once.
-import type { Database } from "bun:sqlite";
 import { GatewayError } from "../errors.ts";
 import type { Backend } from "../config/resolve.ts";
 import type { ApiKey } from "../auth/key-record.ts";
 import { RateWindow } from "../limits/rate-window.ts";
 import { QueueTimeoutError, SemaphoreRegistry, type Release } from "../limits/semaphore.ts";
 import { BudgetBook, isBudgetDenial, type Reservation } from "../limits/budget.ts";
-import { spentMicrosSince } from "../store/usage.ts";
 import { worstCaseCostMicros } from "../billing/cost.ts";
 
 const DEFAULT_KEY_QUEUE_TIMEOUT_MS = 30_000;
@@ -19,8 +17,9 @@ export class Limits {
   readonly concurrency = new SemaphoreRegistry();
   readonly budgets: BudgetBook;
 
-  constructor(db: Database) {
-    this.budgets = new BudgetBook((keyId, sinceMs) => spentMicrosSince(db, keyId, sinceMs));
+  /** `spentSince` reads a key's settled spend from the ledger (once per key and budget period). */
+  constructor(spentSince: (keyId: string, sinceMs: number) => number) {
+    this.budgets = new BudgetBook(spentSince);
   }
 }
 
@@ -74,16 +73,16 @@ export async function admit(limits: Limits, request: AdmissionRequest): Promise<
   try {
     if (key) checkRates(limits, key, request, admission);
     if (key && (key.budget_usd_daily !== null || key.budget_usd_monthly !== null)) reserveBudget(limits, key, request, admission);
-    const started = performance.now();
     if (key?.max_concurrent) {
       const slot = limits.concurrency.get(`key:${key.id}`, key.max_concurrent);
-      admission.hold(await waitFor(slot.tryAcquire() ?? slot.acquire(key.queue_timeout_ms ?? DEFAULT_KEY_QUEUE_TIMEOUT_MS, request.signal), `API key ${key.prefix}… has max_concurrent ${key.max_concurrent} requests in flight`, "queue_timeout_ms"));
+      const what = `API key ${key.prefix}… has max_concurrent ${key.max_concurrent} requests in flight`;
+      admission.hold(slot.tryAcquire() ?? (await queue(admission, slot.acquire(key.queue_timeout_ms ?? DEFAULT_KEY_QUEUE_TIMEOUT_MS, request.signal), what, "queue_timeout_ms")));
     }
     if (backend.maxConcurrent) {
       const slot = limits.concurrency.get(`backend:${backend.id}`, backend.maxConcurrent);
-      admission.hold(await waitFor(slot.tryAcquire() ?? slot.acquire(backend.queueTimeoutMs, request.signal), `backend '${backend.id}' has max_concurrent ${backend.maxConcurrent} requests in flight`, "backends[].queue_timeout_ms"));
+      const what = `backend '${backend.id}' has max_concurrent ${backend.maxConcurrent} requests in flight`;
+      admission.hold(slot.tryAcquire() ?? (await queue(admission, slot.acquire(backend.queueTimeoutMs, request.signal), what, "backends[].queue_timeout_ms")));
     }
-    admission.queuedMs = Math.round((performance.now() - started) * 100) / 100;
     return admission;
   } catch (error) {
     admission.finish(undefined, 0);
@@ -126,12 +125,16 @@ function reserveBudget(limits: Limits, key: ApiKey, request: AdmissionRequest, a
   admission.reserve(result);
 }
 
-async function waitFor(slot: Release | Promise<Release>, what: string, setting: string): Promise<Release> {
+/** Waits in the FIFO queue for a slot; the wait is reported as queued_ms. */
+async function queue(admission: Admission, slot: Promise<Release>, what: string, setting: string): Promise<Release> {
+  const started = performance.now();
   try {
     return await slot;
   } catch (error) {
     if (error instanceof QueueTimeoutError) throw new GatewayError("concurrency_limited", `${what}; waited ${Math.round(error.waitedMs)} ms in the queue (${setting})`, { headers: { "retry-after": "1" } });
     throw new GatewayError("upstream_error", "client closed the request while it was queued", { status: 499 });
+  } finally {
+    admission.queuedMs += Math.round((performance.now() - started) * 100) / 100;
   }
 }
 
