@@ -12,6 +12,7 @@ import { Type as T, type TSchema } from "@sinclair/typebox";
 import { version } from "../../package.json";
 import { components } from "./schemas.ts";
 import { docsRoutes } from "./swagger-assets.ts";
+import { ApiKeyObject, KeyCreateRequest, KeyUpdateRequest } from "../auth/key-record.ts";
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
@@ -29,6 +30,30 @@ const docOnlySchemas: TSchema[] = [
     },
     { $id: "Readiness" },
   ),
+  KeyCreateRequest,
+  KeyUpdateRequest,
+  ApiKeyObject,
+  T.Object({ object: T.Literal("list"), data: T.Array(T.Ref("ApiKey")) }, { $id: "ApiKeyList" }),
+  T.Object(
+    {
+      object: T.Literal("usage"),
+      data: T.Array(
+        T.Object({
+          key_id: T.Optional(T.Union([T.String(), T.Null()])),
+          model: T.Optional(T.String()),
+          day: T.Optional(T.String({ description: "YYYY-MM-DD (UTC)" })),
+          requests: T.Integer(),
+          prompt_tokens: T.Integer(),
+          completion_tokens: T.Integer(),
+          cost_usd: T.Number(),
+        }),
+      ),
+      total: T.Object({ requests: T.Integer(), prompt_tokens: T.Integer(), completion_tokens: T.Integer(), cost_usd: T.Number() }),
+    },
+    { $id: "UsageReport" },
+  ),
+  T.Object({ api_key: T.String() }, { $id: "SessionRequest" }),
+  T.Object({ object: T.Literal("session"), key_id: T.String(), scopes: T.Array(T.String()), expires_at: T.Integer({ description: "unix seconds" }) }, { $id: "Session" }),
 ];
 
 /** DESIGN.md's error list: what each status means here. */
@@ -56,11 +81,14 @@ interface OperationSpec {
   description?: string;
   /** Component name of the JSON request body. */
   body?: string;
-  /** The 200 response: `json` names a component; `content` gives other media types. */
+  /** The success status, 200 unless given. */
+  okStatus?: number;
+  /** The success response: `json` names a component; `content` gives other media types. */
   ok: { description: string; json?: string; content?: JsonObject; headers?: string[] };
   errors?: readonly ErrorStatus[];
   /** Names in components.parameters. */
   params?: string[];
+  optionalBody?: true;
   /** Served without a key. */
   public?: true;
   /** Responses beyond 200 and the error list. */
@@ -137,6 +165,55 @@ const PATHS: Record<string, Record<string, OperationSpec>> = {
       params: ["ModelId"],
       ok: { description: "ready, loading or unavailable.", json: "ModelHealth" },
       errors: [401, 403, 404],
+    },
+  },
+  "/v1/keys": {
+    post: {
+      operationId: "createKey",
+      tag: "API Keys",
+      summary: "Create an API key (admin); the secret is in `key`, shown only here",
+      body: "KeyCreateRequest",
+      okStatus: 201,
+      ok: { description: "The new key, with its secret.", json: "ApiKey" },
+      errors: [400, 401, 403],
+    },
+    get: { operationId: "listKeys", tag: "API Keys", summary: "List API keys (admin); prefixes only", ok: { description: "Every key.", json: "ApiKeyList" }, errors: [401, 403] },
+  },
+  "/v1/keys/{key_id}": {
+    get: { operationId: "getKey", tag: "API Keys", summary: "Retrieve an API key (admin)", params: ["KeyId"], ok: { description: "The key.", json: "ApiKey" }, errors: [401, 403, 404] },
+    patch: {
+      operationId: "updateKey",
+      tag: "API Keys",
+      summary: "Change an API key's settings (admin)",
+      params: ["KeyId"],
+      body: "KeyUpdateRequest",
+      ok: { description: "The key as updated.", json: "ApiKey" },
+      errors: [400, 401, 403, 404],
+    },
+    delete: { operationId: "revokeKey", tag: "API Keys", summary: "Revoke an API key (admin); cannot be undone", params: ["KeyId"], ok: { description: "The revoked key.", json: "ApiKey" }, errors: [401, 403, 404] },
+  },
+  "/v1/usage": {
+    get: {
+      operationId: "getUsage",
+      tag: "Usage",
+      summary: "Usage and cost from the ledger",
+      description:
+        "Query: `from`, `to` (unix seconds or ISO dates; from inclusive, to exclusive), `group_by` (key, model or day), `key_id` (admin only), `format` (json or csv). A key sees its own usage; an admin key sees all.",
+      ok: { description: "Requests, tokens and cost, grouped and in total.", json: "UsageReport", content: { "text/csv": { schema: { type: "string" } } } },
+      errors: [400, 401, 403],
+    },
+  },
+  "/v1/auth/session": {
+    post: {
+      operationId: "createSession",
+      tag: "API Keys",
+      summary: "Exchange a key for an HttpOnly session cookie (browsers)",
+      description: "Send the key as `Authorization: Bearer` or as `{\"api_key\"}`. The cookie (`sluice_session`, a signed JWT) then authorises requests like the key, until it expires or the key is revoked.",
+      body: "SessionRequest",
+      optionalBody: true,
+      public: true,
+      ok: { description: "The session; the cookie is in Set-Cookie.", json: "Session" },
+      errors: [400, 401, 403],
     },
   },
   "/healthz": {
@@ -230,6 +307,7 @@ function buildDocument(): OpenApiDocument {
           schema: { type: "string" },
           example: "Qwen/Qwen3-14B",
         },
+        KeyId: { name: "key_id", in: "path", required: true, description: "An API key's id (key_…).", schema: { type: "string" } },
       },
       headers: Object.fromEntries(Object.entries(HEADERS).map(([name, description]) => [name, { description, schema: { type: "string" } }])),
       securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", description: "A sluice API key (`sluice keys create`)." } },
@@ -240,13 +318,13 @@ function buildDocument(): OpenApiDocument {
 function operation(spec: OperationSpec): JsonObject {
   const ok: JsonObject = { description: spec.ok.description, content: { ...(spec.ok.json ? jsonContent(spec.ok.json) : {}), ...spec.ok.content } };
   if (spec.ok.headers) ok.headers = Object.fromEntries(spec.ok.headers.map((name) => [name, ref("headers", name)]));
-  const responses: JsonObject = { "200": ok, ...spec.more };
+  const responses: JsonObject = { [String(spec.okStatus ?? 200)]: ok, ...spec.more };
   for (const status of spec.errors ?? []) responses[status] = ref("responses", ERRORS[status][0]);
 
   const op: JsonObject = { operationId: spec.operationId, tags: [spec.tag], summary: spec.summary, responses };
   if (spec.description) op.description = spec.description;
   if (spec.params) op.parameters = spec.params.map((name) => ref("parameters", name));
-  if (spec.body) op.requestBody = { required: true, content: jsonContent(spec.body) };
+  if (spec.body) op.requestBody = { required: !spec.optionalBody, content: jsonContent(spec.body) };
   if (spec.public) op.security = [];
   return op;
 }
