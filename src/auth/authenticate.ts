@@ -21,8 +21,14 @@ export class Authenticator {
     private readonly sessions: SessionSigner,
   ) {}
 
-  async authenticate(req: Request, clientIp: string | undefined): Promise<Principal> {
-    const key = await this.findKey(req);
+  /** Synchronous for bearer keys (the hot path); a session cookie needs an async JWT check. */
+  authenticate(req: Request, clientIp: string | undefined): Principal | Promise<Principal> {
+    const authorization = req.headers.get("authorization");
+    if (authorization) return this.admit(this.findBearerKey(authorization), clientIp);
+    return this.findSessionKey(req).then((key) => this.admit(key, clientIp));
+  }
+
+  private admit(key: ApiKey, clientIp: string | undefined): Principal {
     const now = Date.now();
     if (key.revoked_at !== null) throw new GatewayError("unauthorized", `API key ${key.prefix}… was revoked; ask an admin for a new one`);
     if (key.expires_at !== null && key.expires_at * 1000 <= now) throw new GatewayError("unauthorized", `API key ${key.prefix}… expired at ${new Date(key.expires_at * 1000).toISOString()}`);
@@ -32,14 +38,14 @@ export class Authenticator {
     return { key };
   }
 
-  private async findKey(req: Request): Promise<ApiKey> {
-    const authorization = req.headers.get("authorization");
-    if (authorization) {
-      const secret = authorization.startsWith("Bearer ") ? authorization.slice(7).trim() : "";
-      const key = secret ? this.keys.findBySecret(secret) : undefined;
-      if (!key) throw new GatewayError("unauthorized", "invalid API key: send 'Authorization: Bearer inf_…' with a key from POST /v1/keys or `sluice keys create`");
-      return key;
-    }
+  private findBearerKey(authorization: string): ApiKey {
+    const secret = authorization.startsWith("Bearer ") ? authorization.slice(7).trim() : "";
+    const key = secret ? this.keys.findBySecret(secret) : undefined;
+    if (!key) throw new GatewayError("unauthorized", "invalid API key: send 'Authorization: Bearer inf_…' with a key from POST /v1/keys or `sluice keys create`");
+    return key;
+  }
+
+  private async findSessionKey(req: Request): Promise<ApiKey> {
     const token = readSessionCookie(req);
     if (token) {
       const keyId = await this.sessions.verify(token);

@@ -8,6 +8,7 @@ import { DEFAULT_SETTINGS, hashSecret, newKeyId, newSecret, secretPrefix, type A
 
 const JSON_COLUMNS = ["scopes", "allowed_models", "allowed_ips", "routing"] as const;
 const VERSION_CHECK_MS = 250;
+const MAX_CACHED = 10_000;
 
 interface Row extends Record<string, unknown> {
   hash: string;
@@ -15,6 +16,8 @@ interface Row extends Record<string, unknown> {
 
 export class KeyStore {
   private readonly byHash = new Map<string, ApiKey | null>();
+  /** Known secrets skip the SHA-256 on every request; bounded so unknown secrets cannot grow it. */
+  private readonly bySecret = new Map<string, ApiKey>();
   private version: number;
   private versionCheckedAt = 0;
 
@@ -25,20 +28,27 @@ export class KeyStore {
   create(settings: Partial<KeySettings> & { name: string }, secret = newSecret()): { key: ApiKey; secret: string } {
     const key: ApiKey = { ...DEFAULT_SETTINGS, ...settings, id: newKeyId(), prefix: secretPrefix(secret), created_at: Math.floor(Date.now() / 1000), revoked_at: null };
     this.db.query(`INSERT INTO api_keys (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map((c) => `$${c}`).join(", ")})`).run(toRow(key, hashSecret(secret)));
-    this.byHash.clear();
+    this.clearCache();
     return { key, secret };
   }
 
   /** The key for a presented secret, or undefined. Revoked and expired keys are returned: the caller says why it refuses. */
   findBySecret(secret: string, now = Date.now()): ApiKey | undefined {
     this.dropCacheIfChanged(now);
+    const known = this.bySecret.get(secret);
+    if (known) return known;
     const hash = hashSecret(secret);
     let key = this.byHash.get(hash);
     if (key === undefined) {
       const row = this.db.query("SELECT * FROM api_keys WHERE hash = ?").get(hash) as Row | null;
       // Compare in constant time even though the lookup is by hash: the secret never meets a plain ===.
       key = row && timingSafeEqual(Buffer.from(row.hash, "hex"), Buffer.from(hash, "hex")) ? fromRow(row) : null;
+      if (this.byHash.size >= MAX_CACHED) this.byHash.clear();
       this.byHash.set(hash, key);
+    }
+    if (key) {
+      if (this.bySecret.size >= MAX_CACHED) this.bySecret.clear();
+      this.bySecret.set(secret, key);
     }
     return key ?? undefined;
   }
@@ -61,13 +71,13 @@ export class KeyStore {
       const row = toRow(next, "");
       this.db.query(`UPDATE api_keys SET ${columns.map((c) => `${c} = $${c}`).join(", ")} WHERE id = $id`).run({ id, ...Object.fromEntries(columns.map((c) => [c, row[c]])) });
     }
-    this.byHash.clear();
+    this.clearCache();
     return next;
   }
 
   revoke(id: string): ApiKey | undefined {
     this.db.query("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").run(Math.floor(Date.now() / 1000), id);
-    this.byHash.clear();
+    this.clearCache();
     return this.get(id);
   }
 
@@ -76,13 +86,18 @@ export class KeyStore {
     return this.findBySecret(secret) ?? this.create(settings, secret).key;
   }
 
+  private clearCache(): void {
+    this.byHash.clear();
+    this.bySecret.clear();
+  }
+
   private dropCacheIfChanged(now: number): void {
     if (now - this.versionCheckedAt < VERSION_CHECK_MS) return;
     this.versionCheckedAt = now;
     const version = dataVersion(this.db);
     if (version !== this.version) {
       this.version = version;
-      this.byHash.clear();
+      this.clearCache();
     }
   }
 }

@@ -67,6 +67,11 @@ export class Admission {
   }
 }
 
+/** Nothing to limit (no key limits, no backend max_concurrent): no admission object, no promise. */
+export function needsAdmission(key: ApiKey | null, backend: Backend): boolean {
+  return backend.maxConcurrent !== undefined || (key !== null && (key.rpm !== null || key.tpm !== null || key.max_concurrent !== null || key.budget_usd_daily !== null || key.budget_usd_monthly !== null));
+}
+
 export async function admit(limits: Limits, request: AdmissionRequest): Promise<Admission> {
   const { key, backend } = request;
   const admission = new Admission(limits, key);

@@ -12,7 +12,7 @@ import { resolveBackend } from "./resolve-target.ts";
 import { renderMessages } from "./template.ts";
 import { prepareUpstreamBody } from "./upstream-body.ts";
 import { newContext, type ChatContext, type TokenUsage } from "./context.ts";
-import { admit } from "./admission.ts";
+import { admit, needsAdmission } from "./admission.ts";
 import { finishRequest } from "./finish.ts";
 import { UpstreamCall } from "../upstream/call.ts";
 import { postToBackend } from "../upstream/client.ts";
@@ -27,7 +27,8 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp?: stri
   gateway.metrics.inFlight++;
   let streaming = false;
   try {
-    const principal = (ctx.principal = await gateway.principal(req, clientIp, ctx.snapshot));
+    const pending = gateway.principal(req, clientIp, ctx.snapshot);
+    const principal = (ctx.principal = pending instanceof Promise ? await pending : pending);
     requireScope(principal, "chat");
     const body = expectObject(await readJsonBody(req, ctx.snapshot.server.max_body_bytes));
     validateChatRequest(body);
@@ -40,7 +41,7 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp?: stri
     body.messages = renderMessages(body.messages as never, backend.templateRenderMode);
     ctx.promptTokensBound = estimatePromptTokensUpperBound(body.messages as unknown[]);
     const maxTokens = (body.max_completion_tokens ?? body.max_tokens) as number | undefined;
-    ctx.admission = await admit(gateway.limits, { key: principal.key, backend, promptTokensBound: ctx.promptTokensBound, maxTokens, signal: ctx.clientSignal });
+    if (needsAdmission(principal.key, backend)) ctx.admission = await admit(gateway.limits, { key: principal.key, backend, promptTokensBound: ctx.promptTokensBound, maxTokens, signal: ctx.clientSignal });
     const upstreamBody = prepareUpstreamBody(body, backend, ctx.stream);
 
     const call = (ctx.call = new UpstreamCall(ctx.clientSignal));

@@ -9,7 +9,7 @@ import { requireModel, requireScope } from "../auth/authenticate.ts";
 import { expectObject, readJsonBody } from "./read-body.ts";
 import { resolveBackend } from "./resolve-target.ts";
 import { newContext, type TokenUsage } from "./context.ts";
-import { admit } from "./admission.ts";
+import { admit, needsAdmission } from "./admission.ts";
 import { finishRequest } from "./finish.ts";
 import { UpstreamCall } from "../upstream/call.ts";
 import { postToBackend } from "../upstream/client.ts";
@@ -20,7 +20,8 @@ const validateEmbeddingRequest = compileValidator(EmbeddingRequest);
 export async function handleEmbeddings(req: Request, gateway: Gateway, clientIp?: string): Promise<Response> {
   const ctx = newContext("embeddings", req, gateway.snapshot, clientIp);
   try {
-    const principal = (ctx.principal = await gateway.principal(req, clientIp, ctx.snapshot));
+    const pending = gateway.principal(req, clientIp, ctx.snapshot);
+    const principal = (ctx.principal = pending instanceof Promise ? await pending : pending);
     requireScope(principal, "embeddings");
     const body = expectObject(await readJsonBody(req, ctx.snapshot.server.max_body_bytes));
     validateEmbeddingRequest(body);
@@ -28,7 +29,7 @@ export async function handleEmbeddings(req: Request, gateway: Gateway, clientIp?
     const backend = (ctx.backend = resolveBackend(ctx.snapshot, ctx.requestedModel));
     requireModel(principal, ctx.requestedModel);
     ctx.promptTokensBound = Math.ceil(Buffer.byteLength(JSON.stringify(body.input)) / 2);
-    ctx.admission = await admit(gateway.limits, { key: principal.key, backend, promptTokensBound: ctx.promptTokensBound, maxTokens: 0, signal: ctx.clientSignal });
+    if (needsAdmission(principal.key, backend)) ctx.admission = await admit(gateway.limits, { key: principal.key, backend, promptTokensBound: ctx.promptTokensBound, maxTokens: 0, signal: ctx.clientSignal });
 
     const call = (ctx.call = new UpstreamCall(ctx.clientSignal));
     ctx.upstreamStartedAt = performance.now();
