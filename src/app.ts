@@ -18,7 +18,7 @@ import { clientIpOf } from "./client-ip.ts";
 type Context = { request: Request; server: Server<unknown> | null };
 
 export function createApp(gateway: Gateway) {
-  const ip = ({ request, server }: Context) => clientIpOf(request) ?? server?.requestIP(request)?.address;
+  const ip = (c: Context) => () => clientIpOf(c.request) ?? c.server?.requestIP(c.request)?.address;
   /** The caller's principal, refused unless it holds `scope`. */
   const authorize = async (context: Context, scope: Scope): Promise<Principal> => {
     const principal = await gateway.principal(context.request, ip(context));

@@ -6,6 +6,10 @@ export function noteClientIp(req: Request, address: string | undefined): void {
   if (address) addresses.set(req, address);
 }
 
+/** Looked up only when needed (a key with allowed_ips): asking the socket costs a system call. */
+export type ClientAddress = () => string | undefined;
+export const NO_ADDRESS: ClientAddress = () => undefined;
+
 export function clientIpOf(req: Request): string | undefined {
   return addresses.get(req);
 }

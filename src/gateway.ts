@@ -13,6 +13,7 @@ import { SessionSigner } from "./auth/session.ts";
 import { ANONYMOUS, Authenticator, type Principal } from "./auth/authenticate.ts";
 import { randomBase62 } from "./auth/key-record.ts";
 import { LedgerWriter } from "./store/ledger.ts";
+import type { ClientAddress } from "./client-ip.ts";
 import { spentMicrosSince } from "./store/usage.ts";
 import { Limits } from "./pipeline/admission.ts";
 
@@ -53,7 +54,7 @@ export class Gateway {
   }
 
   /** Who is calling: the key behind the bearer token or session cookie; everyone when auth.mode is none. */
-  principal(req: Request, clientIp: string | undefined, snapshot = this.current): Principal | Promise<Principal> {
+  principal(req: Request, clientIp: ClientAddress, snapshot = this.current): Principal | Promise<Principal> {
     return snapshot.auth.mode === "none" ? ANONYMOUS : this.authenticator.authenticate(req, clientIp);
   }
 

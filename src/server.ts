@@ -23,13 +23,13 @@ export function startServer(gateway: Gateway, host: string, port: number): Serve
       "/v1/chat/completions": {
         POST: (req) => {
           server.timeout(req, 0); // generation may take minutes without a byte on the wire
-          return handleChat(req, gateway, server.requestIP(req)?.address);
+          return handleChat(req, gateway, () => server.requestIP(req)?.address);
         },
       },
       "/v1/embeddings": {
         POST: (req) => {
           server.timeout(req, 0);
-          return handleEmbeddings(req, gateway, server.requestIP(req)?.address);
+          return handleEmbeddings(req, gateway, () => server.requestIP(req)?.address);
         },
       },
     },

@@ -3,8 +3,9 @@ import { GatewayError } from "../errors.ts";
 import type { Gateway } from "../gateway.ts";
 import { sessionCookie } from "../auth/session.ts";
 import { readJsonBody } from "../pipeline/read-body.ts";
+import type { ClientAddress } from "../client-ip.ts";
 
-export async function createSession(req: Request, gateway: Gateway, clientIp: string | undefined): Promise<Response> {
+export async function createSession(req: Request, gateway: Gateway, clientIp: ClientAddress): Promise<Response> {
   const snapshot = gateway.snapshot;
   if (snapshot.auth.mode === "none") throw new GatewayError("invalid_request", "auth.mode is none: this gateway needs no session");
   let authenticated = req;

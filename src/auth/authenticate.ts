@@ -4,6 +4,7 @@ import { BlockList, isIP } from "node:net";
 import { GatewayError } from "../errors.ts";
 import type { ApiKey, Scope } from "./key-record.ts";
 import type { KeyStore } from "./key-store.ts";
+import type { ClientAddress } from "../client-ip.ts";
 import { readSessionCookie, type SessionSigner } from "./session.ts";
 
 export interface Principal {
@@ -22,16 +23,17 @@ export class Authenticator {
   ) {}
 
   /** Synchronous for bearer keys (the hot path); a session cookie needs an async JWT check. */
-  authenticate(req: Request, clientIp: string | undefined): Principal | Promise<Principal> {
+  authenticate(req: Request, clientIp: ClientAddress): Principal | Promise<Principal> {
     const authorization = req.headers.get("authorization");
     if (authorization) return this.admit(this.findBearerKey(authorization), clientIp);
     return this.findSessionKey(req).then((key) => this.admit(key, clientIp));
   }
 
-  private admit(key: ApiKey, clientIp: string | undefined): Principal {
+  private admit(key: ApiKey, clientAddress: ClientAddress): Principal {
     const now = Date.now();
     if (key.revoked_at !== null) throw new GatewayError("unauthorized", `API key ${key.prefix}… was revoked; ask an admin for a new one`);
     if (key.expires_at !== null && key.expires_at * 1000 <= now) throw new GatewayError("unauthorized", `API key ${key.prefix}… expired at ${new Date(key.expires_at * 1000).toISOString()}`);
+    const clientIp = key.allowed_ips ? clientAddress() : undefined;
     if (key.allowed_ips && !this.ipAllowed(key, clientIp)) {
       throw new GatewayError("forbidden", `API key ${key.prefix}… may not be used from ${clientIp ?? "an unknown address"}; its allowed_ips do not include it`);
     }

@@ -5,7 +5,7 @@ import { GatewayError } from "../errors.ts";
 import type { Backend } from "../config/resolve.ts";
 import type { ApiKey } from "../auth/key-record.ts";
 import { RateWindow } from "../limits/rate-window.ts";
-import { QueueTimeoutError, SemaphoreRegistry, type Release } from "../limits/semaphore.ts";
+import { QueueTimeoutError, SemaphoreRegistry, type FifoSemaphore, type Release } from "../limits/semaphore.ts";
 import { BudgetBook, isBudgetDenial, type Reservation } from "../limits/budget.ts";
 import { worstCaseCostMicros } from "../billing/cost.ts";
 
@@ -72,21 +72,38 @@ export function needsAdmission(key: ApiKey | null, backend: Backend): boolean {
   return backend.maxConcurrent !== undefined || (key !== null && (key.rpm !== null || key.tpm !== null || key.max_concurrent !== null || key.budget_usd_daily !== null || key.budget_usd_monthly !== null));
 }
 
-export async function admit(limits: Limits, request: AdmissionRequest): Promise<Admission> {
+/** Synchronous unless a max_concurrent slot is taken and the request has to queue for it. */
+export function admit(limits: Limits, request: AdmissionRequest): Admission | Promise<Admission> {
   const { key, backend } = request;
   const admission = new Admission(limits, key);
   try {
     if (key) checkRates(limits, key, request, admission);
     if (key && (key.budget_usd_daily !== null || key.budget_usd_monthly !== null)) reserveBudget(limits, key, request, admission);
-    if (key?.max_concurrent) {
-      const slot = limits.concurrency.get(`key:${key.id}`, key.max_concurrent);
+    const keySlots = key?.max_concurrent ? limits.concurrency.get(`key:${key.id}`, key.max_concurrent) : undefined;
+    const backendSlots = backend.maxConcurrent ? limits.concurrency.get(`backend:${backend.id}`, backend.maxConcurrent) : undefined;
+    const keySlot = keySlots?.tryAcquire();
+    if (keySlot) admission.hold(keySlot);
+    const backendSlot = keySlots && !keySlot ? undefined : backendSlots?.tryAcquire();
+    if (backendSlot) admission.hold(backendSlot);
+    if ((keySlots && !keySlot) || (backendSlots && !backendSlot)) return queueForSlots(admission, request, keySlot ? undefined : keySlots, backendSlot ? undefined : backendSlots);
+    return admission;
+  } catch (error) {
+    admission.finish(undefined, 0);
+    throw error;
+  }
+}
+
+/** The slow path: wait in FIFO order for the key's slot, then the backend's; the wait is reported as queued_ms. */
+async function queueForSlots(admission: Admission, request: AdmissionRequest, keySlots: FifoSemaphore | undefined, backendSlots: FifoSemaphore | undefined): Promise<Admission> {
+  const { key, backend } = request;
+  try {
+    if (keySlots && key) {
       const what = `API key ${key.prefix}… has max_concurrent ${key.max_concurrent} requests in flight`;
-      admission.hold(slot.tryAcquire() ?? (await queue(admission, slot.acquire(key.queue_timeout_ms ?? DEFAULT_KEY_QUEUE_TIMEOUT_MS, request.signal), what, "queue_timeout_ms")));
+      admission.hold(await queue(admission, keySlots.acquire(key.queue_timeout_ms ?? DEFAULT_KEY_QUEUE_TIMEOUT_MS, request.signal), what, "queue_timeout_ms"));
     }
-    if (backend.maxConcurrent) {
-      const slot = limits.concurrency.get(`backend:${backend.id}`, backend.maxConcurrent);
+    if (backendSlots) {
       const what = `backend '${backend.id}' has max_concurrent ${backend.maxConcurrent} requests in flight`;
-      admission.hold(slot.tryAcquire() ?? (await queue(admission, slot.acquire(backend.queueTimeoutMs, request.signal), what, "backends[].queue_timeout_ms")));
+      admission.hold(backendSlots.tryAcquire() ?? (await queue(admission, backendSlots.acquire(backend.queueTimeoutMs, request.signal), what, "backends[].queue_timeout_ms")));
     }
     return admission;
   } catch (error) {

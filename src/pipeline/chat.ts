@@ -11,6 +11,7 @@ import { expectObject, readJsonBody } from "./read-body.ts";
 import { resolveBackend } from "./resolve-target.ts";
 import { renderMessages } from "./template.ts";
 import { prepareUpstreamBody } from "./upstream-body.ts";
+import { NO_ADDRESS, type ClientAddress } from "../client-ip.ts";
 import { newContext, type ChatContext, type TokenUsage } from "./context.ts";
 import { admit, needsAdmission } from "./admission.ts";
 import { finishRequest } from "./finish.ts";
@@ -22,8 +23,8 @@ import { jsonResponse, sseResponse, withHeaders } from "./response-headers.ts";
 
 const validateChatRequest = compileValidator(ChatCompletionRequest);
 
-export async function handleChat(req: Request, gateway: Gateway, clientIp?: string): Promise<Response> {
-  const ctx = newContext("chat", req, gateway.snapshot, clientIp);
+export async function handleChat(req: Request, gateway: Gateway, clientIp: ClientAddress = NO_ADDRESS): Promise<Response> {
+  const ctx = newContext("chat", req, gateway.snapshot);
   gateway.metrics.inFlight++;
   let streaming = false;
   try {
@@ -41,7 +42,10 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp?: stri
     body.messages = renderMessages(body.messages as never, backend.templateRenderMode);
     ctx.promptTokensBound = estimatePromptTokensUpperBound(body.messages as unknown[]);
     const maxTokens = (body.max_completion_tokens ?? body.max_tokens) as number | undefined;
-    if (needsAdmission(principal.key, backend)) ctx.admission = await admit(gateway.limits, { key: principal.key, backend, promptTokensBound: ctx.promptTokensBound, maxTokens, signal: ctx.clientSignal });
+    if (needsAdmission(principal.key, backend)) {
+      const admitted = admit(gateway.limits, { key: principal.key, backend, promptTokensBound: ctx.promptTokensBound, maxTokens, signal: ctx.clientSignal });
+      ctx.admission = admitted instanceof Promise ? await admitted : admitted;
+    }
     const upstreamBody = prepareUpstreamBody(body, backend, ctx.stream);
 
     const call = (ctx.call = new UpstreamCall(ctx.clientSignal));

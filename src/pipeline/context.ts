@@ -19,7 +19,6 @@ export interface RequestContext {
   readonly startedAtMs: number;
   readonly snapshot: Snapshot;
   readonly clientSignal: AbortSignal | undefined;
-  readonly clientIp: string | undefined;
   principal?: Principal;
   /** The parsed request body; stages edit it in place before it is sent upstream. */
   body: Record<string, unknown>;
@@ -37,7 +36,7 @@ export interface RequestContext {
 
 export type ChatContext = RequestContext;
 
-export function newContext(endpoint: RequestContext["endpoint"], req: Request, snapshot: Snapshot, clientIp: string | undefined): RequestContext {
+export function newContext(endpoint: RequestContext["endpoint"], req: Request, snapshot: Snapshot): RequestContext {
   return {
     endpoint,
     requestId: crypto.randomUUID(),
@@ -45,7 +44,6 @@ export function newContext(endpoint: RequestContext["endpoint"], req: Request, s
     startedAtMs: Date.now(),
     snapshot,
     clientSignal: req.signal,
-    clientIp,
     body: {},
     requestedModel: "",
     stream: false,

@@ -8,6 +8,7 @@ import { EmbeddingRequest } from "../api/schemas.ts";
 import { requireModel, requireScope } from "../auth/authenticate.ts";
 import { expectObject, readJsonBody } from "./read-body.ts";
 import { resolveBackend } from "./resolve-target.ts";
+import { NO_ADDRESS, type ClientAddress } from "../client-ip.ts";
 import { newContext, type TokenUsage } from "./context.ts";
 import { admit, needsAdmission } from "./admission.ts";
 import { finishRequest } from "./finish.ts";
@@ -17,8 +18,8 @@ import { jsonResponse, withHeaders } from "./response-headers.ts";
 
 const validateEmbeddingRequest = compileValidator(EmbeddingRequest);
 
-export async function handleEmbeddings(req: Request, gateway: Gateway, clientIp?: string): Promise<Response> {
-  const ctx = newContext("embeddings", req, gateway.snapshot, clientIp);
+export async function handleEmbeddings(req: Request, gateway: Gateway, clientIp: ClientAddress = NO_ADDRESS): Promise<Response> {
+  const ctx = newContext("embeddings", req, gateway.snapshot);
   try {
     const pending = gateway.principal(req, clientIp, ctx.snapshot);
     const principal = (ctx.principal = pending instanceof Promise ? await pending : pending);
@@ -29,7 +30,10 @@ export async function handleEmbeddings(req: Request, gateway: Gateway, clientIp?
     const backend = (ctx.backend = resolveBackend(ctx.snapshot, ctx.requestedModel));
     requireModel(principal, ctx.requestedModel);
     ctx.promptTokensBound = Math.ceil(Buffer.byteLength(JSON.stringify(body.input)) / 2);
-    if (needsAdmission(principal.key, backend)) ctx.admission = await admit(gateway.limits, { key: principal.key, backend, promptTokensBound: ctx.promptTokensBound, maxTokens: 0, signal: ctx.clientSignal });
+    if (needsAdmission(principal.key, backend)) {
+      const admitted = admit(gateway.limits, { key: principal.key, backend, promptTokensBound: ctx.promptTokensBound, maxTokens: 0, signal: ctx.clientSignal });
+      ctx.admission = admitted instanceof Promise ? await admitted : admitted;
+    }
 
     const call = (ctx.call = new UpstreamCall(ctx.clientSignal));
     ctx.upstreamStartedAt = performance.now();

@@ -5,18 +5,22 @@ import type { Backend } from "../config/resolve.ts";
 const PLATFORM_TOOL_TYPES = new Set(["search", "browser", "flexible_vector_database_search"]);
 
 export function prepareUpstreamBody(body: Record<string, unknown>, backend: Backend, stream: boolean): string {
-  const { firewall: _firewall, inferada: _inferada, routing: _routing, ...upstream } = body;
+  // Edits the parsed body in place (it is this request's own copy); undefined fields are left out by stringify.
+  const upstream = body;
+  if (upstream.firewall !== undefined) upstream.firewall = undefined;
+  if (upstream.inferada !== undefined) upstream.inferada = undefined;
+  if (upstream.routing !== undefined) upstream.routing = undefined;
   upstream.model = backend.upstreamModel;
   upstream.stream = stream;
   if (Array.isArray(upstream.tools)) {
     const clientTools = (upstream.tools as { type?: string }[]).filter((tool) => !PLATFORM_TOOL_TYPES.has(tool.type ?? ""));
     if (clientTools.length) upstream.tools = clientTools;
     else {
-      delete upstream.tools;
-      delete upstream.tool_choice;
+      upstream.tools = undefined;
+      upstream.tool_choice = undefined;
     }
   }
   if (stream) upstream.stream_options = { ...(upstream.stream_options as object | undefined), include_usage: true };
-  else delete upstream.stream_options;
+  else if (upstream.stream_options !== undefined) upstream.stream_options = undefined;
   return JSON.stringify(upstream);
 }

@@ -14,7 +14,7 @@ const DONE = "data: [DONE]\n\n";
 const WHOLE = ROLE + chunk("a") + chunk("b") + chunk("c") + USAGE + DONE;
 
 function context(): ChatContext {
-  return { ...newContext("chat", new Request("http://x/"), snapshot, undefined), requestedModel: "engine", stream: true, backend: snapshot.backends.get("engine"), upstreamStartedAt: performance.now() };
+  return { ...newContext("chat", new Request("http://x/"), snapshot), requestedModel: "engine", stream: true, backend: snapshot.backends.get("engine"), upstreamStartedAt: performance.now() };
 }
 
 async function relay(parts: (string | Uint8Array)[], cut = false): Promise<{ text: string; outcome: StreamOutcome }> {
