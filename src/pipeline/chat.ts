@@ -1,19 +1,16 @@
 // POST /v1/chat/completions: the stages in order. Each stage is a small function over the request context.
-//   authenticate → read body → validate → resolve target → check model → template → admit (limits, budget,
-//   queue) → upstream body → dispatch → respond (JSON) or relay (SSE) → finish (ledger, metrics, settle)
+//   intake (authenticate → read body → validate → resolve target → check model) → template → admit (limits,
+//   budget, queue) → upstream body → dispatch → respond (JSON) or relay (SSE) → finish (ledger, metrics, settle)
 import { GatewayError, asGatewayError, toErrorResponse } from "../errors.ts";
 import type { Gateway } from "../gateway.ts";
 import { compileValidator } from "../api/validate.ts";
 import { ChatCompletionRequest } from "../api/schemas.ts";
-import { requireModel, requireScope } from "../auth/authenticate.ts";
 import { estimatePromptTokensUpperBound } from "../billing/cost.ts";
-import { expectObject, readJsonBody } from "./read-body.ts";
-import { resolveBackend } from "./resolve-target.ts";
 import { renderMessages } from "./template.ts";
 import { prepareUpstreamBody } from "./upstream-body.ts";
 import { NO_ADDRESS, type ClientAddress } from "../client-ip.ts";
 import { newContext, type ChatContext, type TokenUsage } from "./context.ts";
-import { admit, needsAdmission } from "./admission.ts";
+import { admitRequest, intake } from "./intake.ts";
 import { finishRequest } from "./finish.ts";
 import { UpstreamCall } from "../upstream/call.ts";
 import { postToBackend } from "../upstream/client.ts";
@@ -28,24 +25,12 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp: Clien
   gateway.metrics.inFlight++;
   let streaming = false;
   try {
-    const pending = gateway.principal(req, clientIp, ctx.snapshot);
-    const principal = (ctx.principal = pending instanceof Promise ? await pending : pending);
-    requireScope(principal, "chat");
-    const body = expectObject(await readJsonBody(req, ctx.snapshot.server.max_body_bytes));
-    validateChatRequest(body);
-    ctx.body = body;
-    ctx.requestedModel = body.model as string;
+    const body = await intake(ctx, req, gateway, clientIp, validateChatRequest);
+    const backend = ctx.backend!;
     ctx.stream = typeof body.stream === "boolean" ? body.stream : ctx.snapshot.server.stream_default;
-
-    const backend = (ctx.backend = resolveBackend(ctx.snapshot, ctx.requestedModel));
-    requireModel(principal, ctx.requestedModel);
     body.messages = renderMessages(body.messages as never, backend.templateRenderMode);
     ctx.promptTokensBound = estimatePromptTokensUpperBound(body.messages as unknown[]);
-    const maxTokens = (body.max_completion_tokens ?? body.max_tokens) as number | undefined;
-    if (needsAdmission(principal.key, backend)) {
-      const admitted = admit(gateway.limits, { key: principal.key, backend, promptTokensBound: ctx.promptTokensBound, maxTokens, signal: ctx.clientSignal });
-      ctx.admission = admitted instanceof Promise ? await admitted : admitted;
-    }
+    await admitRequest(ctx, gateway, (body.max_completion_tokens ?? body.max_tokens) as number | undefined);
     const upstreamBody = prepareUpstreamBody(body, backend, ctx.stream);
 
     const call = (ctx.call = new UpstreamCall(ctx.clientSignal));

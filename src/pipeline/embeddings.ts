@@ -5,12 +5,9 @@ import { GatewayError, asGatewayError, toErrorResponse } from "../errors.ts";
 import type { Gateway } from "../gateway.ts";
 import { compileValidator } from "../api/validate.ts";
 import { EmbeddingRequest } from "../api/schemas.ts";
-import { requireModel, requireScope } from "../auth/authenticate.ts";
-import { expectObject, readJsonBody } from "./read-body.ts";
-import { resolveBackend } from "./resolve-target.ts";
 import { NO_ADDRESS, type ClientAddress } from "../client-ip.ts";
 import { newContext, type TokenUsage } from "./context.ts";
-import { admit, needsAdmission } from "./admission.ts";
+import { admitRequest, intake } from "./intake.ts";
 import { finishRequest } from "./finish.ts";
 import { UpstreamCall } from "../upstream/call.ts";
 import { postToBackend } from "../upstream/client.ts";
@@ -21,19 +18,10 @@ const validateEmbeddingRequest = compileValidator(EmbeddingRequest);
 export async function handleEmbeddings(req: Request, gateway: Gateway, clientIp: ClientAddress = NO_ADDRESS): Promise<Response> {
   const ctx = newContext("embeddings", req, gateway.snapshot);
   try {
-    const pending = gateway.principal(req, clientIp, ctx.snapshot);
-    const principal = (ctx.principal = pending instanceof Promise ? await pending : pending);
-    requireScope(principal, "embeddings");
-    const body = expectObject(await readJsonBody(req, ctx.snapshot.server.max_body_bytes));
-    validateEmbeddingRequest(body);
-    ctx.requestedModel = body.model as string;
-    const backend = (ctx.backend = resolveBackend(ctx.snapshot, ctx.requestedModel));
-    requireModel(principal, ctx.requestedModel);
+    const body = await intake(ctx, req, gateway, clientIp, validateEmbeddingRequest);
+    const backend = ctx.backend!;
     ctx.promptTokensBound = Math.ceil(Buffer.byteLength(JSON.stringify(body.input)) / 2);
-    if (needsAdmission(principal.key, backend)) {
-      const admitted = admit(gateway.limits, { key: principal.key, backend, promptTokensBound: ctx.promptTokensBound, maxTokens: 0, signal: ctx.clientSignal });
-      ctx.admission = admitted instanceof Promise ? await admitted : admitted;
-    }
+    await admitRequest(ctx, gateway, 0);
 
     const call = (ctx.call = new UpstreamCall(ctx.clientSignal));
     ctx.upstreamStartedAt = performance.now();

@@ -15,7 +15,6 @@ export interface StreamOutcome {
   usageEstimated: boolean;
 }
 
-const encoder = new TextEncoder();
 const DONE_EVENT = "data: [DONE]\n\n";
 const BLANK_LINE = Buffer.from("\n\n");
 const DONE_MARK = Buffer.from("[DONE]");
@@ -55,10 +54,12 @@ export function relayStream(ctx: ChatContext, upstream: Response, call: Upstream
           return;
         }
         call.refresh();
-        const out = relay.transform(chunk.value!);
-        if (out) {
-          const written = controller.write(out);
-          // 0 means the client has gone; a promise means its socket is full (backpressure).
+        relay.transform(chunk.value!);
+        // Bytes the engine sent pass as they are; re-framed events go as text (the controller encodes it).
+        let written = relay.head ? controller.write(relay.head) : 1;
+        if (relay.tail) written = controller.write(relay.tail);
+        // 0 means the client has gone; a promise means its socket is full (backpressure).
+        if (relay.head || relay.tail) {
           if ((typeof written === "number" ? written : await written) === 0) {
             call.abort("client");
             return end("client_gone");
@@ -88,6 +89,9 @@ class StreamRelay {
   usage: TokenUsage | undefined;
   usageEstimated = false;
   finished = false;
+  /** What transform() produced from the last chunk: the engine's own bytes, then re-framed events as text. */
+  head: Uint8Array | undefined;
+  tail = "";
   malformed = false;
   private carry = "";
   private decoder: TextDecoder | undefined;
@@ -104,19 +108,12 @@ class StreamRelay {
    * The fast path forwards the leading run of whole, well-formed events with nothing to act on as the engine's
    * own bytes; only the rest (usage event, [DONE], a partial or odd event) is decoded and re-framed.
    */
-  transform(bytes: Uint8Array): Uint8Array | undefined {
+  transform(bytes: Uint8Array): void {
     if (this.ctx.firstTokenAt === undefined) this.ctx.firstTokenAt = performance.now();
     this.firstChunk ??= bytes;
     const passEnd = this.carry === "" ? this.untouchedPrefix(bytes) : 0;
-    if (passEnd === bytes.length) return bytes;
-    const text = this.rewrite(bytes.subarray(passEnd));
-    if (passEnd === 0) return text ? encoder.encode(text) : undefined;
-    if (!text) return bytes.subarray(0, passEnd);
-    const tail = encoder.encode(text);
-    const out = new Uint8Array(passEnd + tail.length);
-    out.set(bytes.subarray(0, passEnd));
-    out.set(tail, passEnd);
-    return out;
+    this.head = passEnd === 0 ? undefined : passEnd === bytes.length ? bytes : bytes.subarray(0, passEnd);
+    this.tail = passEnd === bytes.length ? "" : this.rewrite(bytes.subarray(passEnd));
   }
 
   /** Length of the leading whole events that pass untouched; counts them for usage estimates. */
@@ -139,7 +136,8 @@ class StreamRelay {
 
   private rewrite(bytes: Uint8Array): string {
     this.decoder ??= new TextDecoder();
-    const text = (this.carry + this.decoder.decode(bytes, { stream: true })).replace(/\r\n/g, "\n");
+    let text = this.carry + this.decoder.decode(bytes, { stream: true });
+    if (text.includes("\r")) text = text.replace(/\r\n/g, "\n");
     let out = "";
     let start = 0;
     for (let end = text.indexOf("\n\n"); end !== -1 && !this.finished; end = text.indexOf("\n\n", start)) {
@@ -171,8 +169,8 @@ class StreamRelay {
     if (usage === null || typeof usage !== "object") return `${event}\n\n`;
     this.usage = usage as TokenUsage;
     this.ctx.upstreamEndedAt = performance.now();
-    parsed.timings = computeTimings(this.ctx, this.usage);
-    return `data: ${JSON.stringify(parsed)}\n\n`;
+    // The event's own text with `timings` spliced in before its closing brace: no re-serialisation.
+    return `data: ${data.slice(0, data.lastIndexOf("}"))},"timings":${JSON.stringify(computeTimings(this.ctx, this.usage))}}\n\n`;
   }
 
   /** The engine sent no usage: estimate completion tokens from the events (about one token each). */

@@ -1,0 +1,31 @@
+// The stages chat and embeddings share before they differ: who is calling (with the endpoint's scope), the
+// body and its schema, the backend behind `model`, the key's model allow-list; and admission to run.
+import type { Gateway } from "../gateway.ts";
+import type { ClientAddress } from "../client-ip.ts";
+import { requireModel, requireScope } from "../auth/authenticate.ts";
+import { expectObject, readJsonBody } from "./read-body.ts";
+import { resolveBackend } from "./resolve-target.ts";
+import { admit, needsAdmission } from "./admission.ts";
+import type { RequestContext } from "./context.ts";
+
+export async function intake(ctx: RequestContext, req: Request, gateway: Gateway, clientIp: ClientAddress, validate: (body: unknown) => void): Promise<Record<string, unknown>> {
+  const pending = gateway.principal(req, clientIp, ctx.snapshot);
+  const principal = (ctx.principal = pending instanceof Promise ? await pending : pending);
+  requireScope(principal, ctx.endpoint);
+  const body = expectObject(await readJsonBody(req, ctx.snapshot.server.max_body_bytes));
+  validate(body);
+  ctx.body = body;
+  ctx.requestedModel = body.model as string;
+  ctx.backend = resolveBackend(ctx.snapshot, ctx.requestedModel);
+  requireModel(principal, ctx.requestedModel);
+  return body;
+}
+
+/** Limits, budget and queue (see admission.ts); awaits only when the request has to queue. */
+export async function admitRequest(ctx: RequestContext, gateway: Gateway, maxTokens: number | undefined): Promise<void> {
+  const key = ctx.principal?.key ?? null;
+  const backend = ctx.backend!;
+  if (!needsAdmission(key, backend)) return;
+  const admitted = admit(gateway.limits, { key, backend, promptTokensBound: ctx.promptTokensBound, maxTokens, signal: ctx.clientSignal });
+  ctx.admission = admitted instanceof Promise ? await admitted : admitted;
+}
