@@ -191,6 +191,20 @@ describe("sluice keys (CLI) on the running gateway's store", () => {
   });
 });
 
+describe("server.metrics_auth", () => {
+  test("puts /metrics behind the admin scope", async () => {
+    const guarded = await spawnGateway(keysConfig(upstream.url).replace("  port: 0", "  port: 0\n  metrics_auth: true"), { env: { SLUICE_ADMIN_KEY: ADMIN } });
+    try {
+      expect((await fetch(`${guarded.url}/metrics`)).status).toBe(401);
+      const ok = await fetch(`${guarded.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } });
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toContain("sluice_requests_total");
+    } finally {
+      await guarded.stop();
+    }
+  });
+});
+
 describe("auth.mode none", () => {
   test("is refused on a non-loopback address with a message saying why", async () => {
     const config = configFor(upstream.url, [{ name: "echo" }]).replace("host: 127.0.0.1", "host: 0.0.0.0");

@@ -18,6 +18,7 @@ const backends = [
   { name: "stall" },
   { name: "fail-500" },
   { name: "cut-stream" },
+  { name: "one-at-a-time", model: "slow", extra: "max_concurrent: 1\nqueue_timeout_ms: 100" },
 ];
 
 beforeAll(async () => {
@@ -102,6 +103,17 @@ describe("concurrency and queues", () => {
     expect(body.error.code).toBe("concurrency_limited");
     expect(body.error.message).toContain("queue_timeout_ms");
     expect((await slow).status).toBe(200);
+  });
+
+  test("a backend's max_concurrent queues requests from every key, then answers 429 naming the setting", async () => {
+    const { key } = await createKey({ name: "backend-limited" });
+    const first = chat(key, "one-at-a-time");
+    await eventually(async () => ((await metric('sluice_concurrency_in_use{name="backend:one-at-a-time"}')) === 1 ? true : undefined));
+    const refused = await chat(ADMIN, "one-at-a-time");
+    expect(refused.status).toBe(429);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toContain("backends[].queue_timeout_ms");
+    expect((await first).status).toBe(200);
+    expect(await metric('sluice_concurrency_in_use{name="backend:one-at-a-time"}')).toBe(0);
   });
 
   test("no slot leaks after 200 mixed requests with disconnects", async () => {

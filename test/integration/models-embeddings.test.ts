@@ -21,6 +21,7 @@ beforeAll(async () => {
       { name: "warming", model: "not-listed-yet" },
       { name: "fail-500" },
       { name: "nowhere", url: "http://127.0.0.1:9/v1" },
+      { name: "float-only" },
     ],
   ).replace("backends:", "health:\n  interval_ms: 200\nbackends:");
   gateway = await spawnGateway(config);
@@ -35,7 +36,7 @@ describe("models", () => {
   test("lists every served model with display metadata", async () => {
     const page = await client.models.list();
     const ids = page.data.map((m) => m.id);
-    expect(ids).toEqual(["echo", "Qwen/Qwen3-14B", "public:deepseek-eu", "warming", "fail-500", "nowhere"]);
+    expect(ids).toEqual(["echo", "Qwen/Qwen3-14B", "public:deepseek-eu", "warming", "fail-500", "nowhere", "float-only"]);
     const echo = page.data[0] as unknown as Record<string, unknown>;
     expect(echo).toMatchObject({ object: "model", owned_by: "sluice", display_name: "Echo", description: "Repeats the last user message." });
     expect(typeof echo.created).toBe("number");
@@ -92,6 +93,15 @@ describe("embeddings", () => {
     expect(typeof encoded).toBe("string");
     const bytes = Buffer.from(encoded, "base64");
     expect([...new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)]).toEqual(single.data[0]!.embedding);
+  });
+
+  test("base64 is encoded by the gateway when the engine ignores encoding_format", async () => {
+    const floats = await client.embeddings.create({ model: "float-only", input: "hello", encoding_format: "float" });
+    const encoded = await client.embeddings.create({ model: "float-only", input: "hello", encoding_format: "base64" });
+    const text = encoded.data[0]!.embedding as unknown as string;
+    expect(typeof text).toBe("string");
+    const bytes = Buffer.from(text, "base64");
+    expect([...new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)]).toEqual(floats.data[0]!.embedding);
   });
 
   test("errors: unknown model 404, bad input 400, engine failure 502", async () => {

@@ -33,7 +33,8 @@
  *   GET  /health                 200 {"status":"ok"} (status settable via /__control)
  *   GET  /v1/models              the model ids above (+ /__control additions/hides)
  *   POST /v1/embeddings          8 deterministic float32 values per input; supports
- *                                encoding_format "base64"; the fail-* models fail.
+ *                                encoding_format "base64" (except model float-only, which
+ *                                always answers floats); the fail-* models fail.
  *   anything else                404 OpenAI-shaped error
  *
  * Observability / control (for tests):
@@ -646,7 +647,8 @@ function handleEmbeddings(body: unknown): Response {
 
   const inputs = typeof body.input === "string" ? [body.input] : body.input;
   if (!isStringArray(inputs)) return openaiError(400, "input must be a string or an array of strings", "invalid_request_error");
-  const base64 = body.encoding_format === "base64";
+  // `float-only` plays an engine that ignores encoding_format (the gateway must encode base64 itself).
+  const base64 = body.encoding_format === "base64" && body.model !== "float-only";
   const data = inputs.map((text, index) => {
     const vector = embeddingVector(text);
     return { object: "embedding", index, embedding: base64 ? float32Base64(vector) : vector };
