@@ -12,6 +12,8 @@ import pkg from "../package.json" with { type: "json" };
 import { KEY_PATTERN, SCOPES, type Scope } from "./auth/key-record.ts";
 import { publicKey } from "./api/keys.ts";
 
+const SHUTDOWN_GRACE_MS = 30_000;
+
 function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
@@ -163,11 +165,17 @@ async function serve(options: Options) {
   gateway.health.start();
   const watcher = watchConfig(options.config, () => gateway.snapshot, (next) => gateway.replaceSnapshot(next));
   log.info(`sluice ${pkg.version} listening on http://${server.hostname}:${server.port} (config ${options.config}, ${snapshot.backends.size} backends)`);
+  let stopping = false;
   const shutdown = async (signal: string) => {
-    log.info(`${signal}: finishing in-flight requests`);
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal}: finishing in-flight requests (up to ${SHUTDOWN_GRACE_MS / 1000} s)`);
     watcher.close();
     gateway.health.stop();
+    // Long streams must not hold the process forever: after the grace period open connections are closed.
+    const grace = setTimeout(() => void server.stop(true), SHUTDOWN_GRACE_MS);
     await server.stop(false);
+    clearTimeout(grace);
     gateway.close();
     process.exit(0);
   };

@@ -16,6 +16,7 @@ export interface StreamOutcome {
 }
 
 const DONE_EVENT = "data: [DONE]\n\n";
+const NEWLINE = 0x0a;
 const BLANK_LINE = Buffer.from("\n\n");
 const DONE_MARK = Buffer.from("[DONE]");
 const USAGE_KEY = Buffer.from('"usage"');
@@ -135,8 +136,11 @@ class StreamRelay {
   }
 
   private rewrite(bytes: Uint8Array): string {
-    this.decoder ??= new TextDecoder();
-    let text = this.carry + this.decoder.decode(bytes, { stream: true });
+    const n = bytes.length;
+    // Whole events cannot end inside a UTF-8 sequence, so they decode without the streaming decoder's state.
+    const whole = this.decoder === undefined && n > 1 && bytes[n - 1] === NEWLINE && bytes[n - 2] === NEWLINE;
+    const decoded = whole ? Buffer.from(bytes.buffer, bytes.byteOffset, n).toString("utf8") : (this.decoder ??= new TextDecoder()).decode(bytes, { stream: true });
+    let text = this.carry + decoded;
     if (text.includes("\r")) text = text.replace(/\r\n/g, "\n");
     let out = "";
     let start = 0;
@@ -228,6 +232,8 @@ function firstAttention(buf: Buffer): number {
 }
 
 function dataOf(event: string): string | undefined {
+  // The usual case: one `data: …` line.
+  if (event.startsWith("data: ") && !event.includes("\n")) return event.slice(6);
   let data: string | undefined;
   for (const line of event.split("\n")) {
     if (!line.startsWith("data:")) continue;
