@@ -33,9 +33,12 @@ export function startServer(gateway: Gateway, host: string, port: number): Serve
         },
       },
     },
-    fetch: (req) => {
+    fetch: async (req) => {
       noteClientIp(req, server.requestIP(req)?.address);
-      return app.fetch(req);
+      const response = await app.fetch(req);
+      // Every response carries a request id (the chat and embeddings handlers set their own).
+      if (!response.headers.has("x-request-id")) response.headers.set("x-request-id", crypto.randomUUID());
+      return response;
     },
   });
   return server;

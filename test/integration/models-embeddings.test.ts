@@ -115,6 +115,12 @@ describe("embeddings", () => {
 });
 
 describe("operations", () => {
+  test("every response carries x-request-id, errors included", async () => {
+    for (const path of ["/v1/models", "/v1/models/echo", "/v1/models/nope", "/healthz", "/metrics", "/openapi.json", "/no-such-route"]) {
+      expect((await fetch(`${gateway.url}${path}`)).headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    }
+  });
+
   test("/healthz, /readyz and /metrics", async () => {
     expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
     const ready = await fetch(`${gateway.url}/readyz`);
