@@ -17,10 +17,13 @@ export function watchConfig(file: string, current: () => Snapshot, apply: (next:
     lastText = text;
     try {
       const next = await loadConfigFile(file);
-      const before = current().server;
-      if (next.server.host !== before.host || next.server.port !== before.port) {
+      const before = current();
+      if (next.server.host !== before.server.host || next.server.port !== before.server.port) {
         log.warn(`config ${file}: server.host/server.port changed; restart sluice to listen on ${next.server.host}:${next.server.port}`);
       }
+      // The store and the session signer are opened once, at start-up.
+      if (next.storage.url !== before.storage.url) log.warn(`config ${file}: storage.url changed; it takes effect after a restart`);
+      if (next.auth.session_secret !== before.auth.session_secret) log.warn(`config ${file}: auth.session_secret changed; it takes effect after a restart`);
       apply(next);
       log.info(`config ${file} reloaded (${next.backends.size} backends)`);
     } catch (error) {
