@@ -83,6 +83,7 @@ async function respondBuffered(ctx: ChatContext, gateway: Gateway, upstream: Res
   const usage = reported ?? estimateUsage(ctx, completion.choices);
   completion.id = `chatcmpl-${ctx.requestId}`;
   completion.model = ctx.requestedModel;
+  if (completion.timings !== undefined) completion.engine_timings = completion.timings; // llama.cpp's own
   completion.timings = computeTimings(ctx, usage);
   finishRequest(ctx, gateway, { status: 200, errorCode: null, usage, usageEstimated: !reported });
   return withHeaders(jsonResponse(JSON.stringify(completion), backend, ctx.requestId), ctx.admission);

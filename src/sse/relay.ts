@@ -173,8 +173,11 @@ class StreamRelay {
     if (usage === null || typeof usage !== "object") return `${event}\n\n`;
     this.usage = usage as TokenUsage;
     this.ctx.upstreamEndedAt = performance.now();
-    // The event's own text with `timings` spliced in before its closing brace: no re-serialisation.
-    return `data: ${data.slice(0, data.lastIndexOf("}"))},"timings":${JSON.stringify(computeTimings(this.ctx, this.usage))}}\n\n`;
+    const timings = computeTimings(this.ctx, this.usage);
+    // llama.cpp sends its own `timings`: replace it rather than write the key twice.
+    if ("timings" in parsed) return `data: ${JSON.stringify({ ...parsed, engine_timings: parsed.timings, timings })}\n\n`;
+    // Otherwise splice ours in before the event's closing brace: no re-serialisation.
+    return `data: ${data.slice(0, data.lastIndexOf("}"))},"timings":${JSON.stringify(timings)}}\n\n`;
   }
 
   /** The engine sent no usage: estimate completion tokens from the events (about one token each). */

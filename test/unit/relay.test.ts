@@ -97,6 +97,16 @@ describe("SSE relay", () => {
     }
   });
 
+  test("an engine's own timings (llama.cpp) are kept as engine_timings, never a duplicate key", async () => {
+    const llama = `data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8},"timings":{"predicted_ms":12.5}}\n\n`;
+    const { text } = await relay([ROLE, llama, DONE]);
+    const raw = text.split("\n\n").find((event) => event.includes("predicted_ms"))!;
+    expect(raw.match(/"timings"/g)).toHaveLength(1);
+    const event = JSON.parse(raw.slice(6)) as { timings: { total_ms: number }; engine_timings: { predicted_ms: number } };
+    expect(event.engine_timings.predicted_ms).toBe(12.5);
+    expect(event.timings.total_ms).toBeGreaterThanOrEqual(0);
+  });
+
   test("a malformed event ends the stream with bad_upstream_sse", async () => {
     const { text, outcome } = await relay([ROLE, 'data: {"id":"x", broken\n\n', chunk("late"), DONE]);
     expect(text).not.toContain("late");
