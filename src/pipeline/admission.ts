@@ -4,7 +4,7 @@
 import { GatewayError } from "../errors.ts";
 import type { Backend } from "../config/resolve.ts";
 import type { ApiKey } from "../auth/key-record.ts";
-import { RateWindow } from "../limits/rate-window.ts";
+import { RateWindow, type RateDecision } from "../limits/rate-window.ts";
 import { QueueTimeoutError, SemaphoreRegistry, type FifoSemaphore, type Release } from "../limits/semaphore.ts";
 import { BudgetBook, isBudgetDenial, type Reservation } from "../limits/budget.ts";
 import { worstCaseCostMicros } from "../billing/cost.ts";
@@ -34,8 +34,8 @@ export interface AdmissionRequest {
 
 export class Admission {
   queuedMs = 0;
-  /** x-ratelimit-* headers for the response, when the key has rate limits. */
-  headers: Record<string, string> | undefined;
+  /** x-ratelimit-* headers for the response as name, value, name, value…, when the key has rate limits. */
+  headers: string[] | undefined;
   private releases: Release[] = [];
   private reservation: Reservation | undefined;
   private tokensTaken = 0;
@@ -113,20 +113,21 @@ async function queueForSlots(admission: Admission, request: AdmissionRequest, ke
 }
 
 function checkRates(limits: Limits, key: ApiKey, request: AdmissionRequest, admission: Admission): void {
+  if (!key.rpm && !key.tpm) return;
   const now = Date.now();
-  const headers: Record<string, string> = {};
+  const headers: string[] = [];
   if (key.rpm) {
     const decision = limits.requests.take(key.id, key.rpm, 1, now);
-    Object.assign(headers, rateHeaders("requests", decision.limit, decision.remaining, decision.resetMs));
+    pushRateHeaders(headers, REQUEST_HEADERS, decision);
     if (!decision.allowed) throw tooMany(`API key ${key.prefix}… is over its rpm limit of ${key.rpm} requests per minute`, decision.retryAfterMs, headers);
   }
   if (key.tpm) {
     const decision = limits.tokens.take(key.id, key.tpm, request.promptTokensBound, now);
-    Object.assign(headers, rateHeaders("tokens", decision.limit, decision.remaining, decision.resetMs));
+    pushRateHeaders(headers, TOKEN_HEADERS, decision);
     if (!decision.allowed) throw tooMany(`API key ${key.prefix}… is over its tpm limit of ${key.tpm} tokens per minute (this prompt counts up to ${request.promptTokensBound})`, decision.retryAfterMs, headers);
     admission.tookTokens(request.promptTokensBound);
   }
-  if (key.rpm || key.tpm) admission.headers = headers;
+  admission.headers = headers;
 }
 
 function reserveBudget(limits: Limits, key: ApiKey, request: AdmissionRequest, admission: Admission): void {
@@ -160,16 +161,17 @@ async function queue(admission: Admission, slot: Promise<Release>, what: string,
   }
 }
 
-function tooMany(message: string, retryAfterMs: number, headers: Record<string, string>): GatewayError {
-  return new GatewayError("rate_limited", message, { headers: { ...headers, "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))) } });
+function tooMany(message: string, retryAfterMs: number, headers: string[]): GatewayError {
+  const record: Record<string, string> = { "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))) };
+  for (let i = 0; i < headers.length; i += 2) record[headers[i]!] = headers[i + 1]!;
+  return new GatewayError("rate_limited", message, { headers: record });
 }
 
-function rateHeaders(kind: "requests" | "tokens", limit: number, remaining: number, resetMs: number): Record<string, string> {
-  return {
-    [`x-ratelimit-limit-${kind}`]: String(limit),
-    [`x-ratelimit-remaining-${kind}`]: String(Math.max(0, Math.floor(remaining))),
-    [`x-ratelimit-reset-${kind}`]: `${Math.ceil(resetMs / 1000)}s`,
-  };
+const REQUEST_HEADERS = ["x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"] as const;
+const TOKEN_HEADERS = ["x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"] as const;
+
+function pushRateHeaders(headers: string[], names: readonly [string, string, string], decision: RateDecision): void {
+  headers.push(names[0], String(decision.limit), names[1], String(Math.max(0, Math.floor(decision.remaining))), names[2], `${Math.ceil(decision.resetMs / 1000)}s`);
 }
 
 function toMicros(usd: number | null): number | undefined {

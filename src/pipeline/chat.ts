@@ -30,7 +30,8 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp: Clien
     ctx.stream = typeof body.stream === "boolean" ? body.stream : ctx.snapshot.server.stream_default;
     body.messages = renderMessages(body.messages as never, backend.templateRenderMode);
     ctx.promptTokensBound = estimatePromptTokensUpperBound(body.messages as unknown[]);
-    await admitRequest(ctx, gateway, (body.max_completion_tokens ?? body.max_tokens) as number | undefined);
+    const queued = admitRequest(ctx, gateway, (body.max_completion_tokens ?? body.max_tokens) as number | undefined);
+    if (queued) await queued;
     const upstreamBody = prepareUpstreamBody(body, backend, ctx.stream);
 
     const call = (ctx.call = new UpstreamCall(ctx.clientSignal));

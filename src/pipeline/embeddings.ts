@@ -21,7 +21,8 @@ export async function handleEmbeddings(req: Request, gateway: Gateway, clientIp:
     const body = await intake(ctx, req, gateway, clientIp, validateEmbeddingRequest);
     const backend = ctx.backend!;
     ctx.promptTokensBound = Math.ceil(Buffer.byteLength(JSON.stringify(body.input)) / 2);
-    await admitRequest(ctx, gateway, 0);
+    const queued = admitRequest(ctx, gateway, 0);
+    if (queued) await queued;
 
     const call = (ctx.call = new UpstreamCall(ctx.clientSignal));
     ctx.upstreamStartedAt = performance.now();

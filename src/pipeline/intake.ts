@@ -21,11 +21,17 @@ export async function intake(ctx: RequestContext, req: Request, gateway: Gateway
   return body;
 }
 
-/** Limits, budget and queue (see admission.ts); awaits only when the request has to queue. */
-export async function admitRequest(ctx: RequestContext, gateway: Gateway, maxTokens: number | undefined): Promise<void> {
+/** Limits, budget and queue (see admission.ts). Returns a promise only when the request has to queue. */
+export function admitRequest(ctx: RequestContext, gateway: Gateway, maxTokens: number | undefined): Promise<void> | undefined {
   const key = ctx.principal?.key ?? null;
   const backend = ctx.backend!;
-  if (!needsAdmission(key, backend)) return;
+  if (!needsAdmission(key, backend)) return undefined;
   const admitted = admit(gateway.limits, { key, backend, promptTokensBound: ctx.promptTokensBound, maxTokens, signal: ctx.clientSignal });
-  ctx.admission = admitted instanceof Promise ? await admitted : admitted;
+  if (!(admitted instanceof Promise)) {
+    ctx.admission = admitted;
+    return undefined;
+  }
+  return admitted.then((admission) => {
+    ctx.admission = admission;
+  });
 }

@@ -28,7 +28,8 @@ export function sseResponse(body: ReadableStream<Uint8Array>, backend: Backend, 
 /** Adds what admission has to say: x-ratelimit-* when the key has rate limits, the queue wait when there was one. */
 export function withHeaders(response: Response, admission: Admission | undefined): Response {
   if (!admission) return response;
-  if (admission.headers) for (const name in admission.headers) response.headers.set(name, admission.headers[name]!);
+  const rate = admission.headers;
+  if (rate) for (let i = 0; i < rate.length; i += 2) response.headers.set(rate[i]!, rate[i + 1]!);
   if (admission.queuedMs > 0) response.headers.set("x-inferada-queued-ms", String(admission.queuedMs));
   return response;
 }
