@@ -44,6 +44,23 @@ describe("buffered", () => {
 
   test("every OpenAI field and unknown fields reach the engine unchanged; extensions are stripped", async () => {
     const tools = [{ type: "function" as const, function: { name: "lookup", parameters: { type: "object", properties: {} } } }];
+    // Every OpenAI field the engine must receive exactly as sent.
+    const passedThrough = {
+      temperature: 0.3,
+      top_p: 0.9,
+      n: 2,
+      max_tokens: 50,
+      max_completion_tokens: 60,
+      stop: ["END"],
+      presence_penalty: 0.5,
+      frequency_penalty: -0.5,
+      seed: 7,
+      logprobs: true,
+      top_logprobs: 2,
+      tool_choice: "auto" as const,
+      response_format: { type: "json_object" as const },
+      user: "u-1",
+    };
     await client.chat.completions.create({
       model: "echo",
       messages: [
@@ -52,21 +69,8 @@ describe("buffered", () => {
         { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "lookup", arguments: "{}" } }] },
         { role: "tool", tool_call_id: "c1", content: "result" },
       ],
-      temperature: 0.3,
-      top_p: 0.9,
-      n: 2,
-      max_tokens: 50,
-      max_completion_tokens: 60,
-      stop: ["END"],
-      presence_penalty: 0.5,
-      frequency_penalty: -0.5,
-      seed: 7,
-      logprobs: true,
-      top_logprobs: 2,
+      ...passedThrough,
       tools: [...tools, { type: "search" } as never],
-      tool_choice: "auto",
-      response_format: { type: "json_object" },
-      user: "u-1",
       // @ts-expect-error extension and unknown fields travel through extra body fields
       firewall: "strict-block",
       inferada: { processors: [] },
@@ -74,25 +78,7 @@ describe("buffered", () => {
       repetition_penalty: 1.1,
     });
     const body = await lastUpstreamBody();
-    expect(body).toMatchObject({
-      model: "echo",
-      temperature: 0.3,
-      top_p: 0.9,
-      n: 2,
-      max_tokens: 50,
-      max_completion_tokens: 60,
-      stop: ["END"],
-      presence_penalty: 0.5,
-      frequency_penalty: -0.5,
-      seed: 7,
-      logprobs: true,
-      top_logprobs: 2,
-      tools,
-      tool_choice: "auto",
-      response_format: { type: "json_object" },
-      user: "u-1",
-      repetition_penalty: 1.1,
-    });
+    expect(body).toMatchObject({ ...passedThrough, model: "echo", tools, repetition_penalty: 1.1 });
     expect(body).not.toHaveProperty("firewall");
     expect(body).not.toHaveProperty("inferada");
     expect(body).not.toHaveProperty("routing");
