@@ -1,5 +1,5 @@
 // The `timings` block (seed 002): where the time of one request went.
-import type { ChatContext, TokenUsage } from "../pipeline/context.ts";
+import type { RequestContext, TokenUsage } from "../pipeline/context.ts";
 
 export interface Timings {
   total_ms: number;
@@ -12,7 +12,7 @@ export interface Timings {
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
-export function computeTimings(ctx: ChatContext, usage: TokenUsage | undefined, now = performance.now()): Timings {
+export function computeTimings(ctx: RequestContext, usage: TokenUsage | undefined, now = performance.now()): Timings {
   const total = now - ctx.startedAt;
   const upstream = (ctx.upstreamEndedAt ?? now) - (ctx.upstreamStartedAt ?? now);
   const timings: Timings = { total_ms: round(total), upstream_ms: round(upstream) };

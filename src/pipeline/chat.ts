@@ -9,7 +9,7 @@ import { estimatePromptTokensUpperBound } from "../billing/cost.ts";
 import { renderMessages } from "./template.ts";
 import { prepareUpstreamBody } from "./upstream-body.ts";
 import { NO_ADDRESS, type ClientAddress } from "../client-ip.ts";
-import { newContext, type ChatContext, type TokenUsage } from "./context.ts";
+import { newContext, type RequestContext, type TokenUsage } from "./context.ts";
 import { admitRequest, intake } from "./intake.ts";
 import { finishRequest } from "./finish.ts";
 import { UpstreamCall } from "../upstream/call.ts";
@@ -58,7 +58,7 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp: Clien
   }
 }
 
-async function respondBuffered(ctx: ChatContext, gateway: Gateway, upstream: Response, call: UpstreamCall): Promise<Response> {
+async function respondBuffered(ctx: RequestContext, gateway: Gateway, upstream: Response, call: UpstreamCall): Promise<Response> {
   const backend = ctx.backend!;
   let text: string;
   try {
@@ -91,7 +91,7 @@ async function respondBuffered(ctx: ChatContext, gateway: Gateway, upstream: Res
 }
 
 /** An engine that reports no usage: about four characters per token. */
-function estimateUsage(ctx: ChatContext, choices: unknown[]): TokenUsage {
+function estimateUsage(ctx: RequestContext, choices: unknown[]): TokenUsage {
   const characters = JSON.stringify(choices).length;
   const completion = Math.ceil(characters / 4);
   const prompt = Math.ceil(ctx.promptTokensBound / 2);

@@ -34,7 +34,6 @@ export interface RequestContext {
   firstTokenAt?: number;
 }
 
-export type ChatContext = RequestContext;
 
 export function newContext(endpoint: RequestContext["endpoint"], req: Request, snapshot: Snapshot): RequestContext {
   return {

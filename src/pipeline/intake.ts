@@ -13,6 +13,7 @@ export async function intake(ctx: RequestContext, req: Request, gateway: Gateway
   const principal = (ctx.principal = pending instanceof Promise ? await pending : pending);
   requireScope(principal, ctx.endpoint);
   const body = expectObject(await readJsonBody(req, ctx.snapshot.server.max_body_bytes));
+  if (typeof body.model === "string") ctx.requestedModel = body.model; // so a 400 is still ledgered by model
   validate(body);
   ctx.body = body;
   ctx.requestedModel = body.model as string;

@@ -2,7 +2,7 @@
 // we must act on: the usage event (gets `timings`), `[DONE]` (a usage event is synthesized first when the engine
 // sent none), an event split across network chunks, or a malformed event. Those chunks take the slow path:
 // decoded, split into events, and re-framed. A stream that ends without `[DONE]` gets an error event instead.
-import type { ChatContext, TokenUsage } from "../pipeline/context.ts";
+import type { RequestContext, TokenUsage } from "../pipeline/context.ts";
 import { computeTimings } from "../observability/timings.ts";
 import type { UpstreamCall } from "../upstream/call.ts";
 
@@ -23,7 +23,7 @@ const USAGE_KEY = Buffer.from('"usage"');
 const CLOSE_BRACE = 0x7d;
 const CLOSE_BRACKET = 0x5d;
 
-export function relayStream(ctx: ChatContext, upstream: Response, call: UpstreamCall, onEnd: (outcome: StreamOutcome) => void): ReadableStream<Uint8Array> {
+export function relayStream(ctx: RequestContext, upstream: Response, call: UpstreamCall, onEnd: (outcome: StreamOutcome) => void): ReadableStream<Uint8Array> {
   const relay = new StreamRelay(ctx, call);
   const reader = upstream.body!.getReader();
   let ended = false;
@@ -101,7 +101,7 @@ class StreamRelay {
   private events = 0;
 
   constructor(
-    private readonly ctx: ChatContext,
+    private readonly ctx: RequestContext,
     private readonly call: UpstreamCall,
   ) {}
 

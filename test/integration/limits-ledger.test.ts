@@ -1,7 +1,6 @@
 // Limits, queues, budgets and the ledger through the real gateway process: 429s with the right headers, FIFO
 // queueing, no leaked slots, no overspent budget, one ledger row per request even across SIGTERM.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import OpenAI from "openai";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { spawnScriptedUpstream, type ScriptedUpstream } from "../support/scripted-upstream.ts";

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { relayStream, type StreamOutcome } from "../../src/sse/relay.ts";
 import { UpstreamCall } from "../../src/upstream/call.ts";
 import { parseConfig } from "../../src/config/load.ts";
-import { newContext, type ChatContext } from "../../src/pipeline/context.ts";
+import { newContext, type RequestContext } from "../../src/pipeline/context.ts";
 
 const snapshot = parseConfig("backends:\n  - name: engine\n    url: http://127.0.0.1:1/v1\n", "t", {});
 
@@ -13,7 +13,7 @@ const USAGE = `data: {"id":"c1","object":"chat.completion.chunk","created":1,"mo
 const DONE = "data: [DONE]\n\n";
 const WHOLE = ROLE + chunk("a") + chunk("b") + chunk("c") + USAGE + DONE;
 
-function context(): ChatContext {
+function context(): RequestContext {
   return { ...newContext("chat", new Request("http://x/"), snapshot), requestedModel: "engine", stream: true, backend: snapshot.backends.get("engine"), upstreamStartedAt: performance.now() };
 }
 
