@@ -16,6 +16,7 @@ import { LedgerWriter } from "./store/ledger.ts";
 import type { ClientAddress } from "./client-ip.ts";
 import { spentMicrosSince } from "./store/usage.ts";
 import { Limits } from "./pipeline/admission.ts";
+import { RoutingState } from "./routing/routing-state.ts";
 
 export interface GatewayOptions {
   /** Folder for the SQLite store and the session secret; undefined = in memory (tests, `sluice openapi`). */
@@ -30,12 +31,13 @@ export class Gateway {
   readonly sessions: SessionSigner;
   readonly ledger: LedgerWriter;
   readonly limits: Limits;
+  readonly routing = new RoutingState();
   private readonly authenticator: Authenticator;
   private current: Snapshot;
 
   constructor(snapshot: Snapshot, options: GatewayOptions = {}) {
     this.current = snapshot;
-    this.health = new HealthMonitor(() => this.current, this.metrics);
+    this.health = new HealthMonitor(() => this.current, this.metrics, this.routing.stats);
     this.db = openDatabase(storageFile(snapshot, options.dataDir));
     this.keys = new KeyStore(this.db);
     this.sessions = new SessionSigner(snapshot.auth.session_secret ?? sessionSecret(options.dataDir));
@@ -46,6 +48,7 @@ export class Gateway {
       return spentMicrosSince(this.db, keyId, sinceMs);
     });
     this.metrics.addCollector(() => concurrencyMetrics(this.limits));
+    this.metrics.addCollector(() => breakerMetrics(this.routing));
     this.metrics.addCollector(() => ["# HELP sluice_ledger_pending Ledger rows waiting to be written.", "# TYPE sluice_ledger_pending gauge", `sluice_ledger_pending ${this.ledger.pending}`]);
   }
 
@@ -82,6 +85,17 @@ function concurrencyMetrics(limits: Limits): string[] {
     waiting.push(`sluice_concurrency_waiting{${labels({ name: s.name })}} ${s.waiting}`);
   }
   return [...out, ...waiting];
+}
+
+function breakerMetrics(routing: RoutingState): string[] {
+  const now = Date.now();
+  const out = ["# HELP sluice_backend_ejected 1 while the circuit breaker keeps a backend out of balancers (open or half-open).", "# TYPE sluice_backend_ejected gauge"];
+  const load = ["# HELP sluice_backend_load Requests in flight to a backend plus the engine's own queue (least_busy).", "# TYPE sluice_backend_load gauge"];
+  for (const [id, stat] of routing.stats.entries()) {
+    out.push(`sluice_backend_ejected{${labels({ backend: id })}} ${stat.state(now) === "closed" ? 0 : 1}`);
+    load.push(`sluice_backend_load{${labels({ backend: id })}} ${stat.load}`);
+  }
+  return [...out, ...load];
 }
 
 function storageFile(snapshot: Snapshot, dataDir: string | undefined): string {

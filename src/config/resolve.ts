@@ -1,6 +1,7 @@
 // Resolve step: cross-checks the validated config and precomputes what the hot path needs (URLs, headers,
 // serving names), producing one frozen snapshot. A request keeps the snapshot it started with.
 import type { BackendConfig, SluiceConfig, TemplateRenderMode } from "./schema.ts";
+import { resolveAuto, resolveBalancers, type AutoRouting, type Balancer } from "./resolve-routing.ts";
 
 export interface Pricing {
   gpuHourUsd?: number;
@@ -21,6 +22,8 @@ export interface Backend {
   readonly embeddingsUrl: string;
   readonly modelsUrl: string;
   readonly healthUrl: string;
+  /** The engine's Prometheus metrics (queue depth for least_busy). */
+  readonly metricsUrl: string;
   /** Headers sent with every upstream request (content type, auth, operator extras). */
   readonly headers: Readonly<Record<string, string>>;
   /** The same, prepared once: fetch copies a Headers object faster than it converts a plain one. */
@@ -45,6 +48,10 @@ export interface Snapshot {
   readonly health: SluiceConfig["health"];
   /** By serving id (`qwen35-demo`, `public:deepseek`). */
   readonly backends: ReadonlyMap<string, Backend>;
+  /** By serving name (`router-prod`). */
+  readonly balancers: ReadonlyMap<string, Balancer>;
+  /** `model: "auto"`, when configured. */
+  readonly auto: AutoRouting | undefined;
   /** Unix seconds when this snapshot was loaded: the `created` of its models. */
   readonly loadedAt: number;
   readonly raw: SluiceConfig;
@@ -68,6 +75,8 @@ export function resolveConfig(config: SluiceConfig, problems: string[]): Snapsho
     storage: Object.freeze(config.storage),
     health: Object.freeze(config.health),
     backends,
+    balancers: resolveBalancers(config.balancers, backends, problems),
+    auto: resolveAuto(config.auto, backends, problems),
     loadedAt: Math.floor(Date.now() / 1000),
     raw: config,
   });
@@ -92,6 +101,7 @@ function resolveBackend(config: BackendConfig, path: string, problems: string[])
     embeddingsUrl: `${baseUrl}/embeddings`,
     modelsUrl: `${baseUrl}/models`,
     healthUrl,
+    metricsUrl: `${baseUrl.replace(/\/v1$/, "")}/metrics`,
     headers: Object.freeze(headers),
     requestHeaders: new Headers(headers),
     templateRenderMode: config.template_render_mode,

@@ -75,8 +75,73 @@ export const HealthConfig = T.Object(
   {
     interval_ms: T.Integer({ minimum: 100, default: 10_000 }),
     timeout_ms: T.Integer({ minimum: 1, default: 2_000 }),
+    failure_threshold: T.Integer({ minimum: 1, default: 5, description: "consecutive failures that eject a backend from balancers" }),
+    ejection_ms: T.Integer({ minimum: 1, default: 5_000, description: "first ejection; doubles on each failed half-open probe" }),
+    max_ejection_ms: T.Integer({ minimum: 1, default: 300_000 }),
   },
   { ...strict, default: {} },
+);
+
+export const OptimizeMode = T.Union([T.Literal("balanced"), T.Literal("quality"), T.Literal("cost"), T.Literal("latency")], { default: "balanced" });
+
+export const BalancerStrategy = T.Union(
+  [T.Literal("round_robin"), T.Literal("weighted"), T.Literal("least_busy"), T.Literal("least_latency"), T.Literal("cost"), T.Literal("priority")],
+  { default: "round_robin" },
+);
+
+const OneOrMany = T.Union([T.String({ minLength: 1 }), T.Array(T.String({ minLength: 1 }), { minItems: 1 })]);
+const Range = T.Object({ min: T.Optional(T.Integer({ minimum: 0 })), max: T.Optional(T.Integer({ minimum: 0 })) }, strict);
+
+const RouteMatch = T.Object(
+  {
+    task: T.Optional(OneOrMany),
+    prompt_tokens: T.Optional(Range),
+    max_tokens: T.Optional(Range),
+    header: T.Optional(T.Record(T.String(), T.String(), { description: "request header name → exact value" })),
+    metadata: T.Optional(T.Record(T.String(), T.String(), { description: "request body `metadata` key → exact value" })),
+    key: T.Optional(OneOrMany),
+  },
+  strict,
+);
+
+const BalancerTarget = T.Union([
+  T.String({ minLength: 1 }),
+  T.Object({ backend: T.String({ minLength: 1 }), weight: T.Number({ minimum: 0, default: 1 }) }, strict),
+]);
+
+export const BalancerConfig = T.Object(
+  {
+    name: T.String({ minLength: 1, description: "what clients put in `model`" }),
+    strategy: BalancerStrategy,
+    routes: T.Array(
+      T.Object({ name: T.Optional(T.String({ minLength: 1 })), match: T.Optional(RouteMatch), targets: T.Array(BalancerTarget, { minItems: 1 }) }, strict),
+      { minItems: 1 },
+    ),
+    retries: T.Integer({ minimum: 0, maximum: 10, default: 2, description: "further attempts before the first byte reaches the client" }),
+    retry_backoff_ms: T.Integer({ minimum: 0, default: 25, description: "base of the exponential backoff between attempts" }),
+    retry_budget: T.Number({ minimum: 0, maximum: 1, default: 0.2, description: "retries allowed per request, on average (no retry storms)" }),
+    ttft_timeout_ms: T.Optional(T.Integer({ minimum: 1, description: "try the next backend when no first byte arrives in time" })),
+    description: T.Optional(T.String()),
+  },
+  strict,
+);
+
+const Quality = T.Union([T.Number({ minimum: 0, maximum: 1 }), T.Record(T.String(), T.Number({ minimum: 0, maximum: 1 }))]);
+
+export const AutoConfig = T.Object(
+  {
+    pool: T.Array(T.String({ minLength: 1 }), { default: [], description: "backends `auto` may choose from (a key's routing.model_pool overrides)" }),
+    optimize: OptimizeMode,
+    profiles: T.Record(T.String(), T.Object({ quality: Quality, latency_ms: T.Optional(T.Number({ minimum: 0 })) }, strict), { default: {} }),
+    classifier: T.Optional(
+      T.Object({ backend: T.String({ minLength: 1 }), timeout_ms: T.Integer({ minimum: 1, default: 2_000 }) }, { ...strict, description: "a small model that classifies prompts; the built-in classifier is its fallback" }),
+    ),
+    retries: T.Integer({ minimum: 0, maximum: 10, default: 1 }),
+    retry_backoff_ms: T.Integer({ minimum: 0, default: 25 }),
+    retry_budget: T.Number({ minimum: 0, maximum: 1, default: 0.2 }),
+    ttft_timeout_ms: T.Optional(T.Integer({ minimum: 1 })),
+  },
+  strict,
 );
 
 export const SluiceConfig = T.Object(
@@ -86,7 +151,10 @@ export const SluiceConfig = T.Object(
     storage: StorageConfig,
     limits: LimitsConfig,
     health: HealthConfig,
+    // `backends: discover` (or no `backends:`) is handled before validation: see load.ts.
     backends: T.Array(BackendConfig, { default: [] }),
+    balancers: T.Array(BalancerConfig, { default: [] }),
+    auto: T.Optional(AutoConfig),
   },
   strict,
 );
@@ -94,3 +162,7 @@ export const SluiceConfig = T.Object(
 export type SluiceConfig = Static<typeof SluiceConfig>;
 export type BackendConfig = Static<typeof BackendConfig>;
 export type TemplateRenderMode = Static<typeof TemplateRenderMode>;
+export type BalancerConfig = Static<typeof BalancerConfig>;
+export type AutoConfig = Static<typeof AutoConfig>;
+export type OptimizeMode = Static<typeof OptimizeMode>;
+export type BalancerStrategy = Static<typeof BalancerStrategy>;

@@ -25,7 +25,10 @@ export class Limits {
 
 export interface AdmissionRequest {
   key: ApiKey | null;
-  backend: Backend;
+  /** The backend whose max_concurrent slot to take; undefined for a balancer or `auto` (dispatch takes it per attempt). */
+  backend: Backend | undefined;
+  /** Backends a balancer or `auto` may try: the budget reserves the dearest one's worst case. */
+  candidates?: readonly Backend[];
   /** Upper bound of the prompt's tokens (for tpm and the budget reservation). */
   promptTokensBound: number;
   maxTokens: number | undefined;
@@ -68,8 +71,8 @@ export class Admission {
 }
 
 /** Nothing to limit (no key limits, no backend max_concurrent): no admission object, no promise. */
-export function needsAdmission(key: ApiKey | null, backend: Backend): boolean {
-  return backend.maxConcurrent !== undefined || (key !== null && (key.rpm !== null || key.tpm !== null || key.max_concurrent !== null || key.budget_usd_daily !== null || key.budget_usd_monthly !== null));
+export function needsAdmission(key: ApiKey | null, backend: Backend | undefined): boolean {
+  return backend?.maxConcurrent !== undefined || (key !== null && (key.rpm !== null || key.tpm !== null || key.max_concurrent !== null || key.budget_usd_daily !== null || key.budget_usd_monthly !== null));
 }
 
 /** Synchronous unless a max_concurrent slot is taken and the request has to queue for it. */
@@ -80,7 +83,7 @@ export function admit(limits: Limits, request: AdmissionRequest): Admission | Pr
     if (key) checkRates(limits, key, request, admission);
     if (key && (key.budget_usd_daily !== null || key.budget_usd_monthly !== null)) reserveBudget(limits, key, request, admission);
     const keySlots = key?.max_concurrent ? limits.concurrency.get(`key:${key.id}`, key.max_concurrent) : undefined;
-    const backendSlots = backend.maxConcurrent ? limits.concurrency.get(`backend:${backend.id}`, backend.maxConcurrent) : undefined;
+    const backendSlots = backend?.maxConcurrent ? backendSemaphore(limits, backend) : undefined;
     const keySlot = keySlots?.tryAcquire();
     if (keySlot) admission.hold(keySlot);
     const backendSlot = keySlots && !keySlot ? undefined : backendSlots?.tryAcquire();
@@ -101,15 +104,22 @@ async function queueForSlots(admission: Admission, request: AdmissionRequest, ke
       const what = `API key ${key.prefix}… has max_concurrent ${key.max_concurrent} requests in flight`;
       admission.hold(await queue(admission, keySlots.acquire(key.queue_timeout_ms ?? DEFAULT_KEY_QUEUE_TIMEOUT_MS, request.signal), what, "queue_timeout_ms"));
     }
-    if (backendSlots) {
-      const what = `backend '${backend.id}' has max_concurrent ${backend.maxConcurrent} requests in flight`;
-      admission.hold(backendSlots.tryAcquire() ?? (await queue(admission, backendSlots.acquire(backend.queueTimeoutMs, request.signal), what, "backends[].queue_timeout_ms")));
-    }
+    if (backendSlots && backend) admission.hold(await takeBackendSlot(admission, backendSlots, backend, request.signal));
     return admission;
   } catch (error) {
     admission.finish(undefined, 0);
     throw error;
   }
+}
+
+export function backendSemaphore(limits: Limits, backend: Backend): FifoSemaphore {
+  return limits.concurrency.get(`backend:${backend.id}`, backend.maxConcurrent!);
+}
+
+/** A backend's slot, now or after a FIFO wait up to its queue_timeout_ms (429 after that). */
+export async function takeBackendSlot(admission: Admission, slots: FifoSemaphore, backend: Backend, signal: AbortSignal | undefined): Promise<Release> {
+  const what = `backend '${backend.id}' has max_concurrent ${backend.maxConcurrent} requests in flight`;
+  return slots.tryAcquire() ?? (await queue(admission, slots.acquire(backend.queueTimeoutMs, signal), what, "backends[].queue_timeout_ms"));
 }
 
 function checkRates(limits: Limits, key: ApiKey, request: AdmissionRequest, admission: Admission): void {
@@ -131,8 +141,8 @@ function checkRates(limits: Limits, key: ApiKey, request: AdmissionRequest, admi
 }
 
 function reserveBudget(limits: Limits, key: ApiKey, request: AdmissionRequest, admission: Admission): void {
-  const backend = request.backend;
-  const amount = worstCaseCostMicros(backend.pricing, request.promptTokensBound, request.maxTokens ?? backend.defaultMaxTokens, backend.timeoutMs);
+  const backends = request.candidates ?? (request.backend ? [request.backend] : []);
+  const amount = Math.max(0, ...backends.map((backend) => worstCaseCostMicros(backend.pricing, request.promptTokensBound, request.maxTokens ?? backend.defaultMaxTokens, backend.timeoutMs)));
   const result = limits.budgets.reserve(
     key.id,
     { dailyMicros: toMicros(key.budget_usd_daily), monthlyMicros: toMicros(key.budget_usd_monthly) },

@@ -1,8 +1,10 @@
 // POST /v1/chat/completions: the stages in order. Each stage is a small function over the request context.
-//   intake (authenticate → read body → validate → resolve target → check model) → template → admit (limits,
-//   budget, queue) → upstream body → dispatch → respond (JSON) or relay (SSE) → finish (ledger, metrics, settle)
+//   intake (authenticate → read body → validate → resolve target → check model) → plan (balancer or auto) →
+//   template → admit (limits, budget, queue) → upstream body → dispatch → respond (JSON) or relay (SSE) →
+//   finish (ledger, metrics, settle)
 import { GatewayError, asGatewayError, toErrorResponse } from "../errors.ts";
 import type { Gateway } from "../gateway.ts";
+import type { Backend } from "../config/resolve.ts";
 import { compileValidator } from "../api/validate.ts";
 import { ChatCompletionRequest } from "../api/schemas.ts";
 import { estimatePromptTokensUpperBound } from "../billing/cost.ts";
@@ -12,13 +14,17 @@ import { NO_ADDRESS, type ClientAddress } from "../client-ip.ts";
 import { newContext, type RequestContext, type TokenUsage } from "./context.ts";
 import { admitRequest, intake } from "./intake.ts";
 import { finishRequest } from "./finish.ts";
-import { UpstreamCall } from "../upstream/call.ts";
-import { postToBackend } from "../upstream/client.ts";
-import { relayStream } from "../sse/relay.ts";
+import { beginAttempt, dispatchPlanned } from "./dispatch.ts";
+import type { UpstreamCall } from "../upstream/call.ts";
+import { postToBackend, ttftTimeout } from "../upstream/client.ts";
+import { relayStream, type ChunkReader, type RelayStart } from "../sse/relay.ts";
 import { computeTimings } from "../observability/timings.ts";
 import { jsonResponse, sseResponse, withHeaders } from "./response-headers.ts";
+import { planAuto, planBalancer, type RoutePlan } from "../routing/plan.ts";
 
 const validateChatRequest = compileValidator(ChatCompletionRequest);
+
+type Completion = Record<string, unknown>;
 
 export async function handleChat(req: Request, gateway: Gateway, clientIp: ClientAddress = NO_ADDRESS): Promise<Response> {
   const ctx = newContext("chat", req, gateway.snapshot);
@@ -26,29 +32,39 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp: Clien
   let streaming = false;
   try {
     const body = await intake(ctx, req, gateway, clientIp, validateChatRequest);
-    const backend = ctx.backend!;
     ctx.stream = typeof body.stream === "boolean" ? body.stream : ctx.snapshot.server.stream_default;
-    body.messages = renderMessages(body.messages as never, backend.templateRenderMode);
     ctx.promptTokensBound = estimatePromptTokensUpperBound(body.messages as unknown[]);
-    const queued = admitRequest(ctx, gateway, (body.max_completion_tokens ?? body.max_tokens) as number | undefined);
-    if (queued) await queued;
-    const upstreamBody = prepareUpstreamBody(body, backend, ctx.stream);
+    const maxTokens = (body.max_completion_tokens ?? body.max_tokens) as number | undefined;
+    const backend = ctx.backend;
 
-    const call = (ctx.call = new UpstreamCall(ctx.clientSignal));
-    ctx.upstreamStartedAt = performance.now();
-    const upstream = await postToBackend(backend, backend.chatUrl, upstreamBody, call);
-    if (ctx.stream) {
-      const stream = relayStream(ctx, upstream, call, (outcome) => {
-        gateway.metrics.inFlight--;
-        // Headers went out with 200; the ledger records what happened to the stream.
-        const status = outcome.status === "ok" ? 200 : outcome.status === "client_gone" ? 499 : 502;
-        const errorCode = outcome.status === "ok" ? null : outcome.status === "client_gone" ? "client_closed" : outcome.status === "bad_stream" ? "bad_upstream_sse" : "stream_interrupted";
-        finishRequest(ctx, gateway, { status, errorCode, usage: outcome.usage, usageEstimated: outcome.usageEstimated });
-      });
+    if (backend) {
+      // A backend by name: one attempt, the engine's bytes relayed as they come.
+      body.messages = renderMessages(body.messages as never, backend.templateRenderMode);
+      const queued = admitRequest(ctx, gateway, maxTokens);
+      if (queued) await queued;
+      const upstreamBody = prepareUpstreamBody(body, backend, ctx.stream);
+      const call = beginAttempt(ctx, gateway, backend);
+      const upstream = await postToBackend(backend, backend.chatUrl, upstreamBody, call);
+      if (!ctx.stream) return respondBuffered(ctx, gateway, await readCompletion(ctx, backend, upstream, call));
       streaming = true;
-      return withHeaders(sseResponse(stream, backend, ctx.requestId), ctx.admission);
+      return streamResponse(ctx, gateway, upstream.body!.getReader(), call);
     }
-    return await respondBuffered(ctx, gateway, upstream, call);
+
+    // A balancer or `auto`: plan the candidates, then try them until one answers.
+    const plan = (ctx.plan = ctx.balancer ? planBalancer(ctx, gateway, ctx.balancer, req.headers) : await planAuto(ctx, gateway, ctx.autoRouting!));
+    const queued = admitRequest(ctx, gateway, maxTokens);
+    if (queued) await queued;
+    const messages = body.messages as never;
+    const bodyFor = (target: Backend) => prepareUpstreamBody({ ...body, messages: renderMessages(messages, target.templateRenderMode) }, target, ctx.stream);
+    if (!ctx.stream) {
+      const completion = await dispatchPlanned(ctx, gateway, plan, async (target, call) => readCompletion(ctx, target, await postToBackend(target, target.chatUrl, bodyFor(target), call), call));
+      completion.routing = routingBlock(ctx, plan);
+      return withRoute(respondBuffered(ctx, gateway, completion), plan);
+    }
+    const started = await dispatchPlanned(ctx, gateway, plan, (target, call) => openStream(ctx, target, bodyFor(target), call, plan.policy.ttftTimeoutMs));
+    streaming = true;
+    const routingEvent = `data: ${JSON.stringify({ object: "routing", ...routingBlock(ctx, plan), choices: [] })}\n\n`;
+    return withRoute(streamResponse(ctx, gateway, started.reader, ctx.call!, { first: started.first, prelude: routingEvent }), plan);
   } catch (thrown) {
     const error = asGatewayError(thrown);
     finishRequest(ctx, gateway, { status: error.status, errorCode: error.code, usage: undefined, usageEstimated: false });
@@ -58,8 +74,45 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp: Clien
   }
 }
 
-async function respondBuffered(ctx: RequestContext, gateway: Gateway, upstream: Response, call: UpstreamCall): Promise<Response> {
-  const backend = ctx.backend!;
+function streamResponse(ctx: RequestContext, gateway: Gateway, reader: ChunkReader, call: UpstreamCall, start?: RelayStart): Response {
+  const stream = relayStream(
+    ctx,
+    reader,
+    call,
+    (outcome) => {
+      gateway.metrics.inFlight--;
+      // Headers went out with 200; the ledger records what happened to the stream.
+      const status = outcome.status === "ok" ? 200 : outcome.status === "client_gone" ? 499 : 502;
+      const errorCode = outcome.status === "ok" ? null : outcome.status === "client_gone" ? "client_closed" : outcome.status === "bad_stream" ? "bad_upstream_sse" : "stream_interrupted";
+      finishRequest(ctx, gateway, { status, errorCode, usage: outcome.usage, usageEstimated: outcome.usageEstimated });
+    },
+    start,
+  );
+  return withHeaders(sseResponse(stream, ctx.backend!, ctx.requestId), ctx.admission);
+}
+
+/**
+ * A balancer's stream attempt: the engine's headers and its first chunk, so that an engine that fails before its
+ * first byte (or, with the TTFT guard, is too slow to send it) can still be replaced — nothing has reached the
+ * client yet.
+ */
+async function openStream(ctx: RequestContext, backend: Backend, body: string, call: UpstreamCall, ttftTimeoutMs: number | undefined) {
+  const upstream = await postToBackend(backend, backend.chatUrl, body, call, ttftTimeoutMs);
+  if (ttftTimeoutMs === undefined) call.arm(backend.streamIdleTimeoutMs, "idle");
+  const reader = upstream.body!.getReader();
+  const first = await reader.read().catch(() => undefined);
+  if (first && !first.done) {
+    ctx.firstTokenAt = performance.now();
+    return { reader, first: first.value };
+  }
+  reader.cancel().catch(() => {});
+  if (call.reason === "ttft") throw ttftTimeout(backend);
+  if (call.reason === "client") throw new GatewayError("upstream_error", "client closed the request", { status: 499 });
+  throw new GatewayError("upstream_error", `backend '${backend.id}' closed the stream before its first byte`);
+}
+
+/** The engine's whole answer, checked: invalid JSON or a missing choices array is the engine's failure (502). */
+async function readCompletion(ctx: RequestContext, backend: Backend, upstream: Response, call: UpstreamCall): Promise<Completion> {
   let text: string;
   try {
     text = await upstream.text();
@@ -71,7 +124,7 @@ async function respondBuffered(ctx: RequestContext, gateway: Gateway, upstream: 
     call.clear();
   }
   ctx.upstreamEndedAt = performance.now();
-  let completion: Record<string, unknown>;
+  let completion: Completion;
   try {
     completion = JSON.parse(text);
   } catch {
@@ -80,14 +133,31 @@ async function respondBuffered(ctx: RequestContext, gateway: Gateway, upstream: 
   if (completion === null || typeof completion !== "object" || !Array.isArray(completion.choices)) {
     throw new GatewayError("upstream_error", `backend '${backend.id}' answered without a choices array`);
   }
+  return completion;
+}
+
+function respondBuffered(ctx: RequestContext, gateway: Gateway, completion: Completion): Response {
+  const backend = ctx.backend!;
   const reported = completion.usage as TokenUsage | undefined;
-  const usage = reported ?? estimateUsage(ctx, completion.choices);
+  const usage = reported ?? estimateUsage(ctx, completion.choices as unknown[]);
   completion.id = `chatcmpl-${ctx.requestId}`;
-  completion.model = ctx.requestedModel;
+  // A balancer or `auto` answers with the model that served; a backend by name with the name asked for.
+  completion.model = ctx.plan ? backend.id : ctx.requestedModel;
   if (completion.timings !== undefined) completion.engine_timings = completion.timings; // llama.cpp's own
   completion.timings = computeTimings(ctx, usage);
   finishRequest(ctx, gateway, { status: 200, errorCode: null, usage, usageEstimated: !reported });
   return withHeaders(jsonResponse(JSON.stringify(completion), backend, ctx.requestId), ctx.admission);
+}
+
+/** The response's `routing` block: the plan's decision and how it turned out. */
+function routingBlock(ctx: RequestContext, plan: RoutePlan): Record<string, unknown> {
+  return { ...plan.decision, model: ctx.backend!.id, attempts: plan.attempts };
+}
+
+/** `x-sluice-route`: the balancer (or auto) and the route (or task) that chose the backend. */
+function withRoute(response: Response, plan: RoutePlan): Response {
+  response.headers.set("x-sluice-route", `${plan.name}/${plan.route}`);
+  return response;
 }
 
 /** An engine that reports no usage: about four characters per token. */

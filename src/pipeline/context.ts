@@ -3,6 +3,9 @@ import type { Backend, Snapshot } from "../config/resolve.ts";
 import type { UpstreamCall } from "../upstream/call.ts";
 import type { Principal } from "../auth/authenticate.ts";
 import type { Admission } from "./admission.ts";
+import type { AutoRouting, Balancer } from "../config/resolve-routing.ts";
+import type { RoutePlan } from "../routing/plan.ts";
+import type { BackendStat } from "../routing/backend-stats.ts";
 
 export interface TokenUsage {
   prompt_tokens: number;
@@ -26,14 +29,20 @@ export interface RequestContext {
   requestedModel: string;
   stream: boolean;
   promptTokensBound: number;
+  /** The backend serving the request (for a balancer or `auto`: the current attempt's). */
   backend?: Backend;
+  /** Set instead of `backend` when `model` names a balancer or `auto`. */
+  balancer?: Balancer;
+  autoRouting?: AutoRouting;
+  plan?: RoutePlan;
+  /** The live stats of `backend` while a request is in flight there. */
+  stat?: BackendStat;
   admission?: Admission;
   call?: UpstreamCall;
   upstreamStartedAt?: number;
   upstreamEndedAt?: number;
   firstTokenAt?: number;
 }
-
 
 export function newContext(endpoint: RequestContext["endpoint"], req: Request, snapshot: Snapshot): RequestContext {
   return {

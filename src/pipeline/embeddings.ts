@@ -1,4 +1,4 @@
-// POST /v1/embeddings: authenticate, validate, resolve the backend, admit, forward, finish. When a client asks for
+// POST /v1/embeddings: authenticate, validate, resolve the backend (or plan a balancer), admit, forward, finish. When a client asks for
 // base64 and the engine answered with float arrays anyway (some engines ignore encoding_format), the gateway
 // encodes them itself.
 import { GatewayError, asGatewayError, toErrorResponse } from "../errors.ts";
@@ -9,7 +9,10 @@ import { NO_ADDRESS, type ClientAddress } from "../client-ip.ts";
 import { newContext, type TokenUsage } from "./context.ts";
 import { admitRequest, intake } from "./intake.ts";
 import { finishRequest } from "./finish.ts";
-import { UpstreamCall } from "../upstream/call.ts";
+import type { UpstreamCall } from "../upstream/call.ts";
+import type { Backend } from "../config/resolve.ts";
+import { beginAttempt, dispatchPlanned } from "./dispatch.ts";
+import { planBalancer } from "../routing/plan.ts";
 import { postToBackend } from "../upstream/client.ts";
 import { jsonResponse, withHeaders } from "./response-headers.ts";
 
@@ -19,28 +22,39 @@ export async function handleEmbeddings(req: Request, gateway: Gateway, clientIp:
   const ctx = newContext("embeddings", req, gateway.snapshot);
   try {
     const body = await intake(ctx, req, gateway, clientIp, validateEmbeddingRequest);
-    const backend = ctx.backend!;
+    if (ctx.autoRouting) throw new GatewayError("invalid_request", "model 'auto' routes chat completions; name an embedding model or a balancer of them", { param: "model" });
     ctx.promptTokensBound = Math.ceil(Buffer.byteLength(JSON.stringify(body.input)) / 2);
+    if (ctx.balancer) ctx.plan = planBalancer(ctx, gateway, ctx.balancer, req.headers);
     const queued = admitRequest(ctx, gateway, 0);
     if (queued) await queued;
 
-    const call = (ctx.call = new UpstreamCall(ctx.clientSignal));
-    ctx.upstreamStartedAt = performance.now();
-    const upstream = await postToBackend(backend, backend.embeddingsUrl, JSON.stringify({ ...body, model: backend.upstreamModel }), call);
-    const result = (await upstream.json().catch(() => undefined)) as { data?: { embedding?: unknown }[]; model?: string; usage?: TokenUsage } | undefined;
-    call.clear();
-    ctx.upstreamEndedAt = performance.now();
-    if (!Array.isArray(result?.data)) throw new GatewayError("upstream_error", `backend '${backend.id}' answered embeddings without a data array`);
+    const embed = async (backend: Backend, call: UpstreamCall): Promise<EmbeddingResult> => {
+      const upstream = await postToBackend(backend, backend.embeddingsUrl, JSON.stringify({ ...body, model: backend.upstreamModel }), call);
+      const result = (await upstream.json().catch(() => undefined)) as EmbeddingResult | undefined;
+      call.clear();
+      ctx.upstreamEndedAt = performance.now();
+      if (!Array.isArray(result?.data)) throw new GatewayError("upstream_error", `backend '${backend.id}' answered embeddings without a data array`);
+      return result;
+    };
+    const result = ctx.plan ? await dispatchPlanned(ctx, gateway, ctx.plan, embed) : await embed(ctx.backend!, beginAttempt(ctx, gateway, ctx.backend!));
     if (body.encoding_format === "base64") for (const item of result.data) if (Array.isArray(item.embedding)) item.embedding = toBase64(item.embedding as number[]);
-    result.model = ctx.requestedModel;
+    result.model = ctx.plan ? ctx.backend!.id : ctx.requestedModel;
     const usage = result.usage ? { prompt_tokens: result.usage.prompt_tokens ?? 0, completion_tokens: 0, total_tokens: result.usage.total_tokens ?? 0 } : undefined;
     finishRequest(ctx, gateway, { status: 200, errorCode: null, usage, usageEstimated: !usage });
-    return withHeaders(jsonResponse(JSON.stringify(result), backend, ctx.requestId), ctx.admission);
+    const response = withHeaders(jsonResponse(JSON.stringify(result), ctx.backend!, ctx.requestId), ctx.admission);
+    if (ctx.plan) response.headers.set("x-sluice-route", `${ctx.plan.name}/${ctx.plan.route}`);
+    return response;
   } catch (thrown) {
     const error = asGatewayError(thrown);
     finishRequest(ctx, gateway, { status: error.status, errorCode: error.code, usage: undefined, usageEstimated: false });
     return toErrorResponse(error, ctx.requestId);
   }
+}
+
+interface EmbeddingResult {
+  data: { embedding?: unknown }[];
+  model?: string;
+  usage?: TokenUsage;
 }
 
 /** OpenAI's base64 encoding: the little-endian float32 bytes of the vector. */

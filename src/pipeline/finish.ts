@@ -3,6 +3,7 @@
 import type { Gateway } from "../gateway.ts";
 import type { RequestContext, TokenUsage } from "./context.ts";
 import { costOf } from "../billing/cost.ts";
+import { endAttempt } from "./dispatch.ts";
 
 export interface Outcome {
   status: number;
@@ -21,13 +22,14 @@ export function finishRequest(ctx: RequestContext, gateway: Gateway, outcome: Ou
   const estimated = outcome.usageEstimated || (!outcome.usage && upstreamMs !== null && outcome.status < 400);
   const cost = backend ? costOf(backend.pricing, { promptTokens, completionTokens }, upstreamMs ?? 0) : { micros: 0, basis: "none" as const };
   ctx.admission?.finish(promptTokens + completionTokens, cost.micros);
+  endAttempt(ctx, gateway, outcome.status, outcome.errorCode);
 
   gateway.ledger.append({
     requestId: ctx.requestId,
     keyId: ctx.principal?.key?.id ?? null,
     model: ctx.requestedModel || "unknown",
     backend: backend?.id ?? null,
-    route: null,
+    route: ctx.plan ? `${ctx.plan.name}/${ctx.plan.route}` : null,
     endpoint: ctx.endpoint,
     status: outcome.status,
     errorCode: outcome.errorCode,

@@ -4,7 +4,7 @@ import type { Gateway } from "../gateway.ts";
 import type { ClientAddress } from "../client-ip.ts";
 import { requireModel, requireScope } from "../auth/authenticate.ts";
 import { expectObject, readJsonBody } from "./read-body.ts";
-import { resolveBackend } from "./resolve-target.ts";
+import { resolveTarget } from "./resolve-target.ts";
 import { admit, needsAdmission } from "./admission.ts";
 import type { RequestContext } from "./context.ts";
 
@@ -17,7 +17,7 @@ export async function intake(ctx: RequestContext, req: Request, gateway: Gateway
   validate(body);
   ctx.body = body;
   ctx.requestedModel = body.model as string;
-  ctx.backend = resolveBackend(ctx.snapshot, ctx.requestedModel);
+  resolveTarget(ctx, ctx.requestedModel);
   requireModel(principal, ctx.requestedModel);
   return body;
 }
@@ -25,9 +25,9 @@ export async function intake(ctx: RequestContext, req: Request, gateway: Gateway
 /** Limits, budget and queue (see admission.ts). Returns a promise only when the request has to queue. */
 export function admitRequest(ctx: RequestContext, gateway: Gateway, maxTokens: number | undefined): Promise<void> | undefined {
   const key = ctx.principal?.key ?? null;
-  const backend = ctx.backend!;
+  const backend = ctx.plan ? undefined : ctx.backend;
   if (!needsAdmission(key, backend)) return undefined;
-  const admitted = admit(gateway.limits, { key, backend, promptTokensBound: ctx.promptTokensBound, maxTokens, signal: ctx.clientSignal });
+  const admitted = admit(gateway.limits, { key, backend, candidates: ctx.plan?.candidates, promptTokensBound: ctx.promptTokensBound, maxTokens, signal: ctx.clientSignal });
   if (!(admitted instanceof Promise)) {
     ctx.admission = admitted;
     return undefined;

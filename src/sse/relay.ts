@@ -23,9 +23,23 @@ const USAGE_KEY = Buffer.from('"usage"');
 const CLOSE_BRACE = 0x7d;
 const CLOSE_BRACKET = 0x5d;
 
-export function relayStream(ctx: RequestContext, upstream: Response, call: UpstreamCall, onEnd: (outcome: StreamOutcome) => void): ReadableStream<Uint8Array> {
+/** What the relay needs of the engine's body reader. */
+export interface ChunkReader {
+  read(): Promise<{ done: boolean; value?: Uint8Array }>;
+  cancel(reason?: unknown): Promise<void>;
+}
+
+export interface RelayStart {
+  /** The engine's first chunk, when dispatch already read it (a balancer commits to a backend only after it). */
+  first?: Uint8Array;
+  /** An event to send before the engine's (the routing event). */
+  prelude?: string;
+}
+
+export function relayStream(ctx: RequestContext, reader: ChunkReader, call: UpstreamCall, onEnd: (outcome: StreamOutcome) => void, start?: RelayStart): ReadableStream<Uint8Array> {
   const relay = new StreamRelay(ctx, call);
-  const reader = upstream.body!.getReader();
+  let pending = start?.first;
+  let prelude = start?.prelude;
   let ended = false;
   const end = (status: StreamStatus) => {
     if (ended) return;
@@ -39,12 +53,21 @@ export function relayStream(ctx: RequestContext, upstream: Response, call: Upstr
   const source: Bun.DirectUnderlyingSource<Uint8Array> = {
     type: "direct",
     async pull(controller) {
+      if (prelude) {
+        controller.write(prelude);
+        prelude = undefined;
+      }
       for (;;) {
         let chunk: { done: boolean; value?: Uint8Array };
-        try {
-          chunk = await reader.read();
-        } catch {
-          chunk = { done: true, value: undefined };
+        if (pending) {
+          chunk = { done: false, value: pending };
+          pending = undefined;
+        } else {
+          try {
+            chunk = await reader.read();
+          } catch {
+            chunk = { done: true, value: undefined };
+          }
         }
         if (ended) return;
         if (chunk.done) {

@@ -1,7 +1,7 @@
 // One upstream request's lifetime: a single AbortController fed by the client's disconnect and by our timers,
 // remembering why it was aborted so the failure can be reported as the right error (504, stream cut, nothing).
 
-export type AbortReason = "timeout" | "idle" | "client" | "bad_stream";
+export type AbortReason = "timeout" | "ttft" | "idle" | "client" | "bad_stream";
 
 export class UpstreamCall {
   readonly controller = new AbortController();

@@ -6,9 +6,13 @@ import type { UpstreamCall } from "./call.ts";
 
 const DEFAULT_RETRY_AFTER_S = "1";
 
-/** POSTs a JSON body; resolves with a 2xx response, or throws the GatewayError that describes the failure. */
-export async function postToBackend(backend: Backend, url: string, body: string, call: UpstreamCall): Promise<Response> {
-  call.arm(backend.timeoutMs, "timeout");
+/**
+ * POSTs a JSON body; resolves with a 2xx response, or throws the GatewayError that describes the failure.
+ * `ttftTimeoutMs` (a balancer's TTFT guard) replaces the backend's timeout; the caller reads the first chunk in it.
+ */
+export async function postToBackend(backend: Backend, url: string, body: string, call: UpstreamCall, ttftTimeoutMs?: number): Promise<Response> {
+  if (ttftTimeoutMs === undefined) call.arm(backend.timeoutMs, "timeout");
+  else call.arm(ttftTimeoutMs, "ttft");
   let response: Response;
   try {
     response = await fetch(url, { method: "POST", headers: backend.requestHeaders, body, signal: call.signal });
@@ -25,9 +29,14 @@ export function fetchFailure(backend: Backend, call: UpstreamCall, error: unknow
   if (call.reason === "timeout") {
     return new GatewayError("upstream_timeout", `backend '${backend.id}' did not answer within ${backend.timeoutMs} ms (backends[].timeout_ms)`);
   }
+  if (call.reason === "ttft") return ttftTimeout(backend);
   if (call.reason === "client") return new GatewayError("upstream_error", "client closed the request", { status: 499 });
   const detail = error instanceof Error ? error.message : String(error);
   return new GatewayError("upstream_error", `backend '${backend.id}' is unreachable at ${backend.baseUrl}: ${detail}`);
+}
+
+export function ttftTimeout(backend: Backend): GatewayError {
+  return new GatewayError("upstream_timeout", `backend '${backend.id}' sent no first token within the balancer's ttft_timeout_ms`);
 }
 
 /** Maps an engine's non-2xx answer: 4xx keep their status and message, 429 keeps Retry-After, 5xx become 502. */

@@ -2,6 +2,8 @@
 // check costs no tokens. Results are cached; GET /v1/models/{id}/health reads the cache.
 import type { Backend, Snapshot } from "../config/resolve.ts";
 import type { HealthStatus, Metrics } from "../observability/metrics.ts";
+import type { BackendStats } from "../routing/backend-stats.ts";
+import { engineQueueDepth } from "./engine-metrics.ts";
 
 export class HealthMonitor {
   private readonly statuses = new Map<string, HealthStatus>();
@@ -10,6 +12,7 @@ export class HealthMonitor {
   constructor(
     private readonly snapshot: () => Snapshot,
     private readonly metrics: Metrics,
+    private readonly stats: BackendStats,
   ) {}
 
   /** (Re)starts the periodic checks with the current snapshot's interval. */
@@ -24,15 +27,29 @@ export class HealthMonitor {
     clearInterval(this.timer);
   }
 
+  /** The last known status, without waiting; undefined before the first check. */
+  cached(id: string): HealthStatus | undefined {
+    return this.statuses.get(id);
+  }
+
   /** The cached status, or a fresh check when the backend has not been checked yet. */
   async status(backend: Backend): Promise<HealthStatus> {
     return this.statuses.get(backend.id) ?? (await this.check(backend));
   }
 
   async checkAll(): Promise<void> {
-    const backends = [...this.snapshot().backends.values()];
-    await Promise.all(backends.map((backend) => this.check(backend)));
+    const snapshot = this.snapshot();
+    const backends = [...snapshot.backends.values()];
+    await Promise.all([...backends.map((backend) => this.check(backend)), ...queueWatched(snapshot).map((backend) => this.readQueue(backend))]);
     for (const id of this.statuses.keys()) if (!this.snapshot().backends.has(id)) this.statuses.delete(id);
+  }
+
+  /** Reads the engine's queue depth from its Prometheus /metrics (vLLM, SGLang); unknown counts as 0. */
+  async readQueue(backend: Backend): Promise<void> {
+    const { "content-type": _, ...headers } = backend.headers;
+    const response = await get(backend.metricsUrl, headers, this.snapshot().health.timeout_ms);
+    const text = response?.ok ? await response.text().catch(() => "") : "";
+    this.stats.get(backend.id).engineQueue = engineQueueDepth(text) ?? 0;
   }
 
   async check(backend: Backend): Promise<HealthStatus> {
@@ -41,6 +58,16 @@ export class HealthMonitor {
     this.metrics.setHealth(backend.id, status);
     return status;
   }
+}
+
+/** Backends a least_busy balancer routes to: their engines' own queue depth is worth a scrape. */
+function queueWatched(snapshot: Snapshot): Backend[] {
+  const watched = new Set<Backend>();
+  for (const balancer of snapshot.balancers.values()) {
+    if (balancer.strategy !== "least_busy") continue;
+    for (const route of balancer.routes) for (const target of route.targets) watched.add(target.backend);
+  }
+  return [...watched];
 }
 
 /** ready: engine up and the model listed; loading: engine up (or 503) but model not listed yet; else unavailable. */

@@ -42,7 +42,12 @@
  *   GET  /__aborts     client disconnects from stall/slow: [{model, at_ms, completed_chunks}]
  *                      at_ms = Date.now() when detected; completed_chunks = SSE events
  *                      already enqueued for that response (0 for buffered ones).
- *   POST /__control    {health?, models?, hide_models?}
+ *   POST /__control    {health?, models?, hide_models?, fail_status?, fail_count?, first_byte_delay_ms?,
+ *                      empty_stream?, queue_depth?}: fail_status makes every chat/embeddings POST
+ *                      (or the next fail_count) fail with that status; first_byte_delay_ms delays a
+ *                      buffered answer, or a stream's first event (headers go out at once);
+ *                      empty_stream answers streams with headers and no event at all;
+ *                      queue_depth is served as vllm:num_requests_waiting on GET /metrics.
  *   POST /__reset      clears recordings, aborts, control state and the id counter
  *
  * Client-disconnect detection (verified on Bun 1.4.5, see scripted-upstream.test.ts):
@@ -79,6 +84,16 @@ export interface ControlUpdate {
   models?: string[];
   /** model ids omitted from /v1/models */
   hide_models?: string[];
+  /** every chat/embeddings POST fails with this status (null: stop failing) */
+  fail_status?: number | null;
+  /** only the next N POSTs fail */
+  fail_count?: number | null;
+  /** delay of a buffered answer or a stream's first event */
+  first_byte_delay_ms?: number;
+  /** streams: headers, then the body ends with no event */
+  empty_stream?: boolean;
+  /** GET /metrics reports this as vllm:num_requests_waiting */
+  queue_depth?: number;
 }
 
 export interface ScriptedUpstream {
@@ -156,6 +171,11 @@ interface ControlState {
   health: number;
   models: string[];
   hideModels: string[];
+  failStatus: number | null;
+  failCount: number | null;
+  firstByteDelayMs: number;
+  emptyStream: boolean;
+  queueDepth: number;
 }
 
 const state = {
@@ -166,7 +186,7 @@ const state = {
 };
 
 function defaultControl(): ControlState {
-  return { health: 200, models: [], hideModels: [] };
+  return { health: 200, models: [], hideModels: [], failStatus: null, failCount: null, firstByteDelayMs: 0, emptyStream: false, queueDepth: 0 };
 }
 
 function resetState(): void {
@@ -506,10 +526,12 @@ interface StreamScript {
   /** "close" ends the body normally; "cut" resets the connection after the last event */
   ending: "close" | "cut";
   watch?: AbortWatch;
+  /** delay before the first event (headers go out at once) */
+  firstDelayMs?: number;
 }
 
 function sseResponse(script: StreamScript): Response {
-  const { events, gapMs, ending, watch } = script;
+  const { events, gapMs, ending, watch, firstDelayMs } = script;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
   let sent = 0;
@@ -541,7 +563,8 @@ function sseResponse(script: StreamScript): Response {
         if (watch) watch.progress = sent;
         timer = setTimeout(step, gapMs);
       };
-      step();
+      if (firstDelayMs) timer = setTimeout(step, firstDelayMs);
+      else step();
     },
     cancel() {
       // Must not throw: a throwing cancel() can take the whole server down (oven-sh/bun#33813).
@@ -597,9 +620,12 @@ function handleChat(request: ChatRequest, signal: AbortSignal): Response | Promi
     case "no-usage":
       if (!request.stream) return bufferedEcho(request, false);
       return sseResponse({ events: echoStreamEvents(request, false), gapMs: EVENT_GAP_MS, ending: "close" });
-    default:
-      if (!request.stream) return bufferedEcho(request);
-      return sseResponse({ events: echoStreamEvents(request), gapMs: EVENT_GAP_MS, ending: "close" });
+    default: {
+      const { firstByteDelayMs, emptyStream } = state.control;
+      if (!request.stream) return firstByteDelayMs ? sleep(firstByteDelayMs, signal).then(() => bufferedEcho(request)) : bufferedEcho(request);
+      if (emptyStream) return sseResponse({ events: [], gapMs: 0, ending: "close" });
+      return sseResponse({ events: echoStreamEvents(request), gapMs: EVENT_GAP_MS, ending: "close", firstDelayMs: firstByteDelayMs });
+    }
   }
 }
 
@@ -682,6 +708,12 @@ function applyControl(body: unknown): Response {
   }
   if (models !== undefined && !isStringArray(models)) return openaiError(400, "models must be an array of strings");
   if (hideModels !== undefined && !isStringArray(hideModels)) return openaiError(400, "hide_models must be an array of strings");
+  const { fail_status: failStatus, fail_count: failCount, first_byte_delay_ms: delay, empty_stream: emptyStream, queue_depth: queueDepth } = body;
+  if (failStatus !== undefined) state.control.failStatus = typeof failStatus === "number" ? failStatus : null;
+  if (failCount !== undefined) state.control.failCount = typeof failCount === "number" ? failCount : null;
+  if (typeof delay === "number") state.control.firstByteDelayMs = delay;
+  if (typeof emptyStream === "boolean") state.control.emptyStream = emptyStream;
+  if (typeof queueDepth === "number") state.control.queueDepth = queueDepth;
   if (healthStatus !== undefined) state.control.health = healthStatus;
   if (models !== undefined) state.control.models = models;
   if (hideModels !== undefined) state.control.hideModels = hideModels;
@@ -707,6 +739,8 @@ async function handleV1Post(req: Request, path: string): Promise<Response> {
   state.requests.push({ path, headers: Object.fromEntries(req.headers), body: body.ok ? body.value : body.raw });
   if (!body.ok) return openaiError(400, "request body is not valid JSON");
 
+  const scripted = scriptedFailure();
+  if (scripted) return scripted;
   if (path === "/v1/chat/completions") {
     const request = parseChatRequest(body.value);
     if (typeof request === "string") return openaiError(400, request);
@@ -714,6 +748,20 @@ async function handleV1Post(req: Request, path: string): Promise<Response> {
   }
   if (path === "/v1/embeddings") return handleEmbeddings(body.value);
   return notFound(req, path);
+}
+
+/** The failure /__control asked for, if any (counting down fail_count). */
+function scriptedFailure(): Response | undefined {
+  const control = state.control;
+  if (control.failStatus === null || control.failCount === 0) return undefined;
+  if (control.failCount !== null) control.failCount--;
+  const status = control.failStatus;
+  return json({ error: { message: `scripted failure ${status}`, type: "server_error" } }, status, status === 429 ? { "retry-after": "1" } : {});
+}
+
+function engineMetrics(): Response {
+  const text = `# HELP vllm:num_requests_waiting Requests waiting.\n# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting{model_name="echo"} ${state.control.queueDepth}\n`;
+  return new Response(text, { headers: { "content-type": "text/plain; version=0.0.4" } });
 }
 
 function notFound(req: Request, path: string): Response {
@@ -729,6 +777,8 @@ async function route(req: Request): Promise<Response> {
       return health();
     case "GET /v1/models":
       return listModels();
+    case "GET /metrics":
+      return engineMetrics();
     case "GET /__requests":
       return json(state.requests);
     case "GET /__aborts":

@@ -26,7 +26,7 @@ async function relay(parts: (string | Uint8Array)[], cut = false): Promise<{ tex
     },
   });
   let outcome: StreamOutcome | undefined;
-  const stream = relayStream(context(), new Response(body), new UpstreamCall(), (o) => (outcome = o));
+  const stream = relayStream(context(), new Response(body).body!.getReader(), new UpstreamCall(), (o) => (outcome = o));
   const text = await new Response(stream).text();
   return { text, outcome: outcome! };
 }

@@ -1,0 +1,111 @@
+// Stage: send the request upstream. A direct backend gets one attempt. A balancer or `auto` plan gets retries
+// before the first byte reaches the client — on connect errors, timeouts, 5xx and 429 — each on another available
+// backend where there is one, with jittered exponential backoff and within the retry budget. Every attempt is
+// counted in the backend's live stats, which feed the circuit breaker and the least_busy / least_latency choices.
+import { GatewayError, asGatewayError } from "../errors.ts";
+import type { Gateway } from "../gateway.ts";
+import type { Backend } from "../config/resolve.ts";
+import type { RequestContext } from "./context.ts";
+import type { RoutePlan } from "../routing/plan.ts";
+import { UpstreamCall } from "../upstream/call.ts";
+import { Admission, backendSemaphore, takeBackendSlot } from "./admission.ts";
+import type { Release } from "../limits/semaphore.ts";
+
+/** One try on one backend: resolves with what the caller needs, or throws a GatewayError. */
+export type Attempt<T> = (backend: Backend, call: UpstreamCall) => Promise<T>;
+
+const MAX_BACKOFF_MS = 2_000;
+
+/** Starts the request's one attempt on its own backend (a direct `model`). */
+export function beginAttempt(ctx: RequestContext, gateway: Gateway, backend: Backend): UpstreamCall {
+  ctx.backend = backend;
+  const stat = (ctx.stat = gateway.routing.stats.get(backend.id));
+  stat.begin(Date.now());
+  const call = (ctx.call = new UpstreamCall(ctx.clientSignal));
+  ctx.upstreamStartedAt = performance.now();
+  return call;
+}
+
+/** Reports how the request went on its backend to the live stats; finish.ts calls it once per request. */
+export function endAttempt(ctx: RequestContext, gateway: Gateway, status: number, errorCode: string | null): void {
+  const stat = ctx.stat;
+  if (!stat) return;
+  ctx.stat = undefined;
+  if (status < 400) {
+    const firstByteAt = ctx.firstTokenAt ?? ctx.upstreamEndedAt;
+    stat.succeeded(firstByteAt !== undefined && ctx.upstreamStartedAt !== undefined ? firstByteAt - ctx.upstreamStartedAt : undefined);
+  } else if (isBackendFailure(status, errorCode)) {
+    stat.failed(Date.now(), breakerSettings(ctx));
+  } else {
+    stat.released();
+  }
+}
+
+export async function dispatchPlanned<T>(ctx: RequestContext, gateway: Gateway, plan: RoutePlan, attempt: Attempt<T>): Promise<T> {
+  const tried = new Set<Backend>();
+  let lastError: GatewayError | undefined;
+  for (let n = 0; n <= plan.policy.retries; n++) {
+    if (n > 0) {
+      if (!lastError || !isRetryable(lastError) || ctx.clientSignal?.aborted) break;
+      if (!plan.budget.withdraw(Date.now())) break;
+      await Bun.sleep(backoffMs(plan.policy.retryBackoffMs, n, Math.random));
+    }
+    const backend = nextBackend(plan, tried, gateway, Date.now());
+    if (!backend) break;
+    tried.add(backend);
+    plan.attempts++;
+    const slot = await backendSlot(ctx, gateway, backend);
+    const call = beginAttempt(ctx, gateway, backend);
+    try {
+      const result = await attempt(backend, call);
+      if (slot) ctx.admission!.hold(slot);
+      return result;
+    } catch (thrown) {
+      slot?.();
+      lastError = asGatewayError(thrown);
+      endAttempt(ctx, gateway, lastError.status, lastError.code);
+      ctx.firstTokenAt = undefined;
+    }
+  }
+  throw lastError ?? new GatewayError("no_healthy_backend", `${plan.name}: every backend is ejected or unavailable right now; retry shortly`, { headers: { "retry-after": "1" } });
+}
+
+/** The next untried candidate the breaker still allows; when all were tried, the first one allowed again. */
+function nextBackend(plan: RoutePlan, tried: Set<Backend>, gateway: Gateway, now: number): Backend | undefined {
+  let fallback: Backend | undefined;
+  for (const backend of plan.candidates) {
+    if (!gateway.routing.stats.get(backend.id).available(now)) continue;
+    if (!tried.has(backend)) return backend;
+    fallback ??= backend;
+  }
+  return fallback;
+}
+
+/** A backend with max_concurrent: take its slot (waiting in its FIFO queue if need be). */
+async function backendSlot(ctx: RequestContext, gateway: Gateway, backend: Backend): Promise<Release | undefined> {
+  if (backend.maxConcurrent === undefined) return undefined;
+  ctx.admission ??= new Admission(gateway.limits, ctx.principal?.key ?? null);
+  return takeBackendSlot(ctx.admission, backendSemaphore(gateway.limits, backend), backend, ctx.clientSignal);
+}
+
+/** Engine trouble worth another try elsewhere: unreachable, 5xx, timeout, 429. Not a client's own mistake. */
+export function isRetryable(error: GatewayError): boolean {
+  if (error.code === "upstream_error") return error.status === 502;
+  return error.code === "upstream_timeout" || error.code === "upstream_rate_limited";
+}
+
+/** Counts against the backend's circuit breaker: the engine failed, not the client or a limit. */
+function isBackendFailure(status: number, errorCode: string | null): boolean {
+  if (errorCode === "upstream_error") return status === 502;
+  return errorCode === "upstream_timeout" || errorCode === "stream_interrupted" || errorCode === "bad_upstream_sse";
+}
+
+/** Full jitter: a random wait up to base × 2^(n-1), capped. */
+export function backoffMs(baseMs: number, attempt: number, random: () => number): number {
+  return Math.round(random() * Math.min(MAX_BACKOFF_MS, baseMs * 2 ** (attempt - 1)));
+}
+
+function breakerSettings(ctx: RequestContext) {
+  const health = ctx.snapshot.health;
+  return { failureThreshold: health.failure_threshold, ejectionMs: health.ejection_ms, maxEjectionMs: health.max_ejection_ms };
+}

@@ -1,0 +1,74 @@
+// A balancer's strategies as pure functions: each orders a route's available targets, best first; the dispatcher
+// tries them in that order. Randomness and the round-robin turn come in as arguments, so tests are exact.
+import type { BalancerStrategy } from "../config/schema.ts";
+import type { Backend, Pricing } from "../config/resolve.ts";
+import type { BackendStat } from "./backend-stats.ts";
+
+export interface Candidate {
+  readonly backend: Backend;
+  readonly weight: number;
+  readonly stat: BackendStat;
+}
+
+export interface OrderInputs {
+  /** A uniform random number in [0, 1). */
+  random: () => number;
+  /** Increments per request: rotates round_robin and breaks ties elsewhere, so equals share the load. */
+  turn: number;
+  /** For `cost`: the request's expected size. */
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export function orderCandidates(strategy: BalancerStrategy, candidates: readonly Candidate[], inputs: OrderInputs): Candidate[] {
+  const rotated = rotate(candidates, inputs.turn);
+  switch (strategy) {
+    case "round_robin":
+      return rotated;
+    case "priority":
+      return [...candidates];
+    case "weighted":
+      return weightedOrder(candidates, inputs.random);
+    case "least_busy":
+      return rotated.sort((a, b) => a.stat.load - b.stat.load);
+    case "least_latency":
+      // Latency times load ("peak EWMA"): a fast backend that is already busy is not piled onto, and an unmeasured
+      // one (0) is tried first so it gets measured.
+      return rotated.sort((a, b) => (a.stat.ttftMs ?? 0) * (a.stat.inFlight + 1) - (b.stat.ttftMs ?? 0) * (b.stat.inFlight + 1));
+    case "cost":
+      return rotated.sort((a, b) => expectedCostUsd(a.backend.pricing, inputs, a.stat.ttftMs) - expectedCostUsd(b.backend.pricing, inputs, b.stat.ttftMs));
+  }
+}
+
+/** Weighted sampling without replacement: the first pick is proportional to weight, then among the rest. */
+export function weightedOrder(candidates: readonly Candidate[], random: () => number): Candidate[] {
+  const left = candidates.filter((candidate) => candidate.weight > 0);
+  const order: Candidate[] = [];
+  while (left.length) {
+    const total = left.reduce((sum, candidate) => sum + candidate.weight, 0);
+    let point = random() * total;
+    let index = left.findIndex((candidate) => (point -= candidate.weight) < 0);
+    if (index === -1) index = left.length - 1; // rounding at the top end
+    order.push(left.splice(index, 1)[0]!);
+  }
+  return order;
+}
+
+/** The expected cost of one request in USD: tokens for token-priced backends, upstream time for GPU-hour ones. */
+export function expectedCostUsd(pricing: Pricing, size: { promptTokens: number; completionTokens: number }, latencyMs: number | undefined): number {
+  if (pricing.inputPerMtokUsd !== undefined || pricing.outputPerMtokUsd !== undefined) {
+    return ((pricing.inputPerMtokUsd ?? 0) * size.promptTokens + (pricing.outputPerMtokUsd ?? 0) * size.completionTokens) / 1e6;
+  }
+  if (pricing.gpuHourUsd !== undefined) return (pricing.gpuHourUsd * (latencyMs ?? DEFAULT_LATENCY_MS)) / 3_600_000;
+  return 0;
+}
+
+/** Assumed for a GPU-hour backend that has not been measured yet. */
+const DEFAULT_LATENCY_MS = 1_000;
+
+function rotate<T>(items: readonly T[], turn: number): T[] {
+  const n = items.length;
+  if (n < 2) return [...items];
+  const start = turn % n;
+  return [...items.slice(start), ...items.slice(0, start)];
+}
