@@ -136,9 +136,9 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-async function loadOrExit(file: string) {
+async function loadOrExit(file: string, ownPorts: number[] = []) {
   try {
-    return await loadConfigFile(file);
+    return await loadConfigFile(file, process.env, ownPorts);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
@@ -149,7 +149,9 @@ async function loadOrExit(file: string) {
 }
 
 async function serve(options: Options) {
-  const snapshot = await loadOrExit(options.config);
+  // Discovery (backends: discover) must never find sluice itself.
+  const ownPorts = options.port === undefined ? [] : [options.port];
+  const snapshot = await loadOrExit(options.config, ownPorts);
   const host = options.host ?? snapshot.server.host;
   const port = options.port ?? snapshot.server.port;
   if (snapshot.auth.mode === "none" && !isLoopback(host)) {
@@ -163,7 +165,8 @@ async function serve(options: Options) {
   }
   const server = startServer(gateway, host, port);
   gateway.health.start();
-  const watcher = watchConfig(options.config, () => gateway.snapshot, (next) => gateway.replaceSnapshot(next));
+  ownPorts.push(server.port!);
+  const watcher = watchConfig(options.config, () => loadConfigFile(options.config, process.env, ownPorts), () => gateway.snapshot, (next) => gateway.replaceSnapshot(next));
   log.info(`sluice ${pkg.version} listening on http://${server.hostname}:${server.port} (config ${options.config}, ${snapshot.backends.size} backends)`);
   let stopping = false;
   const shutdown = async (signal: string) => {

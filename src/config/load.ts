@@ -16,12 +16,13 @@ export class ConfigError extends Error {
   }
 }
 
-export async function loadConfigFile(file: string, env: Record<string, string | undefined> = process.env): Promise<Snapshot> {
+/** `ownPorts`: where this sluice listens besides server.port (a --port override), never probed by discovery. */
+export async function loadConfigFile(file: string, env: Record<string, string | undefined> = process.env, ownPorts: readonly number[] = []): Promise<Snapshot> {
   const handle = Bun.file(file);
   if (!(await handle.exists())) throw new ConfigError(file, [`file not found (pass --config FILE or set SLUICE_CONFIG)`]);
   const { config, discover } = validateConfig(await handle.text(), file, env);
   if (discover) {
-    const found = await discoverBackends({ skipPorts: [config.server.port] });
+    const found = await discoverBackends({ skipPorts: [config.server.port, ...ownPorts] });
     log.info(found.length ? `backends: discover found ${found.map(describeFound).join(", ")}` : "backends: discover found no engine on the usual ports (vLLM 8000, SGLang 30000, llama.cpp 8080/8081, TGI 3000, Ollama 11434)");
     // `auto` and `public:` are serving names of their own; an engine's model with such an id is not served.
     config.backends = toBackendConfigs(found.filter((entry) => entry.name !== "auto" && !entry.name.startsWith("public:"))).map((backend) => Value.Default(BackendConfig, backend) as BackendConfig);

@@ -2,13 +2,13 @@
 // snapshot when the file changes. An invalid edit is logged and the running config keeps serving.
 import { watch, type FSWatcher } from "node:fs";
 import { basename, dirname } from "node:path";
-import { ConfigError, loadConfigFile } from "./load.ts";
+import { ConfigError } from "./load.ts";
 import type { Snapshot } from "./resolve.ts";
 import { log } from "../observability/log.ts";
 
 const DEBOUNCE_MS = 100;
 
-export function watchConfig(file: string, current: () => Snapshot, apply: (next: Snapshot) => void): FSWatcher {
+export function watchConfig(file: string, load: () => Promise<Snapshot>, current: () => Snapshot, apply: (next: Snapshot) => void): FSWatcher {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let lastText: string | undefined;
   const reload = async () => {
@@ -16,7 +16,7 @@ export function watchConfig(file: string, current: () => Snapshot, apply: (next:
     if (text === undefined || text === lastText) return;
     lastText = text;
     try {
-      const next = await loadConfigFile(file);
+      const next = await load();
       const before = current();
       if (next.server.host !== before.server.host || next.server.port !== before.server.port) {
         log.warn(`config ${file}: server.host/server.port changed; restart sluice to listen on ${next.server.host}:${next.server.port}`);

@@ -35,9 +35,15 @@ export function isTaskType(value: unknown): value is TaskType {
   return typeof value === "string" && (TASK_TYPES as readonly string[]).includes(value);
 }
 
-/** Enough to see the ask and a taste of any pasted material; the tail is kept because instructions often follow it. */
-const SCAN_HEAD_CHARS = 3000;
-const SCAN_TAIL_CHARS = 1000;
+/**
+ * Enough to see the ask and a taste of any pasted material; the tail is kept because instructions often follow
+ * it. Every signal is a pass over this text (~0.1 µs per character for the whole table), so the cap is the
+ * worst-case time.
+ */
+const SCAN_HEAD_CHARS = 2000;
+const SCAN_TAIL_CHARS = 500;
+/** Past this much text the work is long-context work, whatever the ask. */
+const LONG_CONTEXT_CHARS = 12_000;
 const SYSTEM_SCAN_CHARS = 1000;
 /** A last line longer than this is pasted material, not a trailing instruction. */
 const TRAILING_INSTRUCTION_MAX_CHARS = 200;
@@ -78,10 +84,11 @@ const SIGNALS: readonly SignalRow[] = [
   ["code_generation", 3, /```/],
   ["code_generation", 3, new RegExp(`\\b(write|implement|create|build|make|generate|give me|code|add)\\b.{0,60}\\b${words(CODE_ARTIFACTS)}\\b`, "i")],
   ["code_generation", 2.5, new RegExp(`\\b(write|implement|create|build|make|generate|port|convert|translate)\\b.{0,60}\\b(in|to|using|with)\\s+${words(PROGRAMMING_LANGUAGES)}\\b`, "i")],
+  // "C function to reverse a list", "regex for zip codes": a request without a verb
+  ["code_generation", 2.5, /^\s*(an? )?([\w#+]+ )?(regexp?|function|script|one-liner|query|class|method|snippet|program) (for|to|that|which)\b/im],
   ["code_generation", 2.5, /\b(refactor|debug|fix (this|my|the) (code|bug|function|error)?|fix this|add type hints|type hints|unit tests?|rewrite this (function|code))\b/i],
   ["code_generation", 1.5, new RegExp(`\\b${words(PROGRAMMING_LANGUAGES)}\\b|\\bc(\\+\\+|#)|\\bin go\\b`, "i")],
   ["code_generation", 1.5, new RegExp(`^\\s*${words(PROGRAMMING_LANGUAGES)}\\b.{0,40}\\b${words(CODE_ARTIFACTS)}\\b|\\b${words(CODE_ARTIFACTS)}\\b.{0,20}\\b(in|using)\\s+${words(PROGRAMMING_LANGUAGES)}`, "im")],
-  ["code_generation", 2.5, /^\s*(an? )?([\w#+]+ )?(regexp?|function|script|one-liner|query|class|method|snippet|program) (for|to|that|which)\b/im],
   ["code_generation", 1, /\b[a-z_]\w*\([^)]*\)|=>|\bdef \w|\bconst \w|[{};]\s*$/im],
 
   // math: numbers with operators, equations, and the vocabulary of calculation.
@@ -188,7 +195,7 @@ export function classifyPrompt(messages: readonly { role: string; content?: unkn
 function scoreTasks(prompt: PromptText): Record<TaskType, number> {
   const scores = Object.fromEntries(TASK_TYPES.map((task) => [task, 0])) as Record<TaskType, number>;
   scores.chat = CHAT_BASELINE;
-  if (prompt.text.length <= 25) scores.chat += 1; // "ok cool", "hey": short turns are mostly conversation
+  if (prompt.text.trim().length > 0 && prompt.text.length <= 25) scores.chat += 1; // "ok cool", "hey": short turns are mostly conversation
   for (const [task, weight, pattern] of SIGNALS) {
     if (pattern.test(prompt.instruction)) scores[task] += weight;
     else if (pattern.test(prompt.text)) scores[task] += weight * BODY_WEIGHT;
@@ -198,6 +205,7 @@ function scoreTasks(prompt: PromptText): Record<TaskType, number> {
 }
 
 function rateComplexity(prompt: PromptText, task: TaskType): Complexity {
+  if (prompt.totalChars > LONG_CONTEXT_CHARS) return "complex";
   const instructionWords = countWords(prompt.instruction);
   const contextWords = Math.max(0, countWords(prompt.text.replace(/```[\s\S]*?(```|$)/g, " ")) - instructionWords);
   const hasCode = prompt.text.includes("```");
