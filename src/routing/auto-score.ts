@@ -40,6 +40,8 @@ const WEIGHTS: Record<OptimizeMode, { quality: number; cost: number; latency: nu
 const COMPLEXITY_QUALITY_FACTOR: Record<Complexity, number> = { simple: 0.6, medium: 1, complex: 1.5 };
 const UNPROFILED_QUALITY = 0.5;
 const UNMEASURED_LATENCY_MS = 1_000;
+/** Latency differences well below this are noise for a language model, not a reason to switch. */
+const LATENCY_SMOOTHING_MS = 50;
 
 /** The pool ranked best first. */
 export function scorePool(pool: readonly PoolEntry[], inputs: ScoreInputs): ScoredModel[] {
@@ -59,7 +61,7 @@ export function scorePool(pool: readonly PoolEntry[], inputs: ScoreInputs): Scor
   const fastest = Math.min(...raw.map((r) => r.latency));
   return raw
     .map((r) => {
-      const score = (qualityWeight * r.quality + base.cost * relative(cheapest, r.cost) + base.latency * relative(fastest, r.latency)) / total;
+      const score = (qualityWeight * r.quality + base.cost * relative(cheapest, r.cost) + base.latency * relative(fastest + LATENCY_SMOOTHING_MS, r.latency + LATENCY_SMOOTHING_MS)) / total;
       return { model: r.model, score: round(score, 3), quality: r.quality, cost: round(r.cost, 8), latency_ms: Math.round(r.latency) };
     })
     .sort((a, b) => b.score - a.score);
