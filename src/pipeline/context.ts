@@ -37,6 +37,8 @@ export interface RequestContext {
   plan?: RoutePlan;
   /** The live stats of `backend` while a request is in flight there. */
   stat?: BackendStat;
+  /** This request is the half-open probe of `stat`'s circuit breaker. */
+  probe?: boolean;
   admission?: Admission;
   call?: UpstreamCall;
   upstreamStartedAt?: number;

@@ -20,7 +20,7 @@ const MAX_BACKOFF_MS = 2_000;
 export function beginAttempt(ctx: RequestContext, gateway: Gateway, backend: Backend): UpstreamCall {
   ctx.backend = backend;
   const stat = (ctx.stat = gateway.routing.stats.get(backend.id));
-  stat.begin(Date.now());
+  ctx.probe = stat.begin(Date.now());
   const call = (ctx.call = new UpstreamCall(ctx.clientSignal));
   ctx.upstreamStartedAt = performance.now();
   return call;
@@ -33,11 +33,11 @@ export function endAttempt(ctx: RequestContext, gateway: Gateway, status: number
   ctx.stat = undefined;
   if (status < 400) {
     const firstByteAt = ctx.firstTokenAt ?? ctx.upstreamEndedAt;
-    stat.succeeded(firstByteAt !== undefined && ctx.upstreamStartedAt !== undefined ? firstByteAt - ctx.upstreamStartedAt : undefined);
+    stat.succeeded(firstByteAt !== undefined && ctx.upstreamStartedAt !== undefined ? firstByteAt - ctx.upstreamStartedAt : undefined, ctx.probe);
   } else if (isBackendFailure(status, errorCode)) {
-    stat.failed(Date.now(), breakerSettings(ctx));
+    stat.failed(Date.now(), breakerSettings(ctx), ctx.probe);
   } else {
-    stat.released();
+    stat.released(ctx.probe);
   }
 }
 

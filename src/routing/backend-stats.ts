@@ -41,37 +41,38 @@ export class BackendStat {
     return state === "closed" || (state === "half_open" && !this.probing);
   }
 
-  /** Called when a request is sent here; a request during half-open becomes the probe. */
-  begin(now: number): void {
+  /** Called when a request is sent here. Returns true when it is the half-open probe (its outcome decides). */
+  begin(now: number): boolean {
     this.inFlight++;
-    if (this.state(now) === "half_open") this.probing = true;
+    if (this.state(now) !== "half_open" || this.probing) return false;
+    this.probing = true;
+    return true;
   }
 
-  succeeded(ttftMs: number | undefined): void {
+  succeeded(ttftMs: number | undefined, probe = false): void {
     this.inFlight = Math.max(0, this.inFlight - 1);
     if (ttftMs !== undefined) this.ttftMs = this.ttftMs === undefined ? ttftMs : this.ttftMs + EWMA_WEIGHT * (ttftMs - this.ttftMs);
     this.consecutiveFailures = 0;
     this.ejections = 0;
     this.ejectedUntil = 0;
-    this.probing = false;
+    if (probe) this.probing = false;
   }
 
   /** A failure of the backend itself (unreachable, timeout, 5xx, cut stream); opens the breaker at the threshold. */
-  failed(now: number, settings: BreakerSettings): void {
+  failed(now: number, settings: BreakerSettings, probe = false): void {
     this.inFlight = Math.max(0, this.inFlight - 1);
     this.consecutiveFailures++;
-    const probeFailed = this.probing;
-    this.probing = false;
-    if (probeFailed || (this.ejectedUntil === 0 && this.consecutiveFailures >= settings.failureThreshold)) {
+    if (probe) this.probing = false;
+    if (probe || (this.ejectedUntil === 0 && this.consecutiveFailures >= settings.failureThreshold)) {
       this.ejections++;
       this.ejectedUntil = now + Math.min(settings.maxEjectionMs, settings.ejectionMs * 2 ** (this.ejections - 1));
     }
   }
 
   /** Neither a success nor the backend's fault (engine 4xx, client gone, the gateway's own refusal). */
-  released(): void {
+  released(probe = false): void {
     this.inFlight = Math.max(0, this.inFlight - 1);
-    this.probing = false;
+    if (probe) this.probing = false;
   }
 }
 

@@ -46,7 +46,7 @@ export async function classifyWith(backend: Backend | undefined, timeoutMs: numb
   return { ...classifyPrompt(messages), classifier: "builtin" };
 }
 
-/** The first JSON object in the model's answer, if it names a known task and complexity. */
+/** The JSON object in the model's answer (from its first `{` to its last `}`), if it names a known task and complexity. */
 export function parseVerdict(content: unknown): Classification | undefined {
   if (typeof content !== "string") return undefined;
   const start = content.indexOf("{");

@@ -8,12 +8,24 @@ export function engineQueueDepth(text: string): number | undefined {
   let total: number | undefined;
   for (const line of text.split("\n")) {
     if (line.startsWith("#")) continue;
-    const name = QUEUE_METRICS.find((metric) => line.startsWith(metric) && (line[metric.length] === "{" || line[metric.length] === " "));
+    const name = QUEUE_METRICS.find((metric) => line.startsWith(metric) && /[{\s]/.test(line[metric.length] ?? ""));
     if (!name) continue;
     // `name{labels} value [timestamp]`
-    const rest = line[name.length] === "{" ? line.slice(line.indexOf("}") + 1) : line.slice(name.length);
+    const rest = line[name.length] === "{" ? line.slice(labelsEnd(line, name.length) + 1) : line.slice(name.length);
     const value = Number(rest.trim().split(/\s+/)[0]);
     if (Number.isFinite(value)) total = (total ?? 0) + value;
   }
   return total;
+}
+
+/** Index of the `}` closing the label set that opens at `open`; quoted values may hold `}` and escaped quotes. */
+function labelsEnd(line: string, open: number): number {
+  let quoted = false;
+  for (let i = open + 1; i < line.length; i++) {
+    const char = line[i];
+    if (quoted && char === "\\") i++;
+    else if (char === '"') quoted = !quoted;
+    else if (char === "}" && !quoted) return i;
+  }
+  return line.length;
 }
