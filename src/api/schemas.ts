@@ -100,6 +100,26 @@ export const Timings = T.Object(
   { $id: "Timings", additionalProperties: true },
 );
 
+export const RoutingDecision = T.Object(
+  {
+    model: T.String({ description: "the backend that served" }),
+    attempts: T.Integer({ description: "backends tried (retries and failover before the first byte)" }),
+    balancer: T.Optional(T.String()),
+    route: T.Optional(T.String({ description: "the balancer's matched route" })),
+    strategy: T.Optional(T.String()),
+    task: T.Optional(T.String({ description: "detected (or requested) task type" })),
+    complexity: T.Optional(T.Union([T.Literal("simple"), T.Literal("medium"), T.Literal("complex")])),
+    confidence: T.Optional(T.Number({ minimum: 0, maximum: 1 })),
+    classifier: T.Optional(T.String({ description: "builtin, model:<backend>, or request" })),
+    optimize: T.Optional(T.String()),
+    candidates: T.Optional(
+      T.Array(T.Object({ model: T.String(), score: T.Number(), quality: T.Number(), cost: T.Number({ description: "expected USD" }), latency_ms: T.Number() })),
+    ),
+    routing_time_ms: T.Optional(T.Number()),
+  },
+  { $id: "RoutingDecision", additionalProperties: true, description: "Why a balancer or auto chose the backend; streams send it first as {object: routing, ...}" },
+);
+
 export const ChatCompletionChoice = T.Object(
   {
     index: T.Integer(),
@@ -118,6 +138,7 @@ export const ChatCompletionResponse = T.Object(
     choices: T.Array(T.Ref("ChatCompletionChoice")),
     usage: T.Optional(T.Ref("Usage")),
     timings: T.Optional(T.Ref("Timings")),
+    routing: T.Optional(T.Ref("RoutingDecision")),
   },
   { $id: "ChatCompletionResponse", additionalProperties: true },
 );
@@ -192,6 +213,7 @@ export const components: TSchema[] = [
   ChatCompletionRequest,
   Usage,
   Timings,
+  RoutingDecision,
   ChatCompletionChoice,
   ChatCompletionResponse,
   Model,
