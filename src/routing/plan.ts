@@ -134,8 +134,10 @@ function routingOverrides(body: Record<string, unknown>): RoutingOverrides {
   return routing;
 }
 
+/** For a balancer's task routes: `routing.task` when it names a task (DESIGN: `routing` is otherwise ignored off `auto`). */
 function requestedTask(body: Record<string, unknown>): string | undefined {
-  return routingOverrides(body).task;
+  const task = (body.routing as { task?: unknown } | undefined)?.task;
+  return isTaskType(task) ? task : undefined;
 }
 
 function requestedMaxTokens(body: Record<string, unknown>): number | undefined {
