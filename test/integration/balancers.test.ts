@@ -170,6 +170,9 @@ describe("routes", () => {
     expect(await ask("router", { metadata: { team: "search" } })).toMatchObject({ backend: "b", route: "router/meta" });
     expect(await ask("router", { max_tokens: 2000 })).toMatchObject({ backend: "c", route: "router/long" });
     expect(await ask("router", { max_tokens: 10 })).toMatchObject({ backend: "a", route: "router/default" });
+    // routing.task steers task routes; off `auto` an unknown one is ignored, not refused.
+    expect(await ask("router", { routing: { task: "code_generation" } })).toMatchObject({ backend: "c", route: "router/code" });
+    expect(await ask("router", { routing: { task: "juggling" } })).toMatchObject({ backend: "a", route: "router/default" });
   });
 
   test("the ledger names the balancer and the matched route, and the backend that served", async () => {
