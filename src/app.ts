@@ -53,6 +53,7 @@ export function createApp(gateway: Gateway) {
     .get("/v1/keys/:id", async (c) => (await authorize(c, "admin"), getKey(gateway, c.params.id)))
     .patch("/v1/keys/:id", async (c) => (await authorize(c, "admin"), updateKey(c.request, gateway, c.params.id)), { parse: "none" })
     .delete("/v1/keys/:id", async (c) => (await authorize(c, "admin"), revokeKey(gateway, c.params.id)))
+    .get("/v1/plugins", async (c) => (await authorize(c, "admin"), { object: "list" as const, data: gateway.plugins.status() }))
     .get("/v1/usage", async (c) => usageReport(gateway, await authorize(c, "usage"), new URL(c.request.url)))
     .post("/v1/auth/session", (c) => createSession(c.request, gateway, ip(c)), { parse: "none" })
     .get("/healthz", () => ({ status: "ok" }))

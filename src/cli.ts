@@ -11,6 +11,7 @@ import { openapiDocument } from "./api/openapi.ts";
 import pkg from "../package.json" with { type: "json" };
 import { KEY_PATTERN, SCOPES, type Scope } from "./auth/key-record.ts";
 import { publicKey } from "./api/keys.ts";
+import { PluginHost } from "./plugins/host.ts";
 
 const SHUTDOWN_GRACE_MS = 30_000;
 
@@ -157,7 +158,9 @@ async function serve(options: Options) {
   if (snapshot.auth.mode === "none" && !isLoopback(host)) {
     fail(`auth.mode is none but the gateway would listen on ${host}: anyone who can reach it could use every model. Listen on 127.0.0.1 (server.host / --host) or set auth.mode: keys.`);
   }
-  const gateway = new Gateway(snapshot, { dataDir: options.dataDir });
+  const gateway = new Gateway(snapshot, { dataDir: options.dataDir, pluginsDir: options.plugins });
+  await gateway.plugins.loadAll();
+  gateway.plugins.watch();
   const adminSecret = process.env.SLUICE_ADMIN_KEY;
   if (adminSecret) {
     if (!KEY_PATTERN.test(adminSecret)) fail("SLUICE_ADMIN_KEY must look like inf_ followed by at least 32 letters and digits (sluice keys create prints one)");
@@ -193,7 +196,14 @@ async function main() {
       return serve(options);
     case "check": {
       const snapshot = await loadOrExit(options.config);
-      console.log(`${options.config}: ok (${snapshot.backends.size} backends)`);
+      const plugins = new PluginHost(options.plugins);
+      await plugins.loadAll();
+      const problems = plugins.problems();
+      if (problems.length) {
+        console.error(`plugins in ${options.plugins}:\n  ${problems.join("\n  ")}`);
+        process.exit(1);
+      }
+      console.log(`${options.config}: ok (${snapshot.backends.size} backends, ${plugins.active.size} plugins)`);
       return;
     }
     case "openapi":

@@ -18,6 +18,7 @@ export type ErrorCode =
   | "upstream_client_error"
   | "upstream_rate_limited"
   | "no_healthy_backend"
+  | "processor_failed"
   | "upstream_timeout"
   | "internal";
 
@@ -38,6 +39,7 @@ const STATUS: Record<ErrorCode, number> = {
   upstream_rate_limited: 429,
   upstream_error: 502,
   no_healthy_backend: 503,
+  processor_failed: 503,
   upstream_timeout: 504,
   internal: 500,
 };
@@ -59,6 +61,7 @@ const TYPE: Record<ErrorCode, string> = {
   upstream_rate_limited: "rate_limit_error",
   upstream_error: "upstream_error",
   no_healthy_backend: "upstream_error",
+  processor_failed: "api_error",
   upstream_timeout: "upstream_error",
   internal: "api_error",
 };
@@ -70,6 +73,8 @@ export interface GatewayErrorOptions {
   /** Extra response headers, e.g. Retry-After. */
   headers?: Record<string, string>;
   cause?: unknown;
+  /** The `code` clients see, when more specific than the error's kind (a processor's own, e.g. `pii_detected`). */
+  reportedCode?: string;
 }
 
 export class GatewayError extends Error {
@@ -77,6 +82,7 @@ export class GatewayError extends Error {
   readonly status: number;
   readonly param: string | null;
   readonly headers: Record<string, string> | undefined;
+  readonly reportedCode: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -84,6 +90,7 @@ export class GatewayError extends Error {
     this.status = options.status ?? STATUS[code];
     this.param = options.param ?? null;
     this.headers = options.headers;
+    this.reportedCode = options.reportedCode;
   }
 
   get type(): string {
@@ -91,7 +98,7 @@ export class GatewayError extends Error {
   }
 
   toJSON() {
-    return { error: { message: this.message, type: this.type, code: this.code, param: this.param } };
+    return { error: { message: this.message, type: this.type, code: this.reportedCode ?? this.code, param: this.param } };
   }
 }
 

@@ -17,10 +17,13 @@ import type { ClientAddress } from "./client-ip.ts";
 import { spentMicrosSince } from "./store/usage.ts";
 import { Limits } from "./pipeline/admission.ts";
 import { RoutingState } from "./routing/routing-state.ts";
+import { PluginHost } from "./plugins/host.ts";
 
 export interface GatewayOptions {
   /** Folder for the SQLite store and the session secret; undefined = in memory (tests, `sluice openapi`). */
   dataDir?: string;
+  /** The plugins folder (processors/, tools/, firewalls/); loaded by the caller with `plugins.loadAll()`. */
+  pluginsDir?: string;
 }
 
 export class Gateway {
@@ -32,11 +35,13 @@ export class Gateway {
   readonly ledger: LedgerWriter;
   readonly limits: Limits;
   readonly routing = new RoutingState();
+  readonly plugins: PluginHost;
   private readonly authenticator: Authenticator;
   private current: Snapshot;
 
   constructor(snapshot: Snapshot, options: GatewayOptions = {}) {
     this.current = snapshot;
+    this.plugins = new PluginHost(options.pluginsDir ?? "plugins");
     this.health = new HealthMonitor(() => this.current, this.metrics, this.routing.stats);
     this.db = openDatabase(storageFile(snapshot, options.dataDir));
     this.keys = new KeyStore(this.db);
@@ -72,6 +77,7 @@ export class Gateway {
   /** Flushes the ledger and closes the store (SIGTERM). */
   close(): void {
     this.health.stop();
+    this.plugins.close();
     this.ledger.close();
     this.db.close();
   }

@@ -52,6 +52,23 @@ const docOnlySchemas: TSchema[] = [
     },
     { $id: "UsageReport" },
   ),
+  T.Object(
+    {
+      object: T.Literal("list"),
+      data: T.Array(
+        T.Object({
+          name: T.Union([T.String(), T.Null()], { description: "null when the file never loaded" }),
+          kind: T.Union([T.Literal("processor"), T.Literal("tool"), T.Literal("firewall")]),
+          file: T.String({ description: "path inside the plugins folder" }),
+          state: T.Union([T.Literal("active"), T.Literal("failed")], { description: "failed: the last load failed; an earlier version (if any) keeps serving" }),
+          version: T.Union([T.Integer(), T.Null()]),
+          loaded_at: T.Union([T.String(), T.Null()]),
+          last_error: T.Union([T.String(), T.Null()]),
+        }),
+      ),
+    },
+    { $id: "PluginList" },
+  ),
   T.Object({ api_key: T.String() }, { $id: "SessionRequest" }),
   T.Object({ object: T.Literal("session"), key_id: T.String(), scopes: T.Array(T.String()), expires_at: T.Integer({ description: "unix seconds" }) }, { $id: "Session" }),
 ];
@@ -191,6 +208,16 @@ const PATHS: Record<string, Record<string, OperationSpec>> = {
       errors: [400, 401, 403, 404],
     },
     delete: { operationId: "revokeKey", tag: "API Keys", summary: "Revoke an API key (admin); cannot be undone", params: ["KeyId"], ok: { description: "The revoked key.", json: "ApiKey" }, errors: [401, 403, 404] },
+  },
+  "/v1/plugins": {
+    get: {
+      operationId: "listPlugins",
+      tag: "Plugins",
+      summary: "Loaded plugins with their state and last error (admin)",
+      description: "Every plugin file under the plugins folder (processors/, tools/, firewalls/). Files are re-imported when they change; a file that fails keeps its previous version serving and shows `state: failed` with the error.",
+      ok: { description: "The plugins.", json: "PluginList" },
+      errors: [401, 403],
+    },
   },
   "/v1/usage": {
     get: {

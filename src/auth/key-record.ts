@@ -33,6 +33,7 @@ export const KeySettings = T.Object(
       T.Null(),
     ]),
     firewall: T.Union([T.String({ minLength: 1 }), T.Null()]),
+    processors: T.Union([T.Array(T.String({ minLength: 1 })), T.Null()], { description: "processors this key may use (inferada.processors); null = all" }),
     expires_at: T.Union([T.Integer({ description: "unix seconds" }), T.Null()]),
   },
   { additionalProperties: false },
@@ -68,6 +69,7 @@ export const DEFAULT_SETTINGS: Omit<KeySettings, "name"> = {
   budget_usd_monthly: null,
   routing: null,
   firewall: null,
+  processors: null,
   expires_at: null,
 };
 

@@ -7,6 +7,7 @@ export interface Timings {
   ttft_ms?: number;
   tokens_per_second?: number;
   queued_ms?: number;
+  processors_ms?: number;
   gateway_ms?: number;
 }
 
@@ -21,6 +22,8 @@ export function computeTimings(ctx: RequestContext, usage: TokenUsage | undefine
   if (tokens > 0 && upstream > 0) timings.tokens_per_second = Math.round((tokens / upstream) * 1000 * 10) / 10;
   const queued = ctx.admission?.queuedMs ?? 0;
   if (queued > 0) timings.queued_ms = queued;
+  const processors = ctx.processors?.ms ?? 0;
+  if (ctx.processors) timings.processors_ms = processors;
   const gateway = round(total - upstream - queued);
   if (gateway > 0) timings.gateway_ms = gateway;
   return timings;

@@ -21,6 +21,7 @@ import { relayStream, type ChunkReader, type RelayStart } from "../sse/relay.ts"
 import { computeTimings } from "../observability/timings.ts";
 import { jsonResponse, sseResponse, withHeaders } from "./response-headers.ts";
 import { planAuto, planBalancer, type RoutePlan } from "../routing/plan.ts";
+import { runPreProcessors } from "./processors.ts";
 
 const validateChatRequest = compileValidator(ChatCompletionRequest);
 
@@ -33,19 +34,29 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp: Clien
   try {
     const body = await intake(ctx, req, gateway, clientIp, validateChatRequest);
     ctx.stream = typeof body.stream === "boolean" ? body.stream : ctx.snapshot.server.stream_default;
+    if (body.inferada !== undefined) {
+      const answer = await runPreProcessors(ctx, gateway, body);
+      if (answer !== undefined) return answerItself(ctx, gateway, answer);
+    }
     ctx.promptTokensBound = estimatePromptTokensUpperBound(body.messages as unknown[]);
     const maxTokens = (body.max_completion_tokens ?? body.max_tokens) as number | undefined;
     const backend = ctx.backend;
 
     if (backend) {
       // A backend by name: one attempt, the engine's bytes relayed as they come.
+      const refusal = ctx.processors?.restricts ? ctx.processors.refusal(backend) : undefined;
+      if (refusal) throw new GatewayError("policy_rejected", `model '${backend.id}' may not serve this request: ${refusal}`, { param: "model", reportedCode: "routing_policy" });
       body.messages = renderMessages(body.messages as never, backend.templateRenderMode);
       const queued = admitRequest(ctx, gateway, maxTokens);
       if (queued) await queued;
       const upstreamBody = prepareUpstreamBody(body, backend, ctx.stream);
       const call = beginAttempt(ctx, gateway, backend);
       const upstream = await postToBackend(backend, backend.chatUrl, upstreamBody, call);
-      if (!ctx.stream) return respondBuffered(ctx, gateway, await readCompletion(ctx, backend, upstream, call));
+      if (!ctx.stream) {
+        const completion = await readCompletion(ctx, backend, upstream, call);
+        if (ctx.processors) await postProcess(ctx, completion);
+        return respondBuffered(ctx, gateway, completion);
+      }
       streaming = true;
       return streamResponse(ctx, gateway, upstream.body!.getReader(), call);
     }
@@ -58,6 +69,7 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp: Clien
     const bodyFor = (target: Backend) => prepareUpstreamBody({ ...body, messages: renderMessages(messages, target.templateRenderMode) }, target, ctx.stream);
     if (!ctx.stream) {
       const completion = await dispatchPlanned(ctx, gateway, plan, async (target, call) => readCompletion(ctx, target, await postToBackend(target, target.chatUrl, bodyFor(target), call), call));
+      if (ctx.processors) await postProcess(ctx, completion);
       completion.routing = routingBlock(ctx, plan);
       return withRoute(respondBuffered(ctx, gateway, completion), plan);
     }
@@ -67,14 +79,19 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp: Clien
     return withRoute(streamResponse(ctx, gateway, started.reader, ctx.call!, { first: started.first, prelude: routingEvent }), plan);
   } catch (thrown) {
     const error = asGatewayError(thrown);
-    finishRequest(ctx, gateway, { status: error.status, errorCode: error.code, usage: undefined, usageEstimated: false });
+    finishRequest(ctx, gateway, { status: error.status, errorCode: error.reportedCode ?? error.code, usage: undefined, usageEstimated: false });
     return toErrorResponse(error, ctx.requestId);
   } finally {
     if (!streaming) gateway.metrics.inFlight--;
   }
 }
 
-function streamResponse(ctx: RequestContext, gateway: Gateway, reader: ChunkReader, call: UpstreamCall, start?: RelayStart): Response {
+function streamResponse(ctx: RequestContext, gateway: Gateway, reader: ChunkReader, call: UpstreamCall, start: RelayStart = {}): Response {
+  const processors = ctx.processors;
+  if (processors) {
+    start.final = () => ({ inferada: processors.report() });
+    if (processors.hasPost) start.rewriteContent = (text) => processors.postSync(text);
+  }
   const stream = relayStream(
     ctx,
     reader,
@@ -145,8 +162,39 @@ function respondBuffered(ctx: RequestContext, gateway: Gateway, completion: Comp
   completion.model = ctx.plan ? backend.id : ctx.requestedModel;
   if (completion.timings !== undefined) completion.engine_timings = completion.timings; // llama.cpp's own
   completion.timings = computeTimings(ctx, usage);
+  if (ctx.processors) completion.inferada = ctx.processors.report();
   finishRequest(ctx, gateway, { status: 200, errorCode: null, usage, usageEstimated: !reported });
   return withHeaders(jsonResponse(JSON.stringify(completion), backend, ctx.requestId), ctx.admission);
+}
+
+/** Post hooks (reverse order) on each choice's content. */
+async function postProcess(ctx: RequestContext, completion: Completion): Promise<void> {
+  for (const choice of completion.choices as { message?: { content?: unknown } }[]) {
+    const message = choice?.message;
+    if (message && typeof message.content === "string") message.content = await ctx.processors!.post(message.content);
+  }
+}
+
+/** A processor answered the request itself: no model is called. */
+function answerItself(ctx: RequestContext, gateway: Gateway, content: string): Response {
+  const id = `chatcmpl-${ctx.requestId}`;
+  const created = Math.floor(Date.now() / 1000);
+  const usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
+  const timings = computeTimings(ctx, usage);
+  const inferada = ctx.processors!.report();
+  finishRequest(ctx, gateway, { status: 200, errorCode: null, usage, usageEstimated: false });
+  const headers = { "x-request-id": ctx.requestId };
+  if (!ctx.stream) {
+    const completion = { id, object: "chat.completion", created, model: ctx.requestedModel, choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }], usage, timings, inferada };
+    return Response.json(completion, { headers });
+  }
+  const chunk = (fields: Record<string, unknown>) => `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: ctx.requestedModel, ...fields })}\n\n`;
+  const events =
+    chunk({ choices: [{ index: 0, delta: { role: "assistant", content }, finish_reason: null }] }) +
+    chunk({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] }) +
+    chunk({ choices: [], usage, timings, inferada }) +
+    "data: [DONE]\n\n";
+  return new Response(events, { headers: { ...headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" } });
 }
 
 /** The response's `routing` block: the plan's decision and how it turned out. */

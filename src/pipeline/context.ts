@@ -6,6 +6,7 @@ import type { Admission } from "./admission.ts";
 import type { AutoRouting, Balancer } from "../config/resolve-routing.ts";
 import type { RoutePlan } from "../routing/plan.ts";
 import type { BackendStat } from "../routing/backend-stats.ts";
+import type { ProcessorRun } from "./processors.ts";
 
 export interface TokenUsage {
   prompt_tokens: number;
@@ -40,6 +41,8 @@ export interface RequestContext {
   /** This request is the half-open probe of `stat`'s circuit breaker. */
   probe?: boolean;
   admission?: Admission;
+  /** The processors `inferada` named, once their pre hooks ran. */
+  processors?: ProcessorRun;
   call?: UpstreamCall;
   upstreamStartedAt?: number;
   upstreamEndedAt?: number;

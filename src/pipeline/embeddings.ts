@@ -46,7 +46,7 @@ export async function handleEmbeddings(req: Request, gateway: Gateway, clientIp:
     return response;
   } catch (thrown) {
     const error = asGatewayError(thrown);
-    finishRequest(ctx, gateway, { status: error.status, errorCode: error.code, usage: undefined, usageEstimated: false });
+    finishRequest(ctx, gateway, { status: error.status, errorCode: error.reportedCode ?? error.code, usage: undefined, usageEstimated: false });
     return toErrorResponse(error, ctx.requestId);
   }
 }

@@ -23,6 +23,7 @@ export function finishRequest(ctx: RequestContext, gateway: Gateway, outcome: Ou
   const cost = backend ? costOf(backend.pricing, { promptTokens, completionTokens }, upstreamMs ?? 0) : { micros: 0, basis: "none" as const };
   ctx.admission?.finish(promptTokens + completionTokens, cost.micros);
   endAttempt(ctx, gateway, outcome.status, outcome.errorCode);
+  ctx.processors?.release();
 
   gateway.ledger.append({
     requestId: ctx.requestId,

@@ -41,7 +41,8 @@ export function planBalancer(ctx: RequestContext, gateway: Gateway, balancer: Ba
   if (!route) {
     throw new GatewayError("invalid_request", `no route of balancer '${balancer.name}' matches this request (add a route without match: as the default)`, { param: "model" });
   }
-  const available = availableCandidates(gateway, route.targets.map((target) => ({ backend: target.backend, weight: target.weight })));
+  const permitted = permittedTargets(ctx, route.targets, `balancer '${balancer.name}' route '${route.name}'`);
+  const available = availableCandidates(gateway, permitted.map((target) => ({ backend: target.backend, weight: target.weight })));
   if (!available.length) throw noHealthyBackend(`balancer '${balancer.name}' route '${route.name}'`, route.targets.map((target) => target.backend));
   const ordered = orderCandidates(balancer.strategy, available, {
     random: Math.random,
@@ -74,7 +75,8 @@ export async function planAuto(ctx: RequestContext, gateway: Gateway, auto: Auto
   const classification = overrides.task
     ? { ...(await classifyWith(undefined, 0, body.messages as never)), task: overrides.task, confidence: 1, classifier: "request" }
     : await classifyWith(auto.classifier?.backend, auto.classifier?.timeoutMs ?? 0, body.messages as never, ctx.clientSignal);
-  const available = availableCandidates(gateway, allowed.map((backend) => ({ backend, weight: 1 })));
+  const permitted = permittedTargets(ctx, allowed.map((backend) => ({ backend, weight: 1 })), "auto's model pool");
+  const available = availableCandidates(gateway, permitted);
   if (!available.length) throw noHealthyBackend("auto's model pool", allowed);
   const scored = scorePool(
     available.map((candidate) => ({ backend: candidate.backend, profile: auto.profiles.get(candidate.backend.id), measuredLatencyMs: candidate.stat.ttftMs })),
@@ -99,8 +101,18 @@ function plan(gateway: Gateway, name: string, route: string, policy: RetryPolicy
   return { name, route, policy, budget, candidates, decision, attempts: 0 };
 }
 
+/** Targets the request's routing policy (processors' restrictTargets) allows; none → 422 that says why. */
+function permittedTargets<T extends { backend: Backend }>(ctx: RequestContext, targets: readonly T[], what: string): readonly T[] {
+  const processors = ctx.processors;
+  if (!processors?.restricts) return targets;
+  const permitted = targets.filter((target) => processors.refusal(target.backend) === undefined);
+  if (permitted.length) return permitted;
+  const reasons = [...new Set(targets.map((target) => processors.refusal(target.backend)))].join("; ");
+  throw new GatewayError("policy_rejected", `${what}: no backend may serve this request (${reasons})`, { param: "model", reportedCode: "routing_policy" });
+}
+
 /** Targets the breaker and the health checks allow now. */
-function availableCandidates(gateway: Gateway, targets: { backend: Backend; weight: number }[]): Candidate[] {
+function availableCandidates(gateway: Gateway, targets: readonly { backend: Backend; weight: number }[]): Candidate[] {
   const now = Date.now();
   const candidates: Candidate[] = [];
   for (const target of targets) {

@@ -34,10 +34,14 @@ export interface RelayStart {
   first?: Uint8Array;
   /** An event to send before the engine's (the routing event). */
   prelude?: string;
+  /** Rewrites each chunk's delta content (processors' post hooks); every event then takes the slow path. */
+  rewriteContent?: (text: string) => string;
+  /** Fields added to the final (usage) event, e.g. the processors' `inferada` report. */
+  final?: () => Record<string, unknown>;
 }
 
 export function relayStream(ctx: RequestContext, reader: ChunkReader, call: UpstreamCall, onEnd: (outcome: StreamOutcome) => void, start?: RelayStart): ReadableStream<Uint8Array> {
-  const relay = new StreamRelay(ctx, call);
+  const relay = new StreamRelay(ctx, call, start?.rewriteContent, start?.final);
   let pending = start?.first;
   let prelude = start?.prelude;
   let ended = false;
@@ -126,6 +130,8 @@ class StreamRelay {
   constructor(
     private readonly ctx: RequestContext,
     private readonly call: UpstreamCall,
+    private readonly rewriteContent?: (text: string) => string,
+    private readonly final?: () => Record<string, unknown>,
   ) {}
 
   /**
@@ -135,7 +141,7 @@ class StreamRelay {
   transform(bytes: Uint8Array): void {
     if (this.ctx.firstTokenAt === undefined) this.ctx.firstTokenAt = performance.now();
     this.firstChunk ??= bytes;
-    const passEnd = this.carry === "" ? this.untouchedPrefix(bytes) : 0;
+    const passEnd = this.carry === "" && !this.rewriteContent ? this.untouchedPrefix(bytes) : 0;
     this.head = passEnd === 0 ? undefined : passEnd === bytes.length ? bytes : bytes.subarray(0, passEnd);
     this.tail = passEnd === bytes.length ? "" : this.rewrite(bytes.subarray(passEnd));
   }
@@ -193,14 +199,31 @@ class StreamRelay {
     }
     this.events++;
     const usage = parsed.usage;
+    if (this.rewriteContent && Array.isArray(parsed.choices) && parsed.choices.length) {
+      try {
+        if (!rewriteDeltas(parsed.choices, this.rewriteContent)) return `${event}\n\n`;
+      } catch (error) {
+        this.finished = true;
+        this.malformed = true;
+        return errorEvent(`${(error as Error).message}; the answer is incomplete`, "processor_failed");
+      }
+      if (usage === null || typeof usage !== "object") return `data: ${JSON.stringify(parsed)}\n\n`;
+    }
     if (usage === null || typeof usage !== "object") return `${event}\n\n`;
     this.usage = usage as TokenUsage;
     this.ctx.upstreamEndedAt = performance.now();
     const timings = computeTimings(this.ctx, this.usage);
+    const extra = this.final?.();
     // llama.cpp sends its own `timings`: replace it rather than write the key twice.
-    if ("timings" in parsed) return `data: ${JSON.stringify({ ...parsed, engine_timings: parsed.timings, timings })}\n\n`;
+    if ("timings" in parsed || this.rewriteContent) {
+      const out: Record<string, unknown> = { ...parsed, timings, ...extra };
+      if ("timings" in parsed) out.engine_timings = parsed.timings;
+      return `data: ${JSON.stringify(out)}\n\n`;
+    }
     // Otherwise splice ours in before the event's closing brace: no re-serialisation.
-    return `data: ${data.slice(0, data.lastIndexOf("}"))},"timings":${JSON.stringify(timings)}}\n\n`;
+    const inner = extra ? JSON.stringify(extra).slice(1, -1) : "";
+    const more = inner ? `,${inner}` : "";
+    return `data: ${data.slice(0, data.lastIndexOf("}"))},"timings":${JSON.stringify(timings)}${more}}\n\n`;
   }
 
   /** The engine sent no usage: estimate completion tokens from the events (about one token each). */
@@ -220,6 +243,7 @@ class StreamRelay {
       choices: [],
       usage: { ...this.usage, estimated: true },
       timings: computeTimings(this.ctx, this.usage),
+      ...this.final?.(),
     };
     return `data: ${JSON.stringify(chunk)}\n\n`;
   }
@@ -255,6 +279,19 @@ function firstAttention(buf: Buffer): number {
   if (at === -1) return -1;
   const previousEnd = buf.lastIndexOf(BLANK_LINE, at);
   return previousEnd === -1 ? 0 : previousEnd + 2;
+}
+
+/** Applies `rewrite` to each choice's delta content; false when no choice had any. */
+function rewriteDeltas(choices: { delta?: { content?: unknown } }[], rewrite: (text: string) => string): boolean {
+  let changed = false;
+  for (const choice of choices) {
+    const delta = choice?.delta;
+    if (delta && typeof delta.content === "string" && delta.content) {
+      delta.content = rewrite(delta.content);
+      changed = true;
+    }
+  }
+  return changed;
 }
 
 function dataOf(event: string): string | undefined {

@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS api_keys (
   budget_usd_monthly REAL,
   routing            TEXT,                   -- JSON {model_pool, optimize}
   firewall           TEXT,
+  processors         TEXT,                   -- JSON array of processor names, NULL = all
   expires_at         INTEGER,                -- unix seconds
   created_at         INTEGER NOT NULL,       -- unix seconds
   revoked_at         INTEGER
@@ -59,7 +60,18 @@ export function openDatabase(file: string): Database {
   db.run("PRAGMA synchronous = NORMAL");
   db.run("PRAGMA busy_timeout = 5000");
   db.run(SCHEMA);
+  migrate(db);
   return db;
+}
+
+/** Columns added after a store was first created. */
+const ADDED_COLUMNS: [table: string, column: string, type: string][] = [["api_keys", "processors", "TEXT"]];
+
+function migrate(db: Database): void {
+  for (const [table, column, type] of ADDED_COLUMNS) {
+    const columns = db.query(`PRAGMA table_info(${table})`).all() as { name: string }[];
+    if (!columns.some((c) => c.name === column)) db.run(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+  }
 }
 
 /** Changes whenever another connection (e.g. `sluice keys revoke`) writes to the file. */

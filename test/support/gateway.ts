@@ -16,12 +16,12 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
-export async function spawnGateway(yaml: string, options: { command?: string[]; env?: Record<string, string> } = {}): Promise<RunningGateway> {
+export async function spawnGateway(yaml: string, options: { command?: string[]; env?: Record<string, string>; args?: string[] } = {}): Promise<RunningGateway> {
   const dir = mkdtempSync(join(tmpdir(), "sluice-test-"));
   const configPath = join(dir, "sluice.yaml");
   writeFileSync(configPath, yaml);
   const command = options.command ?? [process.execPath, join(ROOT, "src/cli.ts")];
-  const child = Bun.spawn([...command, "serve", "--config", configPath, "--port", "0", "--data-dir", join(dir, "data")], {
+  const child = Bun.spawn([...command, "serve", "--config", configPath, "--port", "0", "--data-dir", join(dir, "data"), ...(options.args ?? [])], {
     cwd: dir,
     env: { ...process.env, ...options.env },
     stdout: "pipe",

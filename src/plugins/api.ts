@@ -1,0 +1,103 @@
+// The plugin API: what a plugin file gets from `import { definePlugin, t } from "sluice/plugin"`. The host
+// registers this module under that name at run time (a compiled binary cannot resolve npm packages from a plugin
+// file), so plugins need nothing installed; `t` is TypeBox, for the plugin's config schema.
+import { Type, type Static, type TSchema } from "@sinclair/typebox";
+
+export { Type as t };
+export type { Static, TSchema };
+
+export type PluginKind = "processor" | "tool" | "firewall";
+
+/** An OpenAI chat message; `content` is a string or content parts. */
+export interface Message {
+  role: string;
+  content?: unknown;
+  [field: string]: unknown;
+}
+
+/** What a routing policy sees of a backend. */
+export interface TargetInfo {
+  readonly id: string;
+  readonly public: boolean;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export interface HookContext<Config> {
+  readonly requestId: string;
+  /** The `model` the client asked for. */
+  readonly model: string;
+  /** `inferada.<plugin name>`, validated against the plugin's `config` schema (defaults applied). */
+  readonly config: Config;
+  /** `inferada.language`, when the request names one. */
+  readonly language: string | undefined;
+  /** The calling key (id and name), or null when auth is off. */
+  readonly key: { readonly id: string; readonly name: string } | null;
+  /** Reported in the response's `inferada` block under this plugin's name. Never put secrets or PII here. */
+  readonly metadata: Record<string, unknown>;
+  /** Kept from this plugin's `pre` to its `post` for the same request (e.g. redaction placeholders). */
+  readonly state: Map<string, unknown>;
+}
+
+export interface PreContext<Config> extends HookContext<Config> {
+  /** The conversation; replace a message's content (or whole messages) to change what the model sees. */
+  messages: Message[];
+  /** Only backends for which `allow` holds may serve this request (balancers and `auto` choose among them). */
+  restrictTargets(allow: (target: TargetInfo) => boolean, reason: string): void;
+}
+
+/** Stop the request with an OpenAI-shaped error (422 unless said otherwise); `message` says what to change. */
+export interface Reject {
+  reject: { message: string; status?: 400 | 403 | 422; code?: string; param?: string };
+}
+
+/** Answer the request without calling a model. */
+export interface Respond {
+  respond: { content: string };
+}
+
+export type PreResult = void | undefined | Reject | Respond;
+
+export interface PluginDefinition<Config extends TSchema = TSchema> {
+  /** How requests name it: `inferada.processors: ["<name>"]`. Lower case letters, digits and `_`. */
+  name: string;
+  kind: PluginKind;
+  description?: string;
+  /** TypeBox schema of `inferada.<name>`; a request whose config breaks it gets a 400 naming the field. */
+  config?: Config;
+  /** When a hook throws: `closed` (default) fails the request with 503 `processor_failed`; `open` skips the plugin. */
+  failure?: "open" | "closed";
+  /** `post` needs the whole answer: requests using this plugin are answered buffered, and the response says so. */
+  wholeAnswer?: boolean;
+  /** Runs on the request before a model is chosen, in the order the request lists the plugins. */
+  pre?(ctx: PreContext<Static<Config>>): PreResult | Promise<PreResult>;
+  /**
+   * Runs on the answer, in reverse order, only for plugins whose `pre` ran: on each choice's whole content
+   * (buffered), or on each chunk's delta content (streams; must return synchronously). Return the new text, or
+   * nothing to keep it.
+   */
+  post?(ctx: HookContext<Static<Config>>, text: string): string | void | Promise<string | void>;
+  /** Called once the host has replaced or removed this version and no request uses it any more. */
+  dispose?(): void | Promise<void>;
+}
+
+/** Identity, for types: `export default definePlugin({...})`. */
+export function definePlugin<Config extends TSchema>(definition: PluginDefinition<Config>): PluginDefinition<Config> {
+  return definition;
+}
+
+/** The text of a message's content: a string, or its text parts joined with newlines. */
+export function textOf(content: unknown): string {
+  if (typeof content === "string") return content;
+  if (!Array.isArray(content)) return "";
+  return content
+    .filter((part): part is { type: "text"; text: string } => part?.type === "text" && typeof part.text === "string")
+    .map((part) => part.text)
+    .join("\n");
+}
+
+/** Applies `edit` to every piece of text in a message's content (the string, or each text part), keeping images. */
+export function mapText(content: unknown, edit: (text: string) => string): unknown {
+  if (typeof content === "string") return edit(content);
+  if (!Array.isArray(content)) return content;
+  return content.map((part) => (part?.type === "text" && typeof part.text === "string" ? { ...part, text: edit(part.text) } : part));
+}

@@ -1,0 +1,244 @@
+// The plugin host: imports every plugin file under the plugins folder (processors/, tools/, firewalls/), checks
+// what it default-exports, and re-imports a file when it is added, changed or removed. A file that fails to load
+// is reported (log, `sluice check`, GET /v1/plugins) while the version that loaded before keeps serving. Requests
+// take the current set once, as an immutable map, and finish with the versions they started with; an old
+// version is disposed once the last request using it ends.
+import { readdirSync, statSync, watch, type FSWatcher } from "node:fs";
+import { basename, join, relative } from "node:path";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { Kind, type TSchema } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import type { PluginDefinition, PluginKind } from "./api.ts";
+import { registerPluginApi } from "./register.ts";
+import { log } from "../observability/log.ts";
+
+export const PLUGIN_FOLDERS: Record<string, PluginKind> = { processors: "processor", tools: "tool", firewalls: "firewall" };
+const NAME = /^[a-z][a-z0-9_]*$/;
+const DEBOUNCE_MS = 100;
+
+export class LoadedPlugin {
+  /** Requests using this version right now. */
+  users = 0;
+  retired = false;
+  private readonly checkConfig: ((value: unknown) => string | undefined) | undefined;
+
+  constructor(
+    readonly definition: PluginDefinition,
+    readonly file: string,
+    readonly version: number,
+    readonly loadedAt: number,
+  ) {
+    const schema = definition.config;
+    if (schema) {
+      const compiled = TypeCompiler.Compile(schema);
+      this.checkConfig = (value) => {
+        if (compiled.Check(value)) return undefined;
+        const error = compiled.Errors(value).First();
+        return error ? `${error.path || "(root)"}: ${error.message}` : "invalid";
+      };
+    }
+  }
+
+  get name(): string {
+    return this.definition.name;
+  }
+
+  /** The request's config for this plugin with defaults applied, or the first problem. */
+  config(value: unknown): { config: unknown } | { problem: string } {
+    if (!this.definition.config) return { config: value ?? {} };
+    const withDefaults = Value.Default(this.definition.config, structuredClone(value ?? {}));
+    const problem = this.checkConfig!(withDefaults);
+    return problem ? { problem } : { config: withDefaults };
+  }
+
+  release(): void {
+    this.users--;
+    if (this.retired && this.users === 0) void disposeQuietly(this);
+  }
+}
+
+export interface PluginStatus {
+  name: string | null;
+  kind: PluginKind;
+  file: string;
+  state: "active" | "failed";
+  /** Increments on each successful load of the file. */
+  version: number | null;
+  loaded_at: string | null;
+  /** The last load's error, when it failed (the previous version, if any, keeps serving). */
+  last_error: string | null;
+}
+
+interface FileRecord {
+  kind: PluginKind;
+  plugin: LoadedPlugin | undefined;
+  error: string | undefined;
+}
+
+export class PluginHost {
+  private files = new Map<string, FileRecord>();
+  private current: ReadonlyMap<string, LoadedPlugin> = new Map();
+  private watcher: FSWatcher | undefined;
+  private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
+
+  constructor(readonly dir: string) {
+    registerPluginApi();
+  }
+
+  /** The active plugins by name: take it once per request. */
+  get active(): ReadonlyMap<string, LoadedPlugin> {
+    return this.current;
+  }
+
+  /** Imports every plugin file. Resolves when all have been tried; failures are recorded, not thrown. */
+  async loadAll(): Promise<void> {
+    await Promise.all(pluginFiles(this.dir).map((file) => this.load(file)));
+  }
+
+  /** Re-imports plugin files when they change (fs events, debounced per file). */
+  watch(): void {
+    if (this.watcher) return;
+    try {
+      this.watcher = watch(this.dir, { recursive: true }, (_event, name) => {
+        if (!name || !name.endsWith(".ts")) return;
+        const file = join(this.dir, name.toString());
+        if (!kindOf(this.dir, file)) return;
+        clearTimeout(this.timers.get(file));
+        this.timers.set(file, setTimeout(() => void this.sync(file), DEBOUNCE_MS));
+      });
+    } catch (error) {
+      log.warn(`plugins: cannot watch ${this.dir} (${(error as Error).message}); plugin edits need a restart`);
+    }
+  }
+
+  close(): void {
+    this.watcher?.close();
+    for (const timer of this.timers.values()) clearTimeout(timer);
+  }
+
+  status(): PluginStatus[] {
+    return [...this.files.entries()]
+      .map(([file, record]) => ({
+        name: record.plugin?.name ?? null,
+        kind: record.kind,
+        file: relative(this.dir, file),
+        state: record.error ? ("failed" as const) : ("active" as const),
+        version: record.plugin?.version ?? null,
+        loaded_at: record.plugin ? new Date(record.plugin.loadedAt).toISOString() : null,
+        last_error: record.error ?? null,
+      }))
+      .sort((a, b) => a.file.localeCompare(b.file));
+  }
+
+  /** Problems to report (sluice check): each failed file with its error. */
+  problems(): string[] {
+    return this.status()
+      .filter((status) => status.state === "failed")
+      .map((status) => `plugins/${status.file}: ${status.last_error}`);
+  }
+
+  /** A file was added, changed or removed. */
+  async sync(file: string): Promise<void> {
+    if (exists(file)) return this.load(file);
+    const record = this.files.get(file);
+    if (!record) return;
+    this.files.delete(file);
+    if (record.plugin) {
+      this.publish();
+      retire(record.plugin);
+      log.info(`plugins: ${record.plugin.name} removed (${relative(this.dir, file)})`);
+    }
+  }
+
+  private async load(file: string): Promise<void> {
+    const kind = kindOf(this.dir, file)!;
+    const record = this.files.get(file) ?? { kind, plugin: undefined, error: undefined };
+    this.files.set(file, record);
+    const label = relative(this.dir, file);
+    let definition: PluginDefinition;
+    try {
+      // Bun caches modules by path. A `?v=` query stops busting that cache once a Bun.plugin is registered (as
+      // ours is), so the cache entry is dropped instead; requests still hold the old module's definition.
+      delete require.cache[file];
+      const module = (await import(file)) as { default?: unknown };
+      definition = checkDefinition(module.default, kind);
+      const owner = [...this.files.entries()].find(([other, r]) => other !== file && r.plugin?.name === definition.name);
+      if (owner) throw new Error(`plugin name '${definition.name}' is already used by ${relative(this.dir, owner[0])}`);
+    } catch (error) {
+      record.error = (error as Error).message ?? String(error);
+      log.error(`plugins: ${label} failed to load: ${record.error}${record.plugin ? ` (version ${record.plugin.version} keeps serving)` : ""}`);
+      return;
+    }
+    const previous = record.plugin;
+    record.plugin = new LoadedPlugin(definition, file, (previous?.version ?? 0) + 1, Date.now());
+    record.error = undefined;
+    this.publish();
+    if (previous) retire(previous);
+    log.info(`plugins: ${definition.name} ${previous ? `reloaded (version ${record.plugin.version})` : "loaded"} from ${label}`);
+  }
+
+  private publish(): void {
+    const next = new Map<string, LoadedPlugin>();
+    for (const record of this.files.values()) if (record.plugin) next.set(record.plugin.name, record.plugin);
+    this.current = next;
+  }
+}
+
+function retire(plugin: LoadedPlugin): void {
+  plugin.retired = true;
+  if (plugin.users === 0) void disposeQuietly(plugin);
+}
+
+async function disposeQuietly(plugin: LoadedPlugin): Promise<void> {
+  try {
+    await plugin.definition.dispose?.();
+  } catch (error) {
+    log.warn(`plugins: ${plugin.name} version ${plugin.version} threw in dispose(): ${(error as Error).message}`);
+  }
+}
+
+/** What a plugin file must default-export; every problem is named. */
+export function checkDefinition(value: unknown, kind: PluginKind): PluginDefinition {
+  if (value === null || typeof value !== "object") throw new Error("the file must `export default definePlugin({...})` (it exports no default object)");
+  const definition = value as Record<string, unknown>;
+  if (typeof definition.name !== "string" || !NAME.test(definition.name)) throw new Error("name: expected lower-case letters, digits and _ (e.g. my_processor)");
+  if (definition.kind !== kind) throw new Error(`kind: a file in ${Object.keys(PLUGIN_FOLDERS).find((folder) => PLUGIN_FOLDERS[folder] === kind)}/ must say kind: "${kind}"`);
+  for (const hook of ["pre", "post", "dispose"]) {
+    if (definition[hook] !== undefined && typeof definition[hook] !== "function") throw new Error(`${hook}: expected a function`);
+  }
+  if (definition.pre === undefined && definition.post === undefined && kind === "processor") throw new Error("a processor needs a pre or a post hook");
+  if (definition.config !== undefined && !isSchema(definition.config)) throw new Error("config: expected a TypeBox schema (t.Object({...}))");
+  if (definition.failure !== undefined && definition.failure !== "open" && definition.failure !== "closed") throw new Error('failure: expected "open" or "closed"');
+  return value as PluginDefinition;
+}
+
+function isSchema(value: unknown): value is TSchema {
+  return value !== null && typeof value === "object" && Kind in (value as object);
+}
+
+function kindOf(dir: string, file: string): PluginKind | undefined {
+  const folder = relative(dir, file).split(/[\\/]/)[0] ?? "";
+  return basename(file).endsWith(".ts") && !basename(file).endsWith(".d.ts") ? PLUGIN_FOLDERS[folder] : undefined;
+}
+
+function pluginFiles(dir: string): string[] {
+  const files: string[] = [];
+  for (const folder of Object.keys(PLUGIN_FOLDERS)) {
+    let names: string[];
+    try {
+      names = readdirSync(join(dir, folder));
+    } catch {
+      continue; // a missing folder is fine
+    }
+    for (const name of names) if (name.endsWith(".ts") && !name.endsWith(".d.ts")) files.push(join(dir, folder, name));
+  }
+  return files;
+}
+
+function exists(file: string): boolean {
+  try {
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
