@@ -212,3 +212,53 @@ describe("hot reload", () => {
     rmSync(join(pluginsDir, "processors", "shapeless.ts"));
   });
 });
+
+describe("documentation and tooling", () => {
+  test("the README's example plugin works as written", async () => {
+    const readme = await Bun.file(join(ROOT, "README.md")).text();
+    const source = readme.match(/```ts\n(\/\/ plugins\/processors\/signature\.ts\n[\s\S]*?)```/)?.[1];
+    expect(source).toBeDefined();
+    writePlugin("signature.ts", source!);
+    const completion = await eventually(async () => (await chat("hi", { processors: ["signature"] }).catch(() => undefined)) ?? undefined);
+    expect(completion.choices[0].message.content).toBe("echo: hi\n\nSign as sluice.");
+    expect(completion.inferada.processors[0]).toMatchObject({ name: "signature", metadata: { signed: true } });
+    const refused = await status("hi", { processors: ["signature"], signature: { name: "nobody" } });
+    expect(refused.status).toBe(422);
+  });
+
+  test("sluice check reports a broken plugin and exits 1", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sluice-check-plugins-"));
+    mkdirSync(join(dir, "processors"));
+    writeFileSync(join(dir, "processors", "broken.ts"), "export default 42;\n");
+    writeFileSync(join(dir, "sluice.yaml"), "auth: {mode: none}\nbackends: []\n");
+    const result = Bun.spawnSync([process.execPath, join(ROOT, "src/cli.ts"), "check", "--config", join(dir, "sluice.yaml"), "--plugins", dir]);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr.toString()).toContain("processors/broken.ts");
+    expect(result.stderr.toString()).toContain("export default definePlugin");
+    const shipped = Bun.spawnSync([process.execPath, join(ROOT, "src/cli.ts"), "check", "--config", join(dir, "sluice.yaml"), "--plugins", join(ROOT, "plugins")]);
+    expect(shipped.stdout.toString()).toContain("ok");
+    expect(shipped.exitCode).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+});
+
+describe("keys limited to processors", () => {
+  test("a key may use only its processors: others → 403", async () => {
+    const ADMIN = "inf_" + "P".repeat(20) + "adminadminadminadmin";
+    const keyed = await spawnGateway(`server: {host: 127.0.0.1, port: 0}\nauth: {mode: keys}\nbackends:\n  - {name: echo, url: ${upstream.url}/v1}\n`, { args: ["--plugins", pluginsDir], env: { SLUICE_ADMIN_KEY: ADMIN } });
+    try {
+      const created = (await (await fetch(`${keyed.url}/v1/keys`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ name: "only-a", processors: ["a"] }) })).json()) as { key: string; processors: string[] };
+      expect(created.processors).toEqual(["a"]);
+      const limited = new OpenAI({ baseURL: `${keyed.url}/v1`, apiKey: created.key, maxRetries: 0 });
+      const ok = (await limited.chat.completions.create({ model: "echo", messages: [{ role: "user", content: "hi" }], inferada: { processors: ["a"] } } as never)) as unknown as Record<string, any>;
+      expect(ok.choices[0].message.content).toBe("echo: hi a-pre a-post");
+      const refused = await limited.chat.completions.create({ model: "echo", messages: [{ role: "user", content: "hi" }], inferada: { processors: ["b"] } } as never).catch((e) => e);
+      expect(refused.status).toBe(403);
+      expect(refused.message).toContain("may not use processor 'b'");
+      const admin = await (await fetch(`${keyed.url}/v1/plugins`, { headers: { authorization: `Bearer ${created.key}` } })).json();
+      expect((admin as { error: { code: string } }).error.code).toBe("forbidden");
+    } finally {
+      await keyed.stop();
+    }
+  }, 30_000);
+});
