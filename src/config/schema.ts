@@ -82,6 +82,13 @@ export const HealthConfig = T.Object(
   { ...strict, default: {} },
 );
 
+export const ProcessorsConfig = T.Object(
+  {
+    default: T.Array(T.String({ minLength: 1 }), { default: [], description: "processors for chat requests that name none in inferada.processors" }),
+  },
+  { ...strict, default: {} },
+);
+
 export const OptimizeMode = T.Union([T.Literal("balanced"), T.Literal("quality"), T.Literal("cost"), T.Literal("latency")], { default: "balanced" });
 
 export const BalancerStrategy = T.Union(
@@ -154,6 +161,7 @@ export const SluiceConfig = T.Object(
     // `backends: discover` (or no `backends:`) is handled before validation: see load.ts.
     backends: T.Array(BackendConfig, { default: [] }),
     balancers: T.Array(BalancerConfig, { default: [] }),
+    processors: ProcessorsConfig,
     auto: T.Optional(AutoConfig),
   },
   strict,

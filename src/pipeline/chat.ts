@@ -34,7 +34,7 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp: Clien
   try {
     const body = await intake(ctx, req, gateway, clientIp, validateChatRequest);
     ctx.stream = typeof body.stream === "boolean" ? body.stream : ctx.snapshot.server.stream_default;
-    if (body.inferada !== undefined) {
+    if (body.inferada !== undefined || ctx.snapshot.raw.processors.default.length) {
       const answer = await runPreProcessors(ctx, gateway, body);
       if (answer !== undefined) return answerItself(ctx, gateway, answer);
     }

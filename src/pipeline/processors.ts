@@ -118,8 +118,10 @@ export class ProcessorRun {
  */
 export async function runPreProcessors(ctx: RequestContext, gateway: Gateway, body: Record<string, unknown>): Promise<string | undefined> {
   const inferada = body.inferada as Record<string, unknown> | undefined;
-  const names = inferada?.processors;
+  const configured = ctx.snapshot.raw.processors.default;
+  const names = inferada?.processors ?? (configured.length ? configured : undefined);
   if (names === undefined) return undefined;
+  const where = inferada?.processors ? "inferada.processors" : "processors.default (config)";
   const available = gateway.plugins.active;
   const run = (ctx.processors = new ProcessorRun());
   const allowed = ctx.principal?.key?.processors ?? null;
@@ -127,7 +129,7 @@ export async function runPreProcessors(ctx: RequestContext, gateway: Gateway, bo
     const plugin = available.get(name);
     if (!plugin || plugin.definition.kind !== "processor") {
       const known = [...available.values()].filter((p) => p.definition.kind === "processor").map((p) => p.name).sort();
-      throw new GatewayError("invalid_request", `inferada.processors[${i}]: unknown processor '${name}'; known: ${known.join(", ") || "none"}`, { param: `inferada.processors[${i}]` });
+      throw new GatewayError("invalid_request", `${where}[${i}]: unknown processor '${name}'; known: ${known.join(", ") || "none"}`, { param: `inferada.processors[${i}]` });
     }
     if (allowed && !allowed.includes(name)) {
       throw new GatewayError("forbidden", `API key ${ctx.principal!.key!.prefix}… may not use processor '${name}' (its processors: ${allowed.join(", ") || "none"})`, { param: `inferada.processors[${i}]` });

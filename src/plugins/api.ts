@@ -6,6 +6,11 @@ import { Type, type Static, type TSchema } from "@sinclair/typebox";
 export { Type as t };
 export type { Static, TSchema };
 
+// The detectors the shipped processors use, bundled into the binary with the API.
+export { findPii, PII_KINDS, type PiiKind, type PiiMatch } from "../detectors/pii.ts";
+export { correctSpelling, isSpellLanguage, SPELLCHECK_LANGUAGES, type SpellLanguage } from "../detectors/spellcheck.ts";
+export { detectInjection, type InjectionVerdict } from "../detectors/injection.ts";
+
 export type PluginKind = "processor" | "tool" | "firewall";
 
 /** An OpenAI chat message; `content` is a string or content parts. */

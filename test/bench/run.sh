@@ -9,4 +9,4 @@ export SLUICE_ROOT=$root
 export BUN=${BUN:-$root/node_modules/.bin/bun}
 export OUT_DIR=${OUT_DIR:-$root/test/bench/results/$(date +%Y%m%d-%H%M%S)}
 cd "$root"
-exec bash "$harness" "$root/test/bench/sluice.target" "$root/test/bench/sluice-keys.target" "$root/test/bench/sluice-balancer.target" "$@"
+exec bash "$harness" "$root/test/bench/sluice.target" "$root/test/bench/sluice-keys.target" "$root/test/bench/sluice-balancer.target" "$root/test/bench/sluice-redact.target" "$@"

@@ -1,0 +1,418 @@
+/**
+ * PII detectors shared by the `redact` and `pii_guard` processors: one pass per kind over the text, candidates
+ * from linear regexes (every pattern either has bounded quantifiers or cannot start inside a token, so no input
+ * makes them backtrack quadratically), then a real check where one exists — Luhn for cards, mod 97 for IBANs
+ * (ibantools), the national ids' own check digits, libphonenumber's "max" metadata for phones, `node:net` for
+ * IPs. Names are the one heuristic kind: honorifics and self-introductions in en/de/fr/es, plus compromise's
+ * English named-entity tagger, loaded on first use because it costs ~200 ms to load and most of the time.
+ *
+ * Matched values are returned to the caller and never logged here.
+ */
+import { isIPv4, isIPv6 } from "node:net";
+import { isValidIBAN } from "ibantools";
+import { findPhoneNumbersInText, type CountryCode, type PhoneNumber } from "libphonenumber-js/max";
+import type nlpType from "compromise";
+
+export const PII_KINDS = ["email", "phone", "credit_card", "iban", "ip_address", "national_id", "person"] as const;
+export type PiiKind = (typeof PII_KINDS)[number];
+
+export interface PiiMatch {
+  kind: PiiKind;
+  start: number;
+  end: number;
+  value: string;
+  /** e.g. "US SSN", "DE Steuer-ID", "IPv6" */
+  detail?: string;
+}
+
+export interface PiiOptions {
+  kinds?: readonly PiiKind[];
+  /** "en" | "de" | "fr" | "es" | ...; helps phone region and name heuristics */
+  language?: string;
+}
+
+/** When two candidates overlap and are equally long, the earlier kind here wins: a checksum beats a heuristic. */
+const SPECIFICITY: readonly PiiKind[] = ["national_id", "iban", "credit_card", "email", "ip_address", "phone", "person"];
+
+/** All PII found in `text`, sorted by start, non-overlapping (when two overlap keep the longer / more specific one). */
+export function findPii(text: string, options: PiiOptions = {}): PiiMatch[] {
+  const kinds = new Set(options.kinds ?? PII_KINDS);
+  const language = (options.language ?? "").toLowerCase();
+  const found: PiiMatch[] = [];
+  if (kinds.has("email")) findEmails(text, found);
+  if (kinds.has("phone")) findPhones(text, defaultRegion(language), found);
+  if (kinds.has("credit_card")) findCards(text, found);
+  if (kinds.has("iban")) findIbans(text, found);
+  if (kinds.has("ip_address")) findIps(text, found);
+  if (kinds.has("national_id")) findNationalIds(text, found);
+  if (kinds.has("person")) findPeople(text, language, found);
+  return resolveOverlaps(found, text.length);
+}
+
+function resolveOverlaps(found: PiiMatch[], textLength: number): PiiMatch[] {
+  if (found.length < 2) return found;
+  const ranked = [...found].sort(
+    (a, b) =>
+      b.end - b.start - (a.end - a.start) ||
+      SPECIFICITY.indexOf(a.kind) - SPECIFICITY.indexOf(b.kind) ||
+      a.start - b.start,
+  );
+  const taken = new Uint8Array(textLength);
+  const kept: PiiMatch[] = [];
+  for (const match of ranked) {
+    if (taken.subarray(match.start, match.end).includes(1)) continue;
+    taken.fill(1, match.start, match.end);
+    kept.push(match);
+  }
+  return kept.sort((a, b) => a.start - b.start);
+}
+
+function push(found: PiiMatch[], kind: PiiKind, text: string, start: number, end: number, detail?: string): void {
+  const match: PiiMatch = { kind, start, end, value: text.slice(start, end) };
+  if (detail !== undefined) match.detail = detail;
+  found.push(match);
+}
+
+const digitsOf = (value: string): string => value.replace(/\D/g, "");
+
+// ---- email -------------------------------------------------------------------------------------------------
+
+/** The local part cannot start inside a run of local-part characters, and every part is length-bounded. */
+const EMAIL =
+  /(?<![\p{L}\p{N}._%+-])[\p{L}\p{N}._%+-]{1,64}@(?:[\p{L}\p{N}-]{1,63}\.){1,8}\p{L}{2,63}(?![\p{L}\p{N}_-])/gu;
+
+function findEmails(text: string, found: PiiMatch[]): void {
+  for (const m of text.matchAll(EMAIL)) push(found, "email", text, m.index, m.index + m[0].length);
+}
+
+// ---- phone -------------------------------------------------------------------------------------------------
+
+const LANGUAGE_REGIONS: Record<string, CountryCode> = { en: "US", de: "DE", fr: "FR", es: "ES" };
+
+/** "de-AT" → AT, "fr" → FR, "it" → none (only numbers written with + or 00 are then found). */
+function defaultRegion(language: string): CountryCode | undefined {
+  const [primary = "", region] = language.split(/[-_]/);
+  if (region && /^[a-z]{2}$/.test(region)) return region.toUpperCase() as CountryCode;
+  return LANGUAGE_REGIONS[primary];
+}
+
+const PHONE_WORD = /(?:tel|phone|call|cell|mobile|fax|sms|text|whatsapp|contact|reach|ruf|telefon|handy|mobil|appel|portable|numéro|llam|teléfono|móvil|número)/i;
+const NOT_A_PHONE_BEFORE =
+  /(?:[#№$€£¥]|\b(?:order|invoice|ref|id|rechnung|bestellung|kunden|commande|facture|pedido|factura)\w*\.?(?:\s*(?:nr|no|n°|num|number|nummer|numéro|número)\.?)?\s*[:#]?)\s*$/i;
+const NOT_A_PHONE_AFTER = /^\s?(?:[$€£¥%]|(?:eur|usd|gbp|chf|units?|pcs|stück|unités|unidades)\b)/i;
+const DATE_LIKE = /^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})$/;
+/** "1 234 567" or "12.345.678": thousands separators, not a phone. */
+const THOUSANDS_LIKE = /^\d{1,2}(?:[ .,]\d{3})+$/;
+const IPV4_LIKE = /^\d{1,3}(?:\.\d{1,3}){3}$/;
+
+/**
+ * Numbers with + or 00 count wherever they are; numbers in national format only in the default region, and
+ * not when they read as dates, amounts or order numbers. An unbroken run of digits in national format needs a
+ * phone word shortly before it ("call", "Tel.", "appelez", "llámame"), since most such runs are ids.
+ * Only numbers libphonenumber calls valid under its full ("max") metadata count; the default metadata only
+ * checks lengths and let order numbers and card fragments through.
+ */
+function findPhones(text: string, region: CountryCode | undefined, found: PiiMatch[]): void {
+  const options = region ? { defaultCountry: region } : undefined;
+  // libphonenumber's matcher costs 20–200 µs per call, so it sees only digit runs that could hold a number we
+  // would keep (plus one character either side, for its own "not inside a word" check).
+  for (const chunk of text.matchAll(PHONE_CHUNK)) {
+    if (!worthParsing(chunk[0], text.slice(Math.max(0, chunk.index - 40), chunk.index), region)) continue;
+    const offset = Math.max(0, chunk.index - 1);
+    const window = text.slice(offset, chunk.index + chunk[0].length + 1);
+    for (const m of findPhoneNumbersInText(window, options)) {
+      const start = offset + m.startsAt;
+      const end = offset + m.endsAt;
+      if (m.number.isValid() && looksLikePhone(text, start, end, m.number)) push(found, "phone", text, start, end, m.number.country);
+    }
+  }
+}
+
+/** The checks of `looksLikePhone` that can be made on the whole run, before paying for the parser. */
+function worthParsing(chunk: string, before: string, region: CountryCode | undefined): boolean {
+  if (chunk.replace(/\D/g, "").length < PHONE_MIN_DIGITS) return false;
+  if (chunk.startsWith("+")) return true;
+  if (!region || IPV4_LIKE.test(chunk) || DATE_LIKE.test(chunk) || THOUSANDS_LIKE.test(chunk)) return false;
+  if (/^\d+$/.test(chunk) && !PHONE_WORD.test(before)) return false;
+  return !NOT_A_PHONE_BEFORE.test(before.slice(-24));
+}
+
+/** A digit, then digits and the separators phone numbers are written with, ending in a digit. */
+const PHONE_CHUNK = /(?<![\p{L}\p{N}])(?:\+|\()?\d[\d \t().\/-]*\d/gu;
+const PHONE_MIN_DIGITS = 6;
+
+function looksLikePhone(text: string, start: number, end: number, number: PhoneNumber): boolean {
+  const raw = text.slice(start, end);
+  if (/^(?:\+|00|011)/.test(raw)) return true;
+  const before = text.slice(Math.max(0, start - 40), start);
+  if (DATE_LIKE.test(raw) || THOUSANDS_LIKE.test(raw)) return false;
+  if (NOT_A_PHONE_BEFORE.test(before.slice(-24)) || NOT_A_PHONE_AFTER.test(text.slice(end, end + 8))) return false;
+  if (/^\d+$/.test(raw) && !PHONE_WORD.test(before)) return false;
+  // Where the national format has a trunk 0 ("06 12 …", "030 …") people write it; without it, it is not a phone.
+  return !(digitsOf(number.formatNational()).startsWith("0") && !digitsOf(raw).startsWith("0"));
+}
+
+// ---- credit card -------------------------------------------------------------------------------------------
+
+/** Runs of digit groups separated by one space or dash; cards are looked for at group boundaries inside. */
+const DIGIT_RUN = /(?<![\p{L}\p{N}.,])\d+(?:[ -]\d+)*/gu;
+
+function findCards(text: string, found: PiiMatch[]): void {
+  for (const m of text.matchAll(DIGIT_RUN)) {
+    const groups = [...m[0].matchAll(/\d+/g)];
+    for (let first = 0; first < groups.length; ) {
+      const end = cardEndingAt(groups, first);
+      if (end === undefined) {
+        first++;
+        continue;
+      }
+      const start = m.index + groups[first]!.index;
+      const stop = m.index + groups[end]!.index + groups[end]![0].length;
+      push(found, "credit_card", text, start, stop, cardBrand(digitsOf(text.slice(start, stop))));
+      first = end + 1;
+    }
+  }
+}
+
+/** The last group of the longest card starting at group `first`: 13–19 digits in groups of 4–6 (bar the last). */
+function cardEndingAt(groups: readonly RegExpExecArray[], first: number): number | undefined {
+  let digits = "";
+  let best: number | undefined;
+  for (let i = first; i < groups.length; i++) {
+    const group = groups[i]![0];
+    digits += group;
+    if (digits.length > 19) break;
+    if (digits.length >= 13 && /^[2-6]/.test(digits) && luhnValid(digits)) best = i;
+    if (group.length < 4 || group.length > 6) break;
+  }
+  return best;
+}
+
+export function luhnValid(digits: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = digits.charCodeAt(digits.length - 1 - i) - 48;
+    if (i % 2 === 1) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
+    sum += d;
+  }
+  return sum % 10 === 0;
+}
+
+function cardBrand(digits: string): string | undefined {
+  const two = Number(digits.slice(0, 2));
+  const four = Number(digits.slice(0, 4));
+  if (digits[0] === "4") return "Visa";
+  if ((two >= 51 && two <= 55) || (four >= 2221 && four <= 2720)) return "Mastercard";
+  if (two === 34 || two === 37) return "American Express";
+  if (two === 35) return "JCB";
+  if (two === 36 || two === 30 || two === 38) return "Diners Club";
+  if (four === 6011 || two === 65 || (four >= 6440 && four <= 6499)) return "Discover";
+  return undefined;
+}
+
+// ---- IBAN --------------------------------------------------------------------------------------------------
+
+const IBAN_CANDIDATE = /(?<![\p{L}\p{N}])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![\p{L}\p{N}])/giu;
+const IBAN_MIN_LENGTH = 15;
+
+/** The candidate may have swallowed a following four-letter word ("… 7034 Euro"): drop trailing chunks until valid. */
+function findIbans(text: string, found: PiiMatch[]): void {
+  for (const m of text.matchAll(IBAN_CANDIDATE)) {
+    let candidate = m[0];
+    while (candidate.replace(/ /g, "").length >= IBAN_MIN_LENGTH) {
+      const iban = candidate.replace(/ /g, "").toUpperCase();
+      if (isValidIBAN(iban)) {
+        push(found, "iban", text, m.index, m.index + candidate.length, iban.slice(0, 2));
+        break;
+      }
+      const lastSpace = candidate.lastIndexOf(" ");
+      if (lastSpace < 0) break;
+      candidate = candidate.slice(0, lastSpace);
+    }
+  }
+}
+
+// ---- IP address --------------------------------------------------------------------------------------------
+
+/** Not preceded or followed by more dotted numbers, so "1.2.3.4.5" and "v1.2.3.4" are not addresses. */
+const IPV4 = /(?<![\p{L}\p{N}_.])(?:\d{1,3}\.){3}\d{1,3}(?![\p{L}\p{N}_]|\.\d)/gu;
+const VERSION_BEFORE = /\b(?:v|version|ver|release|build|rev)\.?\s*$/i;
+/** Starts only at the start of a hex run, so a long hex run costs one scan. */
+const IPV6_CANDIDATE = /(?<![0-9A-Fa-f])[0-9A-Fa-f]*::?[0-9A-Fa-f:.]*/g;
+const WORD_CHAR = /[\p{L}\p{N}_]/u;
+
+function findIps(text: string, found: PiiMatch[]): void {
+  for (const m of text.matchAll(IPV4)) {
+    if (!isIPv4(m[0]) || VERSION_BEFORE.test(text.slice(Math.max(0, m.index - 12), m.index))) continue;
+    push(found, "ip_address", text, m.index, m.index + m[0].length, "IPv4");
+  }
+  for (const m of text.matchAll(IPV6_CANDIDATE)) {
+    let start = m.index;
+    let candidate = m[0];
+    // "ip:fe80::1" — the label's colon is not part of the address.
+    if (candidate.startsWith(":") && !candidate.startsWith("::")) (start += 1), (candidate = candidate.slice(1));
+    candidate = candidate.replace(/\.+$/, "").replace(/(?<!:):$/, "");
+    const end = start + candidate.length;
+    if (WORD_CHAR.test(text[start - 1] ?? "") || WORD_CHAR.test(text[end] ?? "")) continue;
+    // "a::b" and "::" are code, not addresses; real ones carry a digit somewhere.
+    if (!/\d/.test(candidate) || !isIPv6(candidate)) continue;
+    push(found, "ip_address", text, start, end, "IPv6");
+  }
+}
+
+// ---- national ids ------------------------------------------------------------------------------------------
+
+const SSN = /(?<![\p{L}\p{N}-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\p{L}\p{N}]|-\d)/gu;
+const STEUER_ID = /(?<![\p{L}\p{N}.,])[1-9]\d ?\d{3} ?\d{3} ?\d{3}(?![\p{L}\p{N}]|[.,]\d)/gu;
+/** sex, year, month, department (2A/2B for Corsica), commune, order, key — single spaces allowed anywhere. */
+const NIR = /(?<![\p{L}\p{N}])[1-478](?: ?\d){5} ?[\dAB](?: ?\d){8}(?![\p{L}\p{N}])/gu;
+const DNI_NIE = /(?<![\p{L}\p{N}])([XYZ][ -]?\d{7}|\d{8})[ -]?([A-Z])(?![\p{L}\p{N}])/gu;
+const DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE";
+const CODICE_FISCALE = /(?<![\p{L}\p{N}])[A-Z]{6}[\dLMNPQRSTUV]{2}[ABCDEHLMPRST][\dLMNPQRSTUV]{2}[A-Z][\dLMNPQRSTUV]{3}[A-Z](?![\p{L}\p{N}])/gu;
+
+function findNationalIds(text: string, found: PiiMatch[]): void {
+  const check = (re: RegExp, detail: string, valid: (match: RegExpExecArray) => boolean) => {
+    for (const m of text.matchAll(re)) if (valid(m)) push(found, "national_id", text, m.index, m.index + m[0].length, detail);
+  };
+  check(SSN, "US SSN", (m) => ssnValid(m[1]!, m[3]!, m[4]!));
+  check(STEUER_ID, "DE Steuer-ID", (m) => steuerIdValid(digitsOf(m[0])));
+  check(NIR, "FR NIR", (m) => nirValid(m[0].replace(/ /g, "")));
+  for (const m of text.matchAll(DNI_NIE)) {
+    const isNie = /^[XYZ]/.test(m[1]!);
+    const number = Number(digitsOf(isNie ? "XYZ".indexOf(m[1]![0]!) + m[1]! : m[1]!));
+    if (DNI_LETTERS[number % 23] === m[2]) push(found, "national_id", text, m.index, m.index + m[0].length, isNie ? "ES NIE" : "ES DNI");
+  }
+  check(CODICE_FISCALE, "IT codice fiscale", (m) => codiceFiscaleValid(m[0]));
+}
+
+/** Never issued: area 000, 666 or 9xx; group 00; serial 0000. */
+export function ssnValid(area: string, group: string, serial: string): boolean {
+  return area !== "000" && area !== "666" && area[0] !== "9" && group !== "00" && serial !== "0000";
+}
+
+/**
+ * ISO 7064 MOD 11,10 check digit, and in the first ten digits exactly one digit occurs twice or three times
+ * (three times never all adjacent), every other digit at most once.
+ */
+export function steuerIdValid(digits: string): boolean {
+  if (!/^[1-9]\d{10}$/.test(digits)) return false;
+  const counts = new Array<number>(10).fill(0);
+  for (const c of digits.slice(0, 10)) counts[Number(c)]!++;
+  const repeated = counts.filter((n) => n > 1);
+  if (repeated.length !== 1 || repeated[0]! > 3) return false;
+  if (repeated[0] === 3 && /(\d)\1\1/.test(digits.slice(0, 10))) return false;
+  let product = 10;
+  for (const c of digits.slice(0, 10)) {
+    const sum = (Number(c) + product) % 10 || 10;
+    product = (sum * 2) % 11;
+  }
+  return (11 - product) % 10 === Number(digits[10]);
+}
+
+/** Key = 97 − (first 13 digits mod 97), with Corsica's 2A/2B counted as 19/18. */
+export function nirValid(nir: string): boolean {
+  const month = Number(nir.slice(3, 5));
+  if (!((month >= 1 && month <= 12) || (month >= 20 && month <= 42) || month >= 50)) return false;
+  const department = nir.slice(5, 7);
+  if (/[AB]/.test(department) && department[0] !== "2") return false;
+  const body = nir.slice(0, 5) + (department === "2A" ? "19" : department === "2B" ? "18" : department) + nir.slice(7, 13);
+  return 97 - (Number(body) % 97) === Number(nir.slice(13, 15));
+}
+
+const CF_ODD = [1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23];
+
+export function codiceFiscaleValid(code: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < 15; i++) {
+    const c = code.charCodeAt(i);
+    const value = c <= 57 ? c - 48 : c - 65; // digits and letters share values 0–9 (A = 0 … J = 9)
+    sum += i % 2 === 0 ? CF_ODD[value]! : value;
+  }
+  return String.fromCharCode(65 + (sum % 26)) === code[15];
+}
+
+// ---- person ------------------------------------------------------------------------------------------------
+
+/** A capitalized name word: "Müller", "O'Brien", "Jean-Luc", "McDonald". Case-sensitive on purpose. */
+const NAME_WORD = String.raw`\p{Lu}\p{L}*(?:-\p{L}+|['’]\p{Lu}\p{L}*)*`;
+const NAME_AFTER = new RegExp(String.raw`[ \t\u00a0]+(${NAME_WORD})(?:[ \t\u00a0]+(${NAME_WORD}))?`, "uy");
+const ABBREVIATED_TITLES = "Mr Mrs Ms Mx Dr Prof Sr Sra Srta Mme Mlle Hr Dña".split(" ");
+const FULL_TITLES = "Miss Sir Dame Herr Herrn Frau Monsieur Madame Mademoiselle Señor Señora Señorita Don Doña".split(" ");
+const TITLE = String.raw`(?:(?:${ABBREVIATED_TITLES.join("|")})\.?|M\.|D\.|${FULL_TITLES.join("|")})(?=\s)`;
+const HONORIFIC = new RegExp(String.raw`(?<![\p{L}\p{N}])${TITLE}(?:\s+${TITLE})*`, "gu");
+const LEADING_TITLES = new RegExp(String.raw`^(?:${TITLE}\s+)+`, "u");
+const INTRODUCTION =
+  /(?<![\p{L}])(?:my name is|my name's|i am called|ich heiße|ich heisse|mein name ist|je m['’]appelle|mon nom est|me llamo|mi nombre es)(?=\s)/giu;
+/** Capitalized words that follow a title or start a sentence without being a name. */
+const NOT_NAMES = new Set(
+  (
+    "The And Und Der Die Das Le La Les El Los Las Et Y I " +
+    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday Montag Dienstag Mittwoch Donnerstag Freitag Samstag Sonntag " +
+    "Lundi Mardi Mercredi Jeudi Vendredi Samedi Dimanche Lunes Martes Miércoles Jueves Viernes Sábado Domingo " +
+    "January February March April May June July August September October November December Januar Februar März Juni Juli " +
+    "Oktober Dezember Janvier Février Mars Avril Mai Juin Juillet Août Septembre Octobre Novembre Décembre Enero Febrero " +
+    "Marzo Abril Mayo Junio Julio Agosto Septiembre Octubre Noviembre Diciembre"
+  ).split(" "),
+);
+
+/** "M. Dupont", "D. Juan" — but elsewhere an initial or a sentence ending in a capital ("room M. Please …"). */
+const INITIAL_LIKE_TITLES: Record<string, string> = { "M.": "fr", "D.": "es" };
+const TITLE_WORDS = new Set([...ABBREVIATED_TITLES, ...FULL_TITLES, "Madam"]);
+
+type NlpPerson = { offset: { start: number; length: number } };
+let nlp: typeof nlpType | undefined;
+
+function findPeople(text: string, language: string, found: PiiMatch[]): void {
+  nameAfter(text, HONORIFIC, "title", found, (title) => {
+    const onlyIn = INITIAL_LIKE_TITLES[title];
+    return onlyIn === undefined || language.startsWith(onlyIn);
+  });
+  nameAfter(text, INTRODUCTION, "introduction", found, () => true);
+  if (language !== "" && !language.startsWith("en")) return;
+  // Loaded here, not at import: only requests that ask for names pay for the tagger.
+  nlp ??= require("compromise") as typeof nlpType;
+  for (let from = 0; from < text.length; ) {
+    const to = chunkEnd(text, from);
+    for (const person of nlp(text.slice(from, to)).people().json({ offset: true }) as NlpPerson[])
+      taggedName(text, from + person.offset.start, from + person.offset.start + person.offset.length, found);
+    from = to;
+  }
+}
+
+/**
+ * compromise's cost grows faster than the text (a 50 KB run without sentence breaks takes seconds), so it is
+ * fed pieces of at most this many characters, cut after a sentence or at least between words.
+ */
+const TAGGER_CHUNK_CHARS = 1500;
+
+function chunkEnd(text: string, from: number): number {
+  const limit = from + TAGGER_CHUNK_CHARS;
+  if (limit >= text.length) return text.length;
+  for (let i = limit - 1; i > from + 1; i--) if (/\s/.test(text[i]!) && /[.!?\n]/.test(text[i - 1]!)) return i + 1;
+  const space = text.lastIndexOf(" ", limit - 1);
+  return space > from ? space + 1 : limit;
+}
+
+/** A name as the tagger saw it, less its title, possessive and trailing punctuation. */
+function taggedName(text: string, start: number, end: number, found: PiiMatch[]): void {
+  const title = LEADING_TITLES.exec(text.slice(start, end));
+  if (title) start += title[0].length;
+  const possessive = /['’]s\W*$/u.exec(text.slice(start, end));
+  if (possessive) end -= possessive[0].length;
+  while (end > start && !/\p{L}/u.test(text[end - 1]!)) end--;
+  const value = text.slice(start, end);
+  if (end > start && !NOT_NAMES.has(value) && !TITLE_WORDS.has(value)) push(found, "person", text, start, end, "nlp");
+}
+
+/** The one or two capitalized words after each `trigger` match; the name alone is the span, not the title. */
+function nameAfter(text: string, trigger: RegExp, detail: string, found: PiiMatch[], accept: (trigger: string) => boolean): void {
+  for (const m of text.matchAll(trigger)) {
+    if (!accept(m[0])) continue;
+    NAME_AFTER.lastIndex = m.index + m[0].length;
+    const name = NAME_AFTER.exec(text);
+    if (!name || NOT_NAMES.has(name[1]!)) continue;
+    const start = NAME_AFTER.lastIndex - name[0].length + name[0].indexOf(name[1]!);
+    const end = name[2] && !NOT_NAMES.has(name[2]) ? NAME_AFTER.lastIndex : start + name[1]!.length;
+    push(found, "person", text, start, end, detail);
+  }
+}
