@@ -145,7 +145,7 @@ describe("spellcheck", () => {
   const CASES = [
     { language: "en", text: "I beleive we will recieve the package tomorow.", fixed: "I believe we will receive the package tomorrow." },
     { language: "de", text: "Ich habe die Rechnug gestern bekommen und bin sehr zufriden mit der Wohnug.", fixed: "Ich habe die Rechnung gestern bekommen und bin sehr zufrieden mit der Wohnung." },
-    { language: "fr", text: "Je voudrais reserver une chambre pour demian.", fixed: "Je voudrais réserver une chambre pour demain." },
+    { language: "fr", text: "Je voudrais reserver une chambre d'hotel pour demian.", fixed: "Je voudrais réserver une chambre d'hôtel pour demain." },
     { language: "es", text: "Nesecito reservar una habitacion para mañana, grasias.", fixed: "Necesito reservar una habitación para mañana, gracias." },
   ];
 
