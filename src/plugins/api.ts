@@ -6,6 +6,9 @@ import { Type, type Static, type TSchema } from "@sinclair/typebox";
 export { Type as t };
 export type { Static, TSchema };
 
+/** The text of a message's content: a string, or its text parts joined with newlines. */
+export { textOf } from "../pipeline/template.ts";
+
 // The detectors the shipped processors use, bundled into the binary with the API.
 export { findPii, PII_KINDS, type PiiKind, type PiiMatch } from "../detectors/pii.ts";
 export { correctSpelling, isSpellLanguage, SPELLCHECK_LANGUAGES, type SpellLanguage } from "../detectors/spellcheck.ts";
@@ -88,16 +91,6 @@ export interface PluginDefinition<Config extends TSchema = TSchema> {
 /** Identity, for types: `export default definePlugin({...})`. */
 export function definePlugin<Config extends TSchema>(definition: PluginDefinition<Config>): PluginDefinition<Config> {
   return definition;
-}
-
-/** The text of a message's content: a string, or its text parts joined with newlines. */
-export function textOf(content: unknown): string {
-  if (typeof content === "string") return content;
-  if (!Array.isArray(content)) return "";
-  return content
-    .filter((part): part is { type: "text"; text: string } => part?.type === "text" && typeof part.text === "string")
-    .map((part) => part.text)
-    .join("\n");
 }
 
 /** Applies `edit` to every piece of text in a message's content (the string, or each text part), keeping images. */
