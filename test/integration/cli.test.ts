@@ -52,13 +52,22 @@ describe("compiled binary", () => {
     expect(existsSync(binary)).toBe(true);
 
     const upstream = await spawnScriptedUpstream();
-    const gateway = await spawnGateway(configFor(upstream.url, [{ name: "echo" }]), { command: [binary] });
+    const gateway = await spawnGateway(configFor(upstream.url, [{ name: "echo" }]), { command: [binary], args: ["--plugins", join(ROOT, "plugins")] });
     try {
       const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "unused", maxRetries: 0 });
       const result = await client.chat.completions.create({ model: "echo", messages: [{ role: "user", content: "from the binary" }] });
       expect(result.choices[0]!.message.content).toBe("echo: from the binary");
       const docs = await fetch(`${gateway.url}/docs`);
       expect(docs.status).toBe(200);
+      // Plugin files from disk, importing the binary's own sluice/plugin module (no node_modules anywhere near).
+      const processed = (await client.chat.completions.create({
+        model: "echo",
+        messages: [{ role: "user", content: "I beleive my email is ann@example.com" }],
+        inferada: { processors: ["spellcheck", "redact"], language: "en" },
+      } as never)) as unknown as { choices: { message: { content: string } }[]; inferada: { processors: { name: string }[] } };
+      expect(processed.choices[0]!.message.content).toBe("echo: I believe my email is ann@example.com");
+      expect(processed.inferada.processors.map((p) => p.name)).toEqual(["spellcheck", "redact"]);
+      expect(JSON.stringify((await upstream.requests()).at(-1)!.body)).toContain("[EMAIL_1]");
     } finally {
       await gateway.stop();
       await upstream.stop();

@@ -55,6 +55,33 @@ const CASES: Record<SpellLanguage, LanguageCase> = {
   },
 };
 
+// First in the file, so that French is loaded here for the first time when this file runs alone. In a full `bun test`
+// run another file may have loaded it already (files share one module registry), so the text also carries 60 typos no
+// other test uses: suggesting for them keeps the worker busy for a few hundred ms even with the dictionary loaded.
+describe("correctSpelling off the main thread", () => {
+  test(
+    "the event loop keeps turning while French loads and a long text is corrected",
+    async () => {
+      const words = ["voudrais", "réserver", "chambre", "demain", "matin", "petit", "déjeuner", "compris", "merci", "réponse"];
+      const text = Array.from({ length: 60 }, (_, i) => {
+        const word = words[i % words.length]!;
+        const at = 1 + ((i * 7) % (word.length - 1));
+        return `${word} ${word.slice(0, at)}${"bcdfghjklmnpqrstvxz"[(i * 13) % 19]}${word.slice(at)}`;
+      }).join(" ");
+      let ticks = 0;
+      const interval = setInterval(() => ticks++, 10);
+      const answer = correctSpelling(text, "fr"); // not awaited: the timer must fire while the worker is busy
+      try {
+        expect((await answer).corrections.length).toBeGreaterThan(0);
+      } finally {
+        clearInterval(interval);
+      }
+      expect(ticks).toBeGreaterThanOrEqual(5);
+    },
+    LOAD_TIMEOUT_MS,
+  );
+});
+
 describe.each(SPELLCHECK_LANGUAGES)("correctSpelling (%s)", (language) => {
   const { typos, corrected, corrections, correct } = CASES[language];
 
@@ -207,4 +234,39 @@ describe("isSpellLanguage", () => {
     for (const language of SPELLCHECK_LANGUAGES) expect(isSpellLanguage(language)).toBe(true);
     for (const other of ["it", "EN", "en-US", "", undefined, null, 1, ["en"]]) expect(isSpellLanguage(other)).toBe(false);
   });
+});
+
+describe("the spellcheck worker", () => {
+  test(
+    "a worker that dies fails its pending calls with a clear error and the next call starts a new one",
+    async () => {
+      type StartedWorker = { terminate(): unknown };
+      const started: StartedWorker[] = [];
+      let firstStarted!: (worker: StartedWorker) => void;
+      const first = new Promise<StartedWorker>((resolve) => (firstStarted = resolve));
+      const onWorker = (worker: StartedWorker) => {
+        started.push(worker);
+        firstStarted(worker);
+      };
+      process.on("worker", onWorker);
+      try {
+        // A fresh instance of the module (a path with a query makes one; a file: URL's query is ignored) has no worker
+        // yet, so the one it starts is seen here.
+        const fresh: typeof import("../../src/detectors/spellcheck.ts") = await import(
+          `${import.meta.dir}/../../src/detectors/spellcheck.ts?restart`
+        );
+        const lost = fresh.correctSpelling("I beleive it.", "en");
+        (await first).terminate();
+        await expect(lost).rejects.toThrow("the spellcheck worker exited");
+        expect(await fresh.correctSpelling("I beleive it.", "en")).toEqual({
+          text: "I believe it.",
+          corrections: [{ from: "beleive", to: "believe", offset: 2 }],
+        });
+        expect(started).toHaveLength(2);
+      } finally {
+        process.off("worker", onWorker);
+      }
+    },
+    LOAD_TIMEOUT_MS,
+  );
 });
