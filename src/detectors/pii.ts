@@ -373,10 +373,42 @@ function findPeople(text: string, language: string, found: PiiMatch[]): void {
   nlp ??= require("compromise") as typeof nlpType;
   for (let from = 0; from < text.length; ) {
     const to = chunkEnd(text, from);
-    for (const person of nlp(text.slice(from, to)).people().json({ offset: true }) as NlpPerson[])
-      taggedName(text, from + person.offset.start, from + person.offset.start + person.offset.length, found);
+    const chunk = text.slice(from, to);
+    // The tagger costs ~0.3 ms even for a short sentence; most chunks have no word it could call a name.
+    if (mayNameSomeone(chunk)) {
+      for (const person of nlp(chunk).people().json({ offset: true }) as NlpPerson[])
+        taggedName(text, from + person.offset.start, from + person.offset.start + person.offset.length, found);
+    }
     from = to;
   }
+}
+
+const CAPITALIZED_WORD = /(?<![\p{L}\p{N}])\p{Lu}\p{Ll}+/gu;
+const NAME_TAGS = new Set(["FirstName", "MaleName", "FemaleName", "LastName", "Person", "Honorific"]);
+let nameLexicon: Set<string> | undefined;
+
+/**
+ * Whether the tagger could find a person here: some capitalized word is a name in its lexicon, or is capitalized
+ * in mid-sentence (where only names and other proper nouns are). A sentence like "Say hello." has neither.
+ */
+function mayNameSomeone(chunk: string): boolean {
+  nameLexicon ??= new Set(
+    Object.entries((nlp as unknown as { model(): { one: { lexicon: Record<string, string | string[]> } } }).model().one.lexicon)
+      .filter(([, tags]) => [tags].flat().some((tag) => NAME_TAGS.has(tag)))
+      .map(([word]) => word),
+  );
+  for (const match of chunk.matchAll(CAPITALIZED_WORD)) {
+    const word = match[0];
+    if (NOT_NAMES.has(word)) continue;
+    if (nameLexicon.has(word.toLowerCase()) || !startsSentence(chunk, match.index)) return true;
+  }
+  return false;
+}
+
+function startsSentence(text: string, index: number): boolean {
+  let i = index - 1;
+  while (i >= 0 && /[\s"'“‘(\[*_-]/u.test(text[i]!)) i--;
+  return i < 0 || /[.!?:;\n]/.test(text[i]!);
 }
 
 /**

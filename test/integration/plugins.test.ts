@@ -204,6 +204,28 @@ describe("hot reload", () => {
     await eventually(async () => ((await status("x", { processors: ["fragile"] })).status === 400 ? true : undefined));
   }, 20_000);
 
+  test("a replaced version is disposed once the last request using it has finished", async () => {
+    const marker = join(pluginsDir, "disposed.txt");
+    const source = (tag: string) => `import { definePlugin } from "sluice/plugin";
+import { appendFileSync } from "node:fs";
+export default definePlugin({
+  name: "disposable",
+  kind: "processor",
+  post: (_ctx, text) => text + " ${tag}",
+  dispose() { appendFileSync(${JSON.stringify(marker)}, "${tag}\\n"); },
+});
+`;
+    writePlugin("disposable.ts", source("v1"));
+    await eventually(async () => ((await chat("x", { processors: ["disposable"] }).catch(() => undefined))?.choices[0].message.content === "echo: x v1" ? true : undefined));
+    const inFlight = client.chat.completions.create({ model: "slow", messages: [{ role: "user", content: "hold" }], inferada: { processors: ["disposable"] } } as never);
+    await Bun.sleep(200);
+    writePlugin("disposable.ts", source("v2"));
+    await eventually(async () => ((await chat("x", { processors: ["disposable"] })).choices[0].message.content === "echo: x v2" ? true : undefined));
+    expect(await Bun.file(marker).exists()).toBe(false); // v1 is still in use by the slow request
+    expect(((await inFlight) as unknown as Record<string, any>).choices[0].message.content).toBe("echo: hold v1");
+    expect(await eventually(async () => ((await Bun.file(marker).exists()) ? await Bun.file(marker).text() : undefined))).toBe("v1\n");
+  }, 20_000);
+
   test("a plugin of the wrong shape is refused with a message that says what to fix", async () => {
     writePlugin("shapeless.ts", `export default { name: "Shapeless!", kind: "processor" };\n`);
     const entry = await eventually(async () => ((await (await fetch(`${gateway.url}/v1/plugins`)).json()) as { data: { file: string; state: string; last_error: string }[] }).data.find((p) => p.file === "processors/shapeless.ts"));
