@@ -18,6 +18,7 @@ import { spentMicrosSince } from "./store/usage.ts";
 import { Limits } from "./pipeline/admission.ts";
 import { RoutingState } from "./routing/routing-state.ts";
 import { PluginHost } from "./plugins/host.ts";
+import { JudgeCache } from "./firewall/judge.ts";
 
 export interface GatewayOptions {
   /** Folder for the SQLite store and the session secret; undefined = in memory (tests, `sluice openapi`). */
@@ -36,6 +37,8 @@ export class Gateway {
   readonly limits: Limits;
   readonly routing = new RoutingState();
   readonly plugins: PluginHost;
+  /** Firewall judges' verdicts by conversation, kept across reloads. */
+  readonly judgeCache = new JudgeCache();
   private readonly authenticator: Authenticator;
   private current: Snapshot;
 

@@ -2,6 +2,7 @@
 // serving names), producing one frozen snapshot. A request keeps the snapshot it started with.
 import type { BackendConfig, SluiceConfig, TemplateRenderMode } from "./schema.ts";
 import { resolveAuto, resolveBalancers, type AutoRouting, type Balancer } from "./resolve-routing.ts";
+import { resolveFirewalls, type Firewall } from "./resolve-firewalls.ts";
 
 export interface Pricing {
   gpuHourUsd?: number;
@@ -52,6 +53,8 @@ export interface Snapshot {
   readonly balancers: ReadonlyMap<string, Balancer>;
   /** `model: "auto"`, when configured. */
   readonly auto: AutoRouting | undefined;
+  /** By slug. */
+  readonly firewalls: ReadonlyMap<string, Firewall>;
   /** Unix seconds when this snapshot was loaded: the `created` of its models. */
   readonly loadedAt: number;
   readonly raw: SluiceConfig;
@@ -77,6 +80,7 @@ export function resolveConfig(config: SluiceConfig, problems: string[]): Snapsho
     backends,
     balancers: resolveBalancers(config.balancers, backends, problems),
     auto: resolveAuto(config.auto, backends, problems),
+    firewalls: resolveFirewalls(config.firewalls, backends, problems),
     loadedAt: Math.floor(Date.now() / 1000),
     raw: config,
   });

@@ -151,6 +151,48 @@ export const AutoConfig = T.Object(
   strict,
 );
 
+const FirewallAction = T.Union([T.Literal("block"), T.Literal("redact"), T.Literal("flag")]);
+
+export const FirewallRuleConfig = T.Object(
+  {
+    name: T.Optional(T.String({ minLength: 1, description: "how the rule is named in verdicts; default from its kind" })),
+    catalog: T.Optional(
+      T.Union([T.Literal("prompt_injection"), T.Literal("jailbreak"), T.Literal("secrets"), T.Literal("pii"), T.Literal("topics")], { description: "a rule catalog shipped with sluice" }),
+    ),
+    topics: T.Optional(T.Array(T.String({ minLength: 1 }), { description: "catalog topics: which topics are denied" })),
+    kinds: T.Optional(T.Array(T.String({ minLength: 1 }), { description: "catalog pii: which kinds count (default all)" })),
+    threshold: T.Optional(T.Number({ minimum: 0, maximum: 1, description: "prompt_injection / jailbreak: score that triggers (default 0.5)" })),
+    regex: T.Optional(T.String({ minLength: 1, description: "a JavaScript regular expression; a leading (?i) makes it case-insensitive" })),
+    keywords: T.Optional(T.Array(T.String({ minLength: 1 }), { minItems: 1, description: "whole words or phrases, case-insensitive" })),
+    max_prompt_chars: T.Optional(T.Integer({ minimum: 1, description: "longest conversation (characters of text)" })),
+    action: T.Optional(FirewallAction),
+  },
+  strict,
+);
+
+export const FirewallConfig = T.Object(
+  {
+    slug: T.String({ minLength: 1, pattern: "^[a-z0-9][a-z0-9_-]*$", description: "what requests and keys name" }),
+    description: T.Optional(T.String()),
+    rules: T.Array(FirewallRuleConfig, { default: [] }),
+    judge: T.Optional(
+      T.Object(
+        {
+          backend: T.String({ minLength: 1, description: "a backend serving the judge model (Llama Guard or any chat model)" }),
+          prompt: T.Optional(T.String({ description: "system prompt for the judge; default: sluice's built-in one" })),
+          timeout_ms: T.Integer({ minimum: 1, default: 5_000 }),
+          fail: T.Union([T.Literal("open"), T.Literal("closed")], { default: "closed", description: "what a judge error or timeout means" }),
+          always: T.Boolean({ default: false, description: "ask the judge even when a rule already blocked" }),
+          cache_ttl_s: T.Integer({ minimum: 0, default: 600, description: "verdicts are cached by conversation" }),
+        },
+        strict,
+      ),
+    ),
+    action: T.Union([T.Literal("block"), T.Literal("flag")], { default: "block", description: "for rules without their own action, and the judge's unsafe verdict" }),
+  },
+  strict,
+);
+
 export const SluiceConfig = T.Object(
   {
     server: ServerConfig,
@@ -162,6 +204,7 @@ export const SluiceConfig = T.Object(
     backends: T.Array(BackendConfig, { default: [] }),
     balancers: T.Array(BalancerConfig, { default: [] }),
     processors: ProcessorsConfig,
+    firewalls: T.Array(FirewallConfig, { default: [] }),
     auto: T.Optional(AutoConfig),
   },
   strict,
@@ -171,6 +214,8 @@ export type SluiceConfig = Static<typeof SluiceConfig>;
 export type BackendConfig = Static<typeof BackendConfig>;
 export type TemplateRenderMode = Static<typeof TemplateRenderMode>;
 export type BalancerConfig = Static<typeof BalancerConfig>;
+export type FirewallConfig = Static<typeof FirewallConfig>;
+export type FirewallRuleConfig = Static<typeof FirewallRuleConfig>;
 export type AutoConfig = Static<typeof AutoConfig>;
 export type OptimizeMode = Static<typeof OptimizeMode>;
 export type BalancerStrategy = Static<typeof BalancerStrategy>;

@@ -8,6 +8,7 @@ export interface Timings {
   tokens_per_second?: number;
   queued_ms?: number;
   processors_ms?: number;
+  firewall_ms?: number;
   gateway_ms?: number;
 }
 
@@ -24,6 +25,7 @@ export function computeTimings(ctx: RequestContext, usage: TokenUsage | undefine
   if (queued > 0) timings.queued_ms = queued;
   const processors = ctx.processors?.ms ?? 0;
   if (ctx.processors) timings.processors_ms = processors;
+  if (ctx.firewall) timings.firewall_ms = ctx.firewall.ms;
   const gateway = round(total - upstream - queued);
   if (gateway > 0) timings.gateway_ms = gateway;
   return timings;

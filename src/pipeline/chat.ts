@@ -22,6 +22,7 @@ import { computeTimings } from "../observability/timings.ts";
 import { jsonResponse, sseResponse, withHeaders } from "./response-headers.ts";
 import { planAuto, planBalancer, type RoutePlan } from "../routing/plan.ts";
 import { runPreProcessors } from "./processors.ts";
+import { runFirewall } from "./firewall.ts";
 
 const validateChatRequest = compileValidator(ChatCompletionRequest);
 
@@ -34,6 +35,7 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp: Clien
   try {
     const body = await intake(ctx, req, gateway, clientIp, validateChatRequest);
     ctx.stream = typeof body.stream === "boolean" ? body.stream : ctx.snapshot.server.stream_default;
+    if (body.firewall !== undefined || ctx.principal?.key?.firewall) await runFirewall(ctx, gateway, body);
     if (body.inferada !== undefined || ctx.snapshot.raw.processors.default.length) {
       const answer = await runPreProcessors(ctx, gateway, body);
       if (answer !== undefined) return answerItself(ctx, gateway, answer);
@@ -87,11 +89,9 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp: Clien
 }
 
 function streamResponse(ctx: RequestContext, gateway: Gateway, reader: ChunkReader, call: UpstreamCall, start: RelayStart = {}): Response {
-  const processors = ctx.processors;
-  if (processors) {
-    start.final = () => ({ inferada: processors.report() });
-    if (processors.hasPost) start.rewriteContent = (text) => processors.postSync(text);
-  }
+  const { processors, firewall } = ctx;
+  if (processors || firewall) start.final = () => reports(ctx);
+  if (processors?.hasPost) start.rewriteContent = (text) => processors.postSync(text);
   const stream = relayStream(
     ctx,
     reader,
@@ -162,7 +162,7 @@ function respondBuffered(ctx: RequestContext, gateway: Gateway, completion: Comp
   completion.model = ctx.plan ? backend.id : ctx.requestedModel;
   if (completion.timings !== undefined) completion.engine_timings = completion.timings; // llama.cpp's own
   completion.timings = computeTimings(ctx, usage);
-  if (ctx.processors) completion.inferada = ctx.processors.report();
+  Object.assign(completion, reports(ctx));
   finishRequest(ctx, gateway, { status: 200, errorCode: null, usage, usageEstimated: !reported });
   return withHeaders(jsonResponse(JSON.stringify(completion), backend, ctx.requestId), ctx.admission);
 }
@@ -181,20 +181,28 @@ function answerItself(ctx: RequestContext, gateway: Gateway, content: string): R
   const created = Math.floor(Date.now() / 1000);
   const usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
   const timings = computeTimings(ctx, usage);
-  const inferada = ctx.processors!.report();
+  const { inferada, firewall } = reports(ctx);
   finishRequest(ctx, gateway, { status: 200, errorCode: null, usage, usageEstimated: false });
   const headers = { "x-request-id": ctx.requestId };
   if (!ctx.stream) {
-    const completion = { id, object: "chat.completion", created, model: ctx.requestedModel, choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }], usage, timings, inferada };
+    const completion = { id, object: "chat.completion", created, model: ctx.requestedModel, choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }], usage, timings, inferada, firewall };
     return Response.json(completion, { headers });
   }
   const chunk = (fields: Record<string, unknown>) => `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: ctx.requestedModel, ...fields })}\n\n`;
   const events =
     chunk({ choices: [{ index: 0, delta: { role: "assistant", content }, finish_reason: null }] }) +
     chunk({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] }) +
-    chunk({ choices: [], usage, timings, inferada }) +
+    chunk({ choices: [], usage, timings, inferada, firewall }) +
     "data: [DONE]\n\n";
   return new Response(events, { headers: { ...headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" } });
+}
+
+/** What the firewall and the processors report: the response's `firewall` and `inferada` blocks. */
+function reports(ctx: RequestContext): { firewall?: unknown; inferada?: unknown } {
+  const out: { firewall?: unknown; inferada?: unknown } = {};
+  if (ctx.firewall) out.firewall = ctx.firewall;
+  if (ctx.processors) out.inferada = ctx.processors.report();
+  return out;
 }
 
 /** The response's `routing` block: the plan's decision and how it turned out. */

@@ -7,6 +7,7 @@ import type { AutoRouting, Balancer } from "../config/resolve-routing.ts";
 import type { RoutePlan } from "../routing/plan.ts";
 import type { BackendStat } from "../routing/backend-stats.ts";
 import type { ProcessorRun } from "./processors.ts";
+import type { FirewallOutcome } from "../firewall/screen.ts";
 
 export interface TokenUsage {
   prompt_tokens: number;
@@ -41,6 +42,8 @@ export interface RequestContext {
   /** This request is the half-open probe of `stat`'s circuit breaker. */
   probe?: boolean;
   admission?: Admission;
+  /** The firewall's verdict, when one screened the request. */
+  firewall?: FirewallOutcome;
   /** The processors `inferada` named, once their pre hooks ran. */
   processors?: ProcessorRun;
   call?: UpstreamCall;

@@ -45,6 +45,9 @@ export function finishRequest(ctx: RequestContext, gateway: Gateway, outcome: Ou
     upstreamMs: upstreamMs === null ? null : round(upstreamMs),
     queuedMs: ctx.admission?.queuedMs ?? null,
     ttftMs: ctx.firstTokenAt !== undefined && ctx.upstreamStartedAt !== undefined ? round(ctx.firstTokenAt - ctx.upstreamStartedAt) : null,
+    firewall: ctx.firewall?.slug ?? null,
+    firewallVerdict: ctx.firewall?.verdict ?? null,
+    firewallRules: ctx.firewall?.rules.length ? JSON.stringify(ctx.firewall.rules.map((rule) => rule.rule)) : null,
   });
 
   const ttft = ctx.firstTokenAt !== undefined && ctx.upstreamStartedAt !== undefined ? (ctx.firstTokenAt - ctx.upstreamStartedAt) / 1000 : undefined;

@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS api_keys (
   routing            TEXT,                   -- JSON {model_pool, optimize}
   firewall           TEXT,
   processors         TEXT,                   -- JSON array of processor names, NULL = all
+  firewall_required  INTEGER NOT NULL DEFAULT 0,
   expires_at         INTEGER,                -- unix seconds
   created_at         INTEGER NOT NULL,       -- unix seconds
   revoked_at         INTEGER
@@ -46,7 +47,10 @@ CREATE TABLE IF NOT EXISTS ledger (
   total_ms          REAL NOT NULL,
   upstream_ms       REAL,
   queued_ms         REAL,
-  ttft_ms           REAL
+  ttft_ms           REAL,
+  firewall          TEXT,                    -- the firewall's slug, when one screened the request
+  firewall_verdict  TEXT,                    -- allowed | flagged | redacted | blocked
+  firewall_rules    TEXT                     -- JSON array of the rules that matched (names, never the text)
 );
 -- One index: budgets and per-key usage read a key's rows since an instant. Every index costs each insert on the
 -- hot path (~1 µs per row), so admin reports over all keys scan the table instead.
@@ -65,7 +69,13 @@ export function openDatabase(file: string): Database {
 }
 
 /** Columns added after a store was first created. */
-const ADDED_COLUMNS: [table: string, column: string, type: string][] = [["api_keys", "processors", "TEXT"]];
+const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
+  ["api_keys", "processors", "TEXT"],
+  ["api_keys", "firewall_required", "INTEGER NOT NULL DEFAULT 0"],
+  ["ledger", "firewall", "TEXT"],
+  ["ledger", "firewall_verdict", "TEXT"],
+  ["ledger", "firewall_rules", "TEXT"],
+];
 
 function migrate(db: Database): void {
   for (const [table, column, type] of ADDED_COLUMNS) {

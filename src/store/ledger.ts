@@ -28,6 +28,10 @@ export interface LedgerRow {
   upstreamMs: number | null;
   queuedMs: number | null;
   ttftMs: number | null;
+  firewall: string | null;
+  firewallVerdict: string | null;
+  /** JSON array of rule names. */
+  firewallRules: string | null;
 }
 
 export interface LedgerWriterOptions {
@@ -45,8 +49,9 @@ export interface LedgerWriterOptions {
 const INSERT_ROW = `
 INSERT INTO ledger (
   request_id, key_id, model, backend, route, endpoint, status, error_code, prompt_tokens, completion_tokens,
-  tokens_estimated, cost_micros, billing_basis, stream, started_at, total_ms, upstream_ms, queued_ms, ttft_ms
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  tokens_estimated, cost_micros, billing_basis, stream, started_at, total_ms, upstream_ms, queued_ms, ttft_ms,
+  firewall, firewall_verdict, firewall_rules
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 type RowParams = (string | number | null)[];
 
@@ -157,6 +162,7 @@ function toParams(r: LedgerRow): RowParams {
   return [
     r.requestId, r.keyId, r.model, r.backend, r.route, r.endpoint, r.status, r.errorCode, r.promptTokens, r.completionTokens,
     r.tokensEstimated ? 1 : 0, r.costMicros, r.billingBasis, r.stream ? 1 : 0, r.startedAt, r.totalMs, r.upstreamMs, r.queuedMs, r.ttftMs,
+    r.firewall, r.firewallVerdict, r.firewallRules,
   ];
 }
 

@@ -11,7 +11,9 @@ let client: OpenAI;
 
 beforeAll(async () => {
   upstream = await spawnScriptedUpstream();
-  gateway = await spawnGateway(configFor(upstream.url, SCRIPTED_BACKENDS));
+  // The extension fields the pass-through test sends must name things that exist (an unknown firewall is a 400).
+  const firewall = "firewalls:\n  - {slug: strict-block, rules: [{max_prompt_chars: 100000}]}\n";
+  gateway = await spawnGateway(configFor(upstream.url, SCRIPTED_BACKENDS) + firewall);
   client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "unused", maxRetries: 0 });
 });
 afterAll(async () => {

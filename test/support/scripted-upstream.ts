@@ -28,6 +28,9 @@
  *   tool-call     a get_weather({"city":"Paris"}) tool call, buffered or streamed
  *                 in OpenAI's delta format, finish_reason "tool_calls".
  *   no-usage      like echo, but never sends usage (even if include_usage is asked).
+ *   judge-safe, judge-unsafe, judge-json, judge-garbage
+ *                 a safety judge's answer (buffered): "safe"; "unsafe\nS9"; the JSON form
+ *                 {"verdict":"unsafe","category":"S14"}; and prose that is no verdict at all.
  *
  * Other routes:
  *   GET  /health                 200 {"status":"ok"} (status settable via /__control)
@@ -124,6 +127,10 @@ export const SCRIPTED_MODELS: readonly string[] = [
   "bad-sse",
   "tool-call",
   "no-usage",
+  "judge-safe",
+  "judge-unsafe",
+  "judge-json",
+  "judge-garbage",
 ];
 
 // ---------------------------------------------------------------------------
@@ -353,6 +360,19 @@ function completionBody(ctx: CompletionContext, choices: unknown[], usage: Usage
   };
   if (usage) body.usage = usage;
   return body;
+}
+
+const JUDGE_ANSWERS: Record<string, string> = {
+  "judge-safe": "safe",
+  "judge-unsafe": "unsafe\nS9",
+  "judge-json": '{"verdict": "unsafe", "category": "S14"}',
+  "judge-garbage": "Looks fine to me, nothing to worry about!",
+};
+
+function bufferedAnswer(request: ChatRequest, content: string): Response {
+  const ctx = newContext(request.model);
+  const choices = [{ index: 0, message: { role: "assistant", content }, logprobs: null, finish_reason: "stop" }];
+  return json(completionBody(ctx, choices, echoUsage(request, content)));
 }
 
 function bufferedEcho(request: ChatRequest, withUsage = true): Response {
@@ -599,6 +619,9 @@ async function slowBuffered(request: ChatRequest, watch: AbortWatch, signal: Abo
 function handleChat(request: ChatRequest, signal: AbortSignal): Response | Promise<Response> {
   const failure = FAILURES[request.model];
   if (failure) return failureResponse(failure);
+
+  const judgeAnswer = JUDGE_ANSWERS[request.model];
+  if (judgeAnswer !== undefined) return bufferedAnswer(request, judgeAnswer);
 
   switch (request.model) {
     case "stall":

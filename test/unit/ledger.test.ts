@@ -45,6 +45,9 @@ function row(requestId: string, overrides: Partial<LedgerRow> = {}): LedgerRow {
     upstreamMs: 11,
     queuedMs: 0.25,
     ttftMs: null,
+    firewall: null,
+    firewallVerdict: null,
+    firewallRules: null,
     ...overrides,
   };
 }
@@ -94,6 +97,9 @@ describe("LedgerWriter", () => {
       upstream_ms: 11,
       queued_ms: 0.25,
       ttft_ms: null,
+      firewall: null,
+      firewall_verdict: null,
+      firewall_rules: null,
     });
     writer.close();
   });
