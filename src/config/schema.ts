@@ -165,6 +165,7 @@ export const FirewallRuleConfig = T.Object(
     regex: T.Optional(T.String({ minLength: 1, description: "a JavaScript regular expression; a leading (?i) makes it case-insensitive" })),
     keywords: T.Optional(T.Array(T.String({ minLength: 1 }), { minItems: 1, description: "whole words or phrases, case-insensitive" })),
     max_prompt_chars: T.Optional(T.Integer({ minimum: 1, description: "longest conversation (characters of text)" })),
+    languages: T.Optional(T.Array(T.String({ minLength: 2 }), { minItems: 1, description: "allowed languages of the user's messages (en, de, fr, es are recognised)" })),
     action: T.Optional(FirewallAction),
   },
   strict,

@@ -8,6 +8,7 @@ import { findSecrets } from "../detectors/secrets.ts";
 import { findTopics, isTopic, TOPIC_NAMES } from "../detectors/topics.ts";
 import { findPii, PII_KINDS, type PiiKind } from "../detectors/pii.ts";
 import { normalizeForMatching } from "../detectors/normalize.ts";
+import { GUESSABLE_LANGUAGES, guessLanguage } from "../detectors/language.ts";
 
 export type FirewallAction = "block" | "redact" | "flag";
 
@@ -15,6 +16,7 @@ export type FirewallAction = "block" | "redact" | "flag";
 export interface TextPiece {
   message: number;
   part: number;
+  role: string;
   text: string;
 }
 
@@ -42,6 +44,11 @@ export class Conversation {
     return (this.variants ??= normalizeConversation(this.pieces));
   }
 
+  /** The user's own words, for rules about the user (language). */
+  get userText(): string {
+    return this.pieces.filter((piece) => piece.role === "user").map((piece) => piece.text).join("\n");
+  }
+
   get length(): number {
     return this.pieces.reduce((sum, piece) => sum + piece.text.length, 0);
   }
@@ -57,13 +64,13 @@ const compiledCatalogs = new Map<string, CompiledCatalog>(INJECTION_CATALOGS.map
 
 /** Compiles one rule; problems are reported with the rule's YAML path. */
 export function compileRule(config: FirewallRuleConfig, defaultAction: "block" | "flag", path: string, problems: string[]): CompiledRule | undefined {
-  const kinds = [config.catalog, config.regex, config.keywords, config.max_prompt_chars].filter((value) => value !== undefined).length;
+  const kinds = [config.catalog, config.regex, config.keywords, config.max_prompt_chars, config.languages].filter((value) => value !== undefined).length;
   if (kinds !== 1) {
-    problems.push(`${path}: a rule needs exactly one of catalog, regex, keywords, max_prompt_chars`);
+    problems.push(`${path}: a rule needs exactly one of catalog, regex, keywords, max_prompt_chars, languages`);
     return undefined;
   }
   const action = config.action ?? defaultAction;
-  const spanless = config.catalog === "prompt_injection" || config.catalog === "jailbreak" || config.catalog === "topics" || config.max_prompt_chars !== undefined;
+  const spanless = config.catalog === "prompt_injection" || config.catalog === "jailbreak" || config.catalog === "topics" || config.max_prompt_chars !== undefined || config.languages !== undefined;
   if (action === "redact" && spanless) {
     problems.push(`${path}.action: redact needs a rule that finds the text to mask (secrets, pii, regex, keywords)`);
     return undefined;
@@ -117,6 +124,18 @@ export function compileRule(config: FirewallRuleConfig, defaultAction: "block" |
   if (config.keywords !== undefined) {
     const keywords = new RegExp(`(?<![\\p{L}\\p{N}])(?:${config.keywords.map(escapeRegex).join("|")})(?![\\p{L}\\p{N}])`, "giu");
     return rule("keywords", (conversation) => spanned(conversation, (text) => [...text.matchAll(keywords)].map((m) => ({ start: m.index, end: m.index + m[0].length, signal: m[0].toLowerCase() }))));
+  }
+  if (config.languages !== undefined) {
+    const allowed = config.languages;
+    const unknown = allowed.filter((language) => !GUESSABLE_LANGUAGES.includes(language));
+    if (unknown.length) {
+      problems.push(`${path}.languages: ${unknown.join(", ")} cannot be recognised; choose from ${GUESSABLE_LANGUAGES.join(", ")}`);
+      return undefined;
+    }
+    return rule("languages", (conversation) => {
+      const language = guessLanguage(conversation.userText);
+      return language !== undefined && !allowed.includes(language) ? { signals: [language], spans: [] } : undefined;
+    });
   }
   const limit = config.max_prompt_chars!;
   return rule("max_prompt_chars", (conversation) => (conversation.length > limit ? { signals: [`${conversation.length} > ${limit} characters`], spans: [] } : undefined));

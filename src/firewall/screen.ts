@@ -64,10 +64,10 @@ function textPieces(messages: Message[]): TextPiece[] {
   const pieces: TextPiece[] = [];
   messages.forEach((message, index) => {
     if (!SCREENED_ROLES.has(message.role)) return;
-    if (typeof message.content === "string") pieces.push({ message: index, part: -1, text: message.content });
+    if (typeof message.content === "string") pieces.push({ message: index, part: -1, role: message.role, text: message.content });
     else if (Array.isArray(message.content)) {
       message.content.forEach((part: { type?: string; text?: unknown }, p) => {
-        if (part?.type === "text" && typeof part.text === "string") pieces.push({ message: index, part: p, text: part.text });
+        if (part?.type === "text" && typeof part.text === "string") pieces.push({ message: index, part: p, role: message.role, text: part.text });
       });
     }
   });
