@@ -68,7 +68,11 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp: Clien
     const queued = admitRequest(ctx, gateway, maxTokens);
     if (queued) await queued;
     const messages = body.messages as never;
-    const bodyFor = (target: Backend) => prepareUpstreamBody({ ...body, messages: renderMessages(messages, target.templateRenderMode) }, target, ctx.stream);
+    // Each attempt renders the original messages for its backend; the rest of the body is edited in place.
+    const bodyFor = (target: Backend) => {
+      body.messages = renderMessages(messages, target.templateRenderMode);
+      return prepareUpstreamBody(body, target, ctx.stream);
+    };
     if (!ctx.stream) {
       const completion = await dispatchPlanned(ctx, gateway, plan, async (target, call) => readCompletion(ctx, target, await postToBackend(target, target.chatUrl, bodyFor(target), call), call));
       if (ctx.processors) await postProcess(ctx, completion);

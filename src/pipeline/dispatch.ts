@@ -42,7 +42,7 @@ export function endAttempt(ctx: RequestContext, gateway: Gateway, status: number
 }
 
 export async function dispatchPlanned<T>(ctx: RequestContext, gateway: Gateway, plan: RoutePlan, attempt: Attempt<T>): Promise<T> {
-  const tried = new Set<Backend>();
+  const tried: Backend[] = [];
   let lastError: GatewayError | undefined;
   for (let n = 0; n <= plan.policy.retries; n++) {
     if (n > 0) {
@@ -52,9 +52,9 @@ export async function dispatchPlanned<T>(ctx: RequestContext, gateway: Gateway, 
     }
     const backend = nextBackend(plan, tried, gateway, Date.now());
     if (!backend) break;
-    tried.add(backend);
+    tried.push(backend);
     plan.attempts++;
-    const slot = await backendSlot(ctx, gateway, backend);
+    const slot = backend.maxConcurrent === undefined ? undefined : await backendSlot(ctx, gateway, backend);
     const call = beginAttempt(ctx, gateway, backend);
     try {
       const result = await attempt(backend, call);
@@ -71,19 +71,20 @@ export async function dispatchPlanned<T>(ctx: RequestContext, gateway: Gateway, 
 }
 
 /** The next untried candidate the breaker still allows; when all were tried, the first one allowed again. */
-function nextBackend(plan: RoutePlan, tried: Set<Backend>, gateway: Gateway, now: number): Backend | undefined {
+function nextBackend(plan: RoutePlan, tried: Backend[], gateway: Gateway, now: number): Backend | undefined {
+  // The plan's first candidate was checked when the plan was made.
+  if (tried.length === 0) return plan.candidates[0];
   let fallback: Backend | undefined;
   for (const backend of plan.candidates) {
     if (!gateway.routing.stats.get(backend.id).available(now)) continue;
-    if (!tried.has(backend)) return backend;
+    if (!tried.includes(backend)) return backend;
     fallback ??= backend;
   }
   return fallback;
 }
 
 /** A backend with max_concurrent: take its slot (waiting in its FIFO queue if need be). */
-async function backendSlot(ctx: RequestContext, gateway: Gateway, backend: Backend): Promise<Release | undefined> {
-  if (backend.maxConcurrent === undefined) return undefined;
+async function backendSlot(ctx: RequestContext, gateway: Gateway, backend: Backend): Promise<Release> {
   ctx.admission ??= new Admission(gateway.limits, ctx.principal?.key ?? null);
   return takeBackendSlot(ctx.admission, backendSemaphore(gateway.limits, backend), backend, ctx.clientSignal);
 }

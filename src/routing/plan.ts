@@ -42,7 +42,7 @@ export function planBalancer(ctx: RequestContext, gateway: Gateway, balancer: Ba
     throw new GatewayError("invalid_request", `no route of balancer '${balancer.name}' matches this request (add a route without match: as the default)`, { param: "model" });
   }
   const permitted = permittedTargets(ctx, route.targets, `balancer '${balancer.name}' route '${route.name}'`);
-  const available = availableCandidates(gateway, permitted.map((target) => ({ backend: target.backend, weight: target.weight })));
+  const available = availableCandidates(gateway, permitted);
   if (!available.length) throw noHealthyBackend(`balancer '${balancer.name}' route '${route.name}'`, route.targets.map((target) => target.backend));
   const ordered = orderCandidates(balancer.strategy, available, {
     random: Math.random,

@@ -9,7 +9,7 @@ export class RetryBudget {
   private balance = CAPACITY / 2;
   private refilledAt = 0;
 
-  constructor(private readonly ratio: number) {}
+  constructor(readonly ratio: number) {}
 
   deposit(): void {
     this.balance = Math.min(CAPACITY, this.balance + this.ratio);
@@ -25,14 +25,13 @@ export class RetryBudget {
   }
 }
 
-/** One budget per balancer (and one for `auto`), kept across reloads. */
+/** One budget per balancer (and one for `auto`), kept across reloads that do not change its ratio. */
 export class RetryBudgets {
   private readonly byName = new Map<string, RetryBudget>();
 
   get(name: string, ratio: number): RetryBudget {
-    const id = `${name}:${ratio}`; // a reload that changes the ratio starts a new budget
-    let budget = this.byName.get(id);
-    if (!budget) this.byName.set(id, (budget = new RetryBudget(ratio)));
+    let budget = this.byName.get(name);
+    if (!budget || budget.ratio !== ratio) this.byName.set(name, (budget = new RetryBudget(ratio)));
     return budget;
   }
 }
