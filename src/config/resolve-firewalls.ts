@@ -12,6 +12,8 @@ export interface Firewall {
   readonly judge: JudgeSettings | undefined;
   /** For the judge's unsafe verdict (rules carry their own). */
   readonly action: "block" | "flag";
+  /** Screen the answer too, holding back this many characters in streams. */
+  readonly outputWindowChars: number | undefined;
 }
 
 export function resolveFirewalls(configs: FirewallConfig[], backends: ReadonlyMap<string, Backend>, problems: string[]): Map<string, Firewall> {
@@ -36,7 +38,7 @@ export function resolveFirewalls(configs: FirewallConfig[], backends: ReadonlyMa
       }
     }
     if (!config.rules.length && !config.judge) problems.push(`${path}: a firewall needs rules, a judge, or both`);
-    firewalls.set(config.slug, { slug: config.slug, description: config.description ?? "", rules, judge, action: config.action });
+    firewalls.set(config.slug, { slug: config.slug, description: config.description ?? "", rules, judge, action: config.action, outputWindowChars: config.output?.window_chars });
   });
   return firewalls;
 }

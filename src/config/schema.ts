@@ -190,6 +190,12 @@ export const FirewallConfig = T.Object(
       ),
     ),
     action: T.Union([T.Literal("block"), T.Literal("flag")], { default: "block", description: "for rules without their own action, and the judge's unsafe verdict" }),
+    output: T.Optional(
+      T.Object(
+        { window_chars: T.Integer({ minimum: 1, default: 256, description: "text held back in streams so a rule sees a match whole before it is released" }) },
+        { ...strict, description: "also screen the model's answer with the text rules" },
+      ),
+    ),
   },
   strict,
 );

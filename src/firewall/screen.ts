@@ -17,6 +17,8 @@ export interface FirewallOutcome {
   rules: { rule: string; action: RuleHit["action"]; signals: string[] }[];
   judge?: { verdict: JudgeVerdict["verdict"]; categories?: string[]; error?: string; cached: boolean; ms: number };
   ms: number;
+  /** The answer's screening, when the firewall screens output. */
+  output?: { verdict: string; rules: { rule: string; action: string }[] };
 }
 
 /** The roles whose text the rules see (the whole conversation but the model's own earlier answers). */

@@ -56,7 +56,7 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp: Clien
       const upstream = await postToBackend(backend, backend.chatUrl, upstreamBody, call);
       if (!ctx.stream) {
         const completion = await readCompletion(ctx, backend, upstream, call);
-        if (ctx.processors) await postProcess(ctx, completion);
+        if (ctx.processors || ctx.outputScreen) await postProcess(ctx, completion);
         return respondBuffered(ctx, gateway, completion);
       }
       streaming = true;
@@ -75,7 +75,7 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp: Clien
     };
     if (!ctx.stream) {
       const completion = await dispatchPlanned(ctx, gateway, plan, async (target, call) => readCompletion(ctx, target, await postToBackend(target, target.chatUrl, bodyFor(target), call), call));
-      if (ctx.processors) await postProcess(ctx, completion);
+      if (ctx.processors || ctx.outputScreen) await postProcess(ctx, completion);
       completion.routing = routingBlock(ctx, plan);
       return withRoute(respondBuffered(ctx, gateway, completion), plan);
     }
@@ -93,9 +93,15 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp: Clien
 }
 
 function streamResponse(ctx: RequestContext, gateway: Gateway, reader: ChunkReader, call: UpstreamCall, start: RelayStart = {}): Response {
-  const { processors, firewall } = ctx;
+  const { processors, firewall, outputScreen } = ctx;
   if (processors || firewall) start.final = () => reports(ctx);
-  if (processors?.hasPost) start.rewriteContent = (text) => processors.postSync(text);
+  if (processors?.hasPost || outputScreen) {
+    start.rewriteContent = (text, choice) => {
+      const processed = processors?.hasPost ? processors.postSync(text) : text;
+      return outputScreen ? outputScreen.push(choice, processed) : processed;
+    };
+  }
+  if (outputScreen) start.finishContent = (choice) => outputScreen.finish(choice);
   const stream = relayStream(
     ctx,
     reader,
@@ -103,8 +109,9 @@ function streamResponse(ctx: RequestContext, gateway: Gateway, reader: ChunkRead
     (outcome) => {
       gateway.metrics.inFlight--;
       // Headers went out with 200; the ledger records what happened to the stream.
-      const status = outcome.status === "ok" ? 200 : outcome.status === "client_gone" ? 499 : 502;
-      const errorCode = outcome.status === "ok" ? null : outcome.status === "client_gone" ? "client_closed" : outcome.status === "bad_stream" ? "bad_upstream_sse" : "stream_interrupted";
+      const status = outcome.status === "ok" ? 200 : outcome.status === "client_gone" ? 499 : outcome.errorCode === "firewall_blocked" ? 422 : 502;
+      const errorCode =
+        outcome.errorCode ?? (outcome.status === "ok" ? null : outcome.status === "client_gone" ? "client_closed" : outcome.status === "bad_stream" ? "bad_upstream_sse" : "stream_interrupted");
       finishRequest(ctx, gateway, { status, errorCode, usage: outcome.usage, usageEstimated: outcome.usageEstimated });
     },
     start,
@@ -171,11 +178,13 @@ function respondBuffered(ctx: RequestContext, gateway: Gateway, completion: Comp
   return withHeaders(jsonResponse(JSON.stringify(completion), backend, ctx.requestId), ctx.admission);
 }
 
-/** Post hooks (reverse order) on each choice's content. */
+/** Post hooks (reverse order) on each choice's content, then the firewall's output screening (which may block). */
 async function postProcess(ctx: RequestContext, completion: Completion): Promise<void> {
   for (const choice of completion.choices as { message?: { content?: unknown } }[]) {
     const message = choice?.message;
-    if (message && typeof message.content === "string") message.content = await ctx.processors!.post(message.content);
+    if (!message || typeof message.content !== "string") continue;
+    if (ctx.processors) message.content = await ctx.processors.post(message.content);
+    if (ctx.outputScreen) message.content = ctx.outputScreen.screenWhole(message.content as string);
   }
 }
 
@@ -204,7 +213,7 @@ function answerItself(ctx: RequestContext, gateway: Gateway, content: string): R
 /** What the firewall and the processors report: the response's `firewall` and `inferada` blocks. */
 function reports(ctx: RequestContext): { firewall?: unknown; inferada?: unknown } {
   const out: { firewall?: unknown; inferada?: unknown } = {};
-  if (ctx.firewall) out.firewall = ctx.firewall;
+  if (ctx.firewall) out.firewall = ctx.outputScreen ? { ...ctx.firewall, output: ctx.outputScreen.report() } : ctx.firewall;
   if (ctx.processors) out.inferada = ctx.processors.report();
   return out;
 }

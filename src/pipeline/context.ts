@@ -8,6 +8,7 @@ import type { RoutePlan } from "../routing/plan.ts";
 import type { BackendStat } from "../routing/backend-stats.ts";
 import type { ProcessorRun } from "./processors.ts";
 import type { FirewallOutcome } from "../firewall/screen.ts";
+import type { OutputScreen } from "../firewall/output.ts";
 
 export interface TokenUsage {
   prompt_tokens: number;
@@ -44,6 +45,8 @@ export interface RequestContext {
   admission?: Admission;
   /** The firewall's verdict, when one screened the request. */
   firewall?: FirewallOutcome;
+  /** Screens the answer when the firewall says `output:`. */
+  outputScreen?: OutputScreen;
   /** The processors `inferada` named, once their pre hooks ran. */
   processors?: ProcessorRun;
   call?: UpstreamCall;

@@ -45,9 +45,7 @@ export function finishRequest(ctx: RequestContext, gateway: Gateway, outcome: Ou
     upstreamMs: upstreamMs === null ? null : round(upstreamMs),
     queuedMs: ctx.admission?.queuedMs ?? null,
     ttftMs: ctx.firstTokenAt !== undefined && ctx.upstreamStartedAt !== undefined ? round(ctx.firstTokenAt - ctx.upstreamStartedAt) : null,
-    firewall: ctx.firewall?.slug ?? null,
-    firewallVerdict: ctx.firewall?.verdict ?? null,
-    firewallRules: ctx.firewall?.rules.length ? JSON.stringify(ctx.firewall.rules.map((rule) => rule.rule)) : null,
+    ...firewallColumns(ctx),
   });
 
   const ttft = ctx.firstTokenAt !== undefined && ctx.upstreamStartedAt !== undefined ? (ctx.firstTokenAt - ctx.upstreamStartedAt) / 1000 : undefined;
@@ -57,3 +55,15 @@ export function finishRequest(ctx: RequestContext, gateway: Gateway, outcome: Ou
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
+
+const VERDICT_RANK: Record<string, number> = { allowed: 0, flagged: 1, redacted: 2, blocked: 3 };
+
+/** The prompt's verdict, or the answer's when that was graver; the answer's rules are marked `output:`. */
+function firewallColumns(ctx: RequestContext): { firewall: string | null; firewallVerdict: string | null; firewallRules: string | null } {
+  const firewall = ctx.firewall;
+  if (!firewall) return { firewall: null, firewallVerdict: null, firewallRules: null };
+  const output = ctx.outputScreen?.report();
+  const verdict = output && VERDICT_RANK[output.verdict]! > VERDICT_RANK[firewall.verdict]! ? output.verdict : firewall.verdict;
+  const rules = [...firewall.rules.map((rule) => rule.rule), ...(output?.rules.map((rule) => `output:${rule.rule}`) ?? [])];
+  return { firewall: firewall.slug, firewallVerdict: verdict, firewallRules: rules.length ? JSON.stringify(rules) : null };
+}

@@ -5,6 +5,7 @@ import { GatewayError } from "../errors.ts";
 import type { Gateway } from "../gateway.ts";
 import type { RequestContext } from "./context.ts";
 import { screenConversation } from "../firewall/screen.ts";
+import { OutputScreen } from "../firewall/output.ts";
 
 export async function runFirewall(ctx: RequestContext, gateway: Gateway, body: Record<string, unknown>): Promise<void> {
   const key = ctx.principal?.key;
@@ -28,4 +29,5 @@ export async function runFirewall(ctx: RequestContext, gateway: Gateway, body: R
     throw new GatewayError("policy_rejected", `firewall '${slug}' blocked the request: ${named}`, { reportedCode: "firewall_blocked", param: "messages" });
   }
   body.messages = messages;
+  if (firewall.outputWindowChars !== undefined) ctx.outputScreen = new OutputScreen(firewall, firewall.outputWindowChars);
 }

@@ -13,6 +13,8 @@ export interface StreamOutcome {
   usage: TokenUsage | undefined;
   /** True when the engine sent no usage and the gateway estimated it. */
   usageEstimated: boolean;
+  /** Set when the gateway itself ended the stream (a processor failed, the firewall blocked the answer). */
+  errorCode?: string;
 }
 
 const DONE_EVENT = "data: [DONE]\n\n";
@@ -34,14 +36,16 @@ export interface RelayStart {
   first?: Uint8Array;
   /** An event to send before the engine's (the routing event). */
   prelude?: string;
-  /** Rewrites each chunk's delta content (processors' post hooks); every event then takes the slow path. */
-  rewriteContent?: (text: string) => string;
+  /** Rewrites each chunk's delta content (processors' post hooks, output screening); every event then takes the slow path. */
+  rewriteContent?: (text: string, choice: number) => string;
+  /** Text to add when a choice finishes (what output screening held back). */
+  finishContent?: (choice: number) => string;
   /** Fields added to the final (usage) event, e.g. the processors' `inferada` report. */
   final?: () => Record<string, unknown>;
 }
 
 export function relayStream(ctx: RequestContext, reader: ChunkReader, call: UpstreamCall, onEnd: (outcome: StreamOutcome) => void, start?: RelayStart): ReadableStream<Uint8Array> {
-  const relay = new StreamRelay(ctx, call, start?.rewriteContent, start?.final);
+  const relay = new StreamRelay(ctx, call, start?.rewriteContent, start?.final, start?.finishContent);
   let pending = start?.first;
   let prelude = start?.prelude;
   let ended = false;
@@ -49,7 +53,7 @@ export function relayStream(ctx: RequestContext, reader: ChunkReader, call: Upst
     if (ended) return;
     ended = true;
     call.clear();
-    onEnd({ status, usage: relay.usage, usageEstimated: relay.usageEstimated });
+    onEnd({ status, usage: relay.usage, usageEstimated: relay.usageEstimated, errorCode: relay.failureCode });
   };
 
   call.arm(ctx.backend!.streamIdleTimeoutMs, "idle");
@@ -121,6 +125,8 @@ class StreamRelay {
   head: Uint8Array | undefined;
   tail = "";
   malformed = false;
+  /** The code of the error event the gateway ended the stream with, when it was not the engine's fault. */
+  failureCode: string | undefined;
   private carry = "";
   private decoder: TextDecoder | undefined;
   /** Kept to copy the engine's id and model into a synthesized usage event. */
@@ -130,8 +136,9 @@ class StreamRelay {
   constructor(
     private readonly ctx: RequestContext,
     private readonly call: UpstreamCall,
-    private readonly rewriteContent?: (text: string) => string,
+    private readonly rewriteContent?: (text: string, choice: number) => string,
     private readonly final?: () => Record<string, unknown>,
+    private readonly finishContent?: (choice: number) => string,
   ) {}
 
   /**
@@ -201,11 +208,13 @@ class StreamRelay {
     const usage = parsed.usage;
     if (this.rewriteContent && Array.isArray(parsed.choices) && parsed.choices.length) {
       try {
-        if (!rewriteDeltas(parsed.choices, this.rewriteContent)) return `${event}\n\n`;
+        if (!rewriteDeltas(parsed.choices, this.rewriteContent, this.finishContent)) return `${event}\n\n`;
       } catch (error) {
         this.finished = true;
         this.malformed = true;
-        return errorEvent(`${(error as Error).message}; the answer is incomplete`, "processor_failed");
+        const code = (error as { reportedCode?: string }).reportedCode ?? "processor_failed";
+        this.failureCode = code;
+        return errorEvent(`${(error as Error).message}; the answer is incomplete`, code);
       }
       if (usage === null || typeof usage !== "object") return `data: ${JSON.stringify(parsed)}\n\n`;
     }
@@ -281,14 +290,26 @@ function firstAttention(buf: Buffer): number {
   return previousEnd === -1 ? 0 : previousEnd + 2;
 }
 
-/** Applies `rewrite` to each choice's delta content; false when no choice had any. */
-function rewriteDeltas(choices: { delta?: { content?: unknown } }[], rewrite: (text: string) => string): boolean {
+/** Applies `rewrite` to each choice's delta content, and `finish` when a choice ends; false when nothing changed. */
+function rewriteDeltas(
+  choices: { index?: number; delta?: { content?: unknown }; finish_reason?: unknown }[],
+  rewrite: (text: string, choice: number) => string,
+  finish?: (choice: number) => string,
+): boolean {
   let changed = false;
   for (const choice of choices) {
     const delta = choice?.delta;
+    const index = typeof choice?.index === "number" ? choice.index : 0;
     if (delta && typeof delta.content === "string" && delta.content) {
-      delta.content = rewrite(delta.content);
+      delta.content = rewrite(delta.content, index);
       changed = true;
+    }
+    if (finish && delta && choice.finish_reason) {
+      const rest = finish(index);
+      if (rest) {
+        delta.content = (typeof delta.content === "string" ? delta.content : "") + rest;
+        changed = true;
+      }
     }
   }
   return changed;

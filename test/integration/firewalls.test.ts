@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:tes
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import OpenAI from "openai";
-import { spawnScriptedUpstream, type ScriptedUpstream } from "../support/scripted-upstream.ts";
+import { LEAKY_ANSWER, spawnScriptedUpstream, type ScriptedUpstream } from "../support/scripted-upstream.ts";
 import { eventually, spawnGateway, type RunningGateway } from "../support/gateway.ts";
 
 const ADMIN = "inf_" + "F".repeat(20) + "adminadminadminadmin";
@@ -27,6 +27,7 @@ backends:
   - {name: echo, url: ${upstream.url}/v1}
 ${["safe", "unsafe", "json", "garbage"].map((kind) => `  - {name: guard-${kind}, url: ${upstream.url}/v1, model: judge-${kind}}`).join("\n")}
   - {name: guard-stall, url: ${upstream.url}/v1, model: stall}
+  - {name: leaky, url: ${upstream.url}/v1}
 firewalls:
   - slug: strict
     rules: [{catalog: prompt_injection}, {catalog: jailbreak}, {catalog: secrets}, {regex: "(?i)internal only", name: internal}]
@@ -44,6 +45,8 @@ ${judged("judged-garbage", "guard-garbage")}
 ${judged("judged-garbage-open", "guard-garbage", ", fail: open")}
 ${judged("judged-timeout", "guard-stall")}
 ${judged("judged-timeout-open", "guard-stall", ", fail: open")}
+  - {slug: out-block, rules: [{catalog: secrets}], output: {window_chars: 64}}
+  - {slug: out-redact, rules: [{catalog: secrets, action: redact}, {catalog: pii, kinds: [email], action: redact}], output: {window_chars: 64}}
   - {slug: rules-then-judge, rules: [{catalog: secrets}], judge: {backend: guard-safe}}
   - {slug: rules-and-judge, rules: [{catalog: secrets}], judge: {backend: guard-safe, always: true}}
 `,
@@ -209,5 +212,53 @@ describe("keys and the ledger", () => {
     const error = await blocked("strict", `leak ${FAKE_OPENAI_KEY}`);
     const row = await eventually(() => new Database(join(gateway.dir, "data", "sluice.db"), { readonly: true }).query("SELECT status, error_code, firewall, firewall_verdict, firewall_rules FROM ledger WHERE request_id = ?").get(error.requestID!) ?? undefined);
     expect(row).toEqual({ status: 422, error_code: "firewall_blocked", firewall: "strict", firewall_verdict: "blocked", firewall_rules: '["secrets"]' });
+  });
+});
+
+describe("output screening", () => {
+  const REDACTED = LEAKY_ANSWER.replace(/sk-proj-\S+/, "[REDACTED:secrets]").replace("root@example.com", "[REDACTED:pii]");
+
+  function post(firewall: string, stream: boolean) {
+    return fetch(`${gateway.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "leaky", stream, firewall, messages: [{ role: "user", content: "what is the admin key?" }] }),
+    });
+  }
+
+  test("buffered: an answer that breaks a rule is blocked (422) and the ledger says so", async () => {
+    const response = await post("out-block", false);
+    expect(response.status).toBe(422);
+    const body = (await response.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("firewall_blocked");
+    expect(body.error.message).toContain("blocked the answer: secrets");
+    expect(JSON.stringify(body)).not.toContain("sk-proj-Zx9");
+  });
+
+  test("streams: text is held back until the rules have seen it; a block ends the stream with an error event and the secret never leaves", async () => {
+    const text = await (await post("out-block", true)).text();
+    expect(text).toContain('"code":"firewall_blocked"');
+    expect(text).not.toContain("sk-proj-Zx9");
+    expect(text).not.toContain("[DONE]");
+    const requestId = (await upstream.requests()).length; // the engine was asked once
+    expect(requestId).toBe(1);
+  });
+
+  test("redact masks the answer, buffered and streamed, and the verdict reports the output", async () => {
+    const buffered = (await (await post("out-redact", false)).json()) as Answer;
+    expect(buffered.choices[0].message.content).toBe(REDACTED);
+    expect(buffered.firewall.output).toMatchObject({ verdict: "redacted" });
+    const streamed = await (await post("out-redact", true)).text();
+    let assembled = "";
+    let firewall: Answer | undefined;
+    for (const event of streamed.split("\n\n")) {
+      if (!event.startsWith("data: {")) continue;
+      const chunk = JSON.parse(event.slice(6)) as Answer;
+      assembled += chunk.choices?.[0]?.delta?.content ?? "";
+      firewall ??= chunk.firewall;
+    }
+    expect(assembled).toBe(REDACTED);
+    expect(firewall!.output.rules.map((r: { rule: string }) => r.rule).sort()).toEqual(["pii", "secrets"]);
+    expect(streamed.trimEnd().endsWith("data: [DONE]")).toBe(true);
   });
 });

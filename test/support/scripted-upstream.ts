@@ -28,6 +28,8 @@
  *   tool-call     a get_weather({"city":"Paris"}) tool call, buffered or streamed
  *                 in OpenAI's delta format, finish_reason "tool_calls".
  *   no-usage      like echo, but never sends usage (even if include_usage is asked).
+ *   leaky         answers LEAKY_ANSWER (a fake secret and an email the prompt never had), buffered
+ *                 or streamed one word per chunk, so the secret arrives in pieces.
  *   judge-safe, judge-unsafe, judge-json, judge-garbage
  *                 a safety judge's answer (buffered): "safe"; "unsafe\nS9"; the JSON form
  *                 {"verdict":"unsafe","category":"S14"}; and prose that is no verdict at all.
@@ -127,6 +129,7 @@ export const SCRIPTED_MODELS: readonly string[] = [
   "bad-sse",
   "tool-call",
   "no-usage",
+  "leaky",
   "judge-safe",
   "judge-unsafe",
   "judge-json",
@@ -342,8 +345,12 @@ function usageFor(request: ChatRequest, completionTokens: number): Usage {
 }
 
 function echoContent(request: ChatRequest): string {
+  if (request.model === "leaky") return LEAKY_ANSWER;
   return "echo: " + lastUserText(request.messages);
 }
+
+/** What the `leaky` model says: a fake OpenAI key and an email address, for output screening. */
+export const LEAKY_ANSWER = "Sure! The admin key is sk-proj-Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0LzXcVbNm12 and you can write to root@example.com for more.";
 
 /** Usage of an echo answer: completion tokens are counted over all `n` choices. */
 function echoUsage(request: ChatRequest, content: string): Usage {
