@@ -6,7 +6,8 @@ import type { FirewallRuleConfig } from "../config/schema.ts";
 import { combineScore, compileCatalog, INJECTION_CATALOGS, matchCatalog, type CompiledCatalog } from "../detectors/injection.ts";
 import { findSecrets } from "../detectors/secrets.ts";
 import { findTopics, isTopic, TOPIC_NAMES } from "../detectors/topics.ts";
-import { findPii, PII_KINDS, type PiiKind } from "../detectors/pii.ts";
+import { findPii, type PiiKind } from "../detectors/pii.ts";
+import piiCatalog from "../detectors/catalogs/pii.json" with { type: "json" };
 import { normalizeForMatching } from "../detectors/normalize.ts";
 import { GUESSABLE_LANGUAGES, guessLanguage } from "../detectors/language.ts";
 
@@ -107,10 +108,11 @@ export function compileRule(config: FirewallRuleConfig, defaultAction: "block" |
     return rule("secrets", (conversation) => spanned(conversation, (text) => findSecrets(text).map((m) => ({ ...m, signal: m.rule }))));
   }
   if (config.catalog === "pii") {
-    const wanted = config.kinds ?? [...PII_KINDS];
-    const unknown = wanted.filter((kind) => !(PII_KINDS as readonly string[]).includes(kind));
+    const known = piiCatalog.kinds.map((kind) => kind.id);
+    const wanted = config.kinds ?? known;
+    const unknown = wanted.filter((kind) => !known.includes(kind));
     if (unknown.length) {
-      problems.push(`${path}.kinds: unknown ${unknown.join(", ")}; choose from ${PII_KINDS.join(", ")}`);
+      problems.push(`${path}.kinds: unknown ${unknown.join(", ")}; choose from ${known.join(", ")}`);
       return undefined;
     }
     const piiKinds = wanted as PiiKind[];

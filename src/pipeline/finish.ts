@@ -59,11 +59,11 @@ const round = (ms: number) => Math.round(ms * 100) / 100;
 const VERDICT_RANK: Record<string, number> = { allowed: 0, flagged: 1, redacted: 2, blocked: 3 };
 
 /** The prompt's verdict, or the answer's when that was graver; the answer's rules are marked `output:`. */
-function firewallColumns(ctx: RequestContext): { firewall: string | null; firewallVerdict: string | null; firewallRules: string | null } {
+function firewallColumns(ctx: RequestContext): { firewall: string | null; firewallVerdict: string | null; firewallRules: string | null; firewallMs: number | null } {
   const firewall = ctx.firewall;
-  if (!firewall) return { firewall: null, firewallVerdict: null, firewallRules: null };
+  if (!firewall) return { firewall: null, firewallVerdict: null, firewallRules: null, firewallMs: null };
   const output = ctx.outputScreen?.report();
   const verdict = output && VERDICT_RANK[output.verdict]! > VERDICT_RANK[firewall.verdict]! ? output.verdict : firewall.verdict;
   const rules = [...firewall.rules.map((rule) => rule.rule), ...(output?.rules.map((rule) => `output:${rule.rule}`) ?? [])];
-  return { firewall: firewall.slug, firewallVerdict: verdict, firewallRules: rules.length ? JSON.stringify(rules) : null };
+  return { firewall: firewall.slug, firewallVerdict: verdict, firewallRules: rules.length ? JSON.stringify(rules) : null, firewallMs: firewall.ms };
 }

@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS ledger (
   ttft_ms           REAL,
   firewall          TEXT,                    -- the firewall's slug, when one screened the request
   firewall_verdict  TEXT,                    -- allowed | flagged | redacted | blocked
-  firewall_rules    TEXT                     -- JSON array of the rules that matched (names, never the text)
+  firewall_rules    TEXT,                    -- JSON array of the rules that matched (names, never the text)
+  firewall_ms       REAL
 );
 -- One index: budgets and per-key usage read a key's rows since an instant. Every index costs each insert on the
 -- hot path (~1 µs per row), so admin reports over all keys scan the table instead.
@@ -75,6 +76,7 @@ const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
   ["ledger", "firewall", "TEXT"],
   ["ledger", "firewall_verdict", "TEXT"],
   ["ledger", "firewall_rules", "TEXT"],
+  ["ledger", "firewall_ms", "REAL"],
 ];
 
 function migrate(db: Database): void {

@@ -32,6 +32,7 @@ export interface LedgerRow {
   firewallVerdict: string | null;
   /** JSON array of rule names. */
   firewallRules: string | null;
+  firewallMs: number | null;
 }
 
 export interface LedgerWriterOptions {
@@ -50,8 +51,8 @@ const INSERT_ROW = `
 INSERT INTO ledger (
   request_id, key_id, model, backend, route, endpoint, status, error_code, prompt_tokens, completion_tokens,
   tokens_estimated, cost_micros, billing_basis, stream, started_at, total_ms, upstream_ms, queued_ms, ttft_ms,
-  firewall, firewall_verdict, firewall_rules
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  firewall, firewall_verdict, firewall_rules, firewall_ms
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 type RowParams = (string | number | null)[];
 
@@ -162,7 +163,7 @@ function toParams(r: LedgerRow): RowParams {
   return [
     r.requestId, r.keyId, r.model, r.backend, r.route, r.endpoint, r.status, r.errorCode, r.promptTokens, r.completionTokens,
     r.tokensEstimated ? 1 : 0, r.costMicros, r.billingBasis, r.stream ? 1 : 0, r.startedAt, r.totalMs, r.upstreamMs, r.queuedMs, r.ttftMs,
-    r.firewall, r.firewallVerdict, r.firewallRules,
+    r.firewall, r.firewallVerdict, r.firewallRules, r.firewallMs,
   ];
 }
 

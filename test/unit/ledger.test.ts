@@ -48,6 +48,7 @@ function row(requestId: string, overrides: Partial<LedgerRow> = {}): LedgerRow {
     firewall: null,
     firewallVerdict: null,
     firewallRules: null,
+    firewallMs: null,
     ...overrides,
   };
 }
@@ -100,6 +101,7 @@ describe("LedgerWriter", () => {
       firewall: null,
       firewall_verdict: null,
       firewall_rules: null,
+      firewall_ms: null,
     });
     writer.close();
   });

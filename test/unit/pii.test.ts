@@ -325,3 +325,9 @@ describe("adversarial input", () => {
       expect(findPii(text, { kinds: ["person"], language: "de" })).toEqual([]);
     });
 });
+
+test("the pii catalog's data file lists exactly the kinds the detector finds", async () => {
+  const catalog = (await import("../../src/detectors/catalogs/pii.json")).default as { version: string; kinds: { id: string }[] };
+  expect(catalog.kinds.map((kind) => kind.id)).toEqual([...PII_KINDS]);
+  expect(catalog.version).toMatch(/^\d{4}\.\d{2}\.\d+$/);
+});
