@@ -120,6 +120,48 @@ export const RoutingDecision = T.Object(
   { $id: "RoutingDecision", additionalProperties: true, description: "Why a balancer or auto chose the backend; streams send it first as {object: routing, ...}" },
 );
 
+const FirewallRuleHit = T.Object({
+  rule: T.String(),
+  action: T.Union([T.Literal("block"), T.Literal("redact"), T.Literal("flag")]),
+  signals: T.Optional(T.Array(T.String(), { description: "what matched, by name (rule ids, PII kinds, topics); never the text" })),
+});
+
+export const FirewallVerdict = T.Object(
+  {
+    slug: T.String(),
+    verdict: T.Union([T.Literal("allowed"), T.Literal("flagged"), T.Literal("redacted"), T.Literal("blocked")]),
+    rules: T.Array(FirewallRuleHit),
+    judge: T.Optional(
+      T.Object({
+        verdict: T.Union([T.Literal("safe"), T.Literal("unsafe"), T.Literal("error")]),
+        categories: T.Optional(T.Array(T.String())),
+        error: T.Optional(T.String()),
+        cached: T.Boolean(),
+        ms: T.Number(),
+      }),
+    ),
+    output: T.Optional(T.Object({ verdict: T.String(), rules: T.Array(FirewallRuleHit) }, { description: "the answer's screening, when the firewall screens output" })),
+    ms: T.Number(),
+  },
+  { $id: "FirewallVerdict", additionalProperties: true, description: "What the request's firewall decided; in streams it is on the final usage chunk" },
+);
+
+export const InferadaReport = T.Object(
+  {
+    processors: T.Array(
+      T.Object({
+        name: T.String(),
+        pre_ms: T.Number(),
+        post_ms: T.Number(),
+        metadata: T.Optional(T.Record(T.String(), T.Unknown())),
+        error: T.Optional(T.String({ description: "a fail-open processor's error" })),
+      }),
+    ),
+    streaming: T.Optional(T.Object({ disabled: T.Boolean(), by: T.String(), reason: T.String() })),
+  },
+  { $id: "InferadaReport", additionalProperties: true, description: "What each processor did (seed 002); in streams it is on the final usage chunk" },
+);
+
 export const ChatCompletionChoice = T.Object(
   {
     index: T.Integer(),
@@ -139,6 +181,8 @@ export const ChatCompletionResponse = T.Object(
     usage: T.Optional(T.Ref("Usage")),
     timings: T.Optional(T.Ref("Timings")),
     routing: T.Optional(T.Ref("RoutingDecision")),
+    firewall: T.Optional(T.Ref("FirewallVerdict")),
+    inferada: T.Optional(T.Ref("InferadaReport")),
   },
   { $id: "ChatCompletionResponse", additionalProperties: true },
 );
@@ -214,6 +258,8 @@ export const components: TSchema[] = [
   Usage,
   Timings,
   RoutingDecision,
+  FirewallVerdict,
+  InferadaReport,
   ChatCompletionChoice,
   ChatCompletionResponse,
   Model,
