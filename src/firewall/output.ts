@@ -38,6 +38,11 @@ export class OutputScreen {
     return held ? this.check(held) : "";
   }
 
+  /** Everything still held back, checked (an engine that ended without a finish_reason). */
+  drain(): { choice: number; text: string }[] {
+    return [...this.pending.keys()].map((choice) => ({ choice, text: this.finish(choice) }));
+  }
+
   /** A whole answer (buffered responses). */
   screenWhole(text: string): string {
     return this.check(text);

@@ -101,7 +101,10 @@ function streamResponse(ctx: RequestContext, gateway: Gateway, reader: ChunkRead
       return outputScreen ? outputScreen.push(choice, processed) : processed;
     };
   }
-  if (outputScreen) start.finishContent = (choice) => outputScreen.finish(choice);
+  if (outputScreen) {
+    start.finishContent = (choice) => outputScreen.finish(choice);
+    start.drainContent = () => outputScreen.drain();
+  }
   const stream = relayStream(
     ctx,
     reader,

@@ -40,12 +40,14 @@ export interface RelayStart {
   rewriteContent?: (text: string, choice: number) => string;
   /** Text to add when a choice finishes (what output screening held back). */
   finishContent?: (choice: number) => string;
+  /** At [DONE]: whatever is still held back, for engines that end without a finish_reason. */
+  drainContent?: () => { choice: number; text: string }[];
   /** Fields added to the final (usage) event, e.g. the processors' `inferada` report. */
   final?: () => Record<string, unknown>;
 }
 
 export function relayStream(ctx: RequestContext, reader: ChunkReader, call: UpstreamCall, onEnd: (outcome: StreamOutcome) => void, start?: RelayStart): ReadableStream<Uint8Array> {
-  const relay = new StreamRelay(ctx, call, start?.rewriteContent, start?.final, start?.finishContent);
+  const relay = new StreamRelay(ctx, call, start?.rewriteContent, start?.final, start?.finishContent, start?.drainContent);
   let pending = start?.first;
   let prelude = start?.prelude;
   let ended = false;
@@ -139,6 +141,7 @@ class StreamRelay {
     private readonly rewriteContent?: (text: string, choice: number) => string,
     private readonly final?: () => Record<string, unknown>,
     private readonly finishContent?: (choice: number) => string,
+    private readonly drainContent?: () => { choice: number; text: string }[],
   ) {}
 
   /**
@@ -195,8 +198,14 @@ class StreamRelay {
       return this.fail();
     }
     if (data === "[DONE]") {
+      let rest = "";
+      try {
+        rest = this.drainedEvents();
+      } catch (error) {
+        return this.stop(error);
+      }
       this.finished = true;
-      return (this.usage ? "" : this.synthesizedUsageEvent()) + DONE_EVENT;
+      return rest + (this.usage ? "" : this.synthesizedUsageEvent()) + DONE_EVENT;
     }
     let parsed: Record<string, unknown>;
     try {
@@ -210,11 +219,7 @@ class StreamRelay {
       try {
         if (!rewriteDeltas(parsed.choices, this.rewriteContent, this.finishContent)) return `${event}\n\n`;
       } catch (error) {
-        this.finished = true;
-        this.malformed = true;
-        const code = (error as { reportedCode?: string }).reportedCode ?? "processor_failed";
-        this.failureCode = code;
-        return errorEvent(`${(error as Error).message}; the answer is incomplete`, code);
+        return this.stop(error);
       }
       if (usage === null || typeof usage !== "object") return `data: ${JSON.stringify(parsed)}\n\n`;
     }
@@ -235,20 +240,43 @@ class StreamRelay {
     return `data: ${data.slice(0, data.lastIndexOf("}"))},"timings":${JSON.stringify(timings)}${more}}\n\n`;
   }
 
+  /** The gateway ends the stream itself: a processor failed, or the firewall blocked the answer. */
+  private stop(error: unknown): string {
+    this.finished = true;
+    this.malformed = true;
+    const code = (error as { reportedCode?: string }).reportedCode ?? "processor_failed";
+    this.failureCode = code;
+    return errorEvent(`${(error as Error).message}; the answer is incomplete`, code);
+  }
+
+  /** Chunks for text still held back when the engine ended without a finish_reason. */
+  private drainedEvents(): string {
+    const rest = this.drainContent?.().filter((entry) => entry.text);
+    if (!rest?.length) return "";
+    const { id, created, model } = this.envelope();
+    const choices = rest.map((entry) => ({ index: entry.choice, delta: { content: entry.text }, finish_reason: null }));
+    return `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices })}\n\n`;
+  }
+
+  /** id, created and model of the engine's first chunk, for chunks the gateway writes itself. */
+  private envelope(): { id: unknown; created: unknown; model: unknown } {
+    const firstText = this.firstChunk ? new TextDecoder().decode(this.firstChunk) : "";
+    const first = safeParse(dataOf(firstText.split("\n\n", 1)[0] ?? "") ?? "") ?? {};
+    return { id: first.id ?? `chatcmpl-${this.ctx.requestId}`, created: first.created ?? Math.floor(Date.now() / 1000), model: first.model ?? this.ctx.requestedModel };
+  }
+
   /** The engine sent no usage: estimate completion tokens from the events (about one token each). */
   private synthesizedUsageEvent(): string {
-    const firstText = this.firstChunk ? new TextDecoder().decode(this.firstChunk) : "";
-    const firstEvent = firstText.split("\n\n", 1)[0] ?? "";
-    const first = safeParse(dataOf(firstEvent) ?? "") ?? {};
+    const { id, created, model } = this.envelope();
     const completion = Math.max(0, this.events - 2);
     this.usage = { prompt_tokens: 0, completion_tokens: completion, total_tokens: completion };
     this.usageEstimated = true;
     this.ctx.upstreamEndedAt = performance.now();
     const chunk = {
-      id: first.id ?? `chatcmpl-${this.ctx.requestId}`,
+      id,
       object: "chat.completion.chunk",
-      created: first.created ?? Math.floor(Date.now() / 1000),
-      model: first.model ?? this.ctx.requestedModel,
+      created,
+      model,
       choices: [],
       usage: { ...this.usage, estimated: true },
       timings: computeTimings(this.ctx, this.usage),

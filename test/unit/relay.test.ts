@@ -115,3 +115,41 @@ describe("SSE relay", () => {
     expect(outcome.status).toBe("bad_stream");
   });
 });
+
+describe("output screening in the relay", () => {
+  const screened = parseConfig(
+    "backends:\n  - name: engine\n    url: http://127.0.0.1:1/v1\nfirewalls:\n  - {slug: hide, rules: [{keywords: [bc], action: redact}], output: {window_chars: 2}}\n  - {slug: stop, rules: [{keywords: [bc]}], output: {window_chars: 2}}\n",
+    "t",
+    {},
+  );
+
+  async function screen(slug: string, parts: string[]): Promise<{ text: string; outcome: StreamOutcome }> {
+    const { OutputScreen } = await import("../../src/firewall/output.ts");
+    const firewall = screened.firewalls.get(slug)!;
+    const output = new OutputScreen(firewall, firewall.outputWindowChars!);
+    const body = new Response(parts.join("")).body!;
+    let outcome: StreamOutcome | undefined;
+    const stream = relayStream(context(), body.getReader(), new UpstreamCall(), (o) => (outcome = o), {
+      rewriteContent: (text, choice) => output.push(choice, text),
+      finishContent: (choice) => output.finish(choice),
+      drainContent: () => output.drain(),
+    });
+    return { text: await new Response(stream).text(), outcome: outcome! };
+  }
+
+  const content = (text: string) => (events(text).filter((e) => typeof e === "object") as { choices?: { delta?: { content?: string } }[] }[]).map((e) => e.choices?.[0]?.delta?.content ?? "").join("");
+
+  test("text held back at the end is released before [DONE] even without a finish_reason, redacted", async () => {
+    const { text } = await screen("hide", [WHOLE]);
+    expect(content(text)).toBe("a[REDACTED:keywords]");
+    expect(text.trimEnd().endsWith("data: [DONE]")).toBe(true);
+  });
+
+  test("a block ends the stream with an error event; the matched text never leaves", async () => {
+    const { text, outcome } = await screen("stop", [WHOLE]);
+    expect(text).toContain('"code":"firewall_blocked"');
+    expect(content(text)).not.toContain("b");
+    expect(text).not.toContain("[DONE]");
+    expect(outcome.errorCode).toBe("firewall_blocked");
+  });
+});
