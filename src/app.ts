@@ -10,6 +10,7 @@ import { getModel, listModels, modelHealth } from "./api/models.ts";
 import { openapiRoutes } from "./api/openapi.ts";
 import { createKey, getKey, listKeys, revokeKey, updateKey } from "./api/keys.ts";
 import { usageReport } from "./api/usage.ts";
+import { addSearchDocuments, addVectorDocuments, listVectorDatabases, removeSearchDocuments, removeVectorDocuments } from "./api/tools-admin.ts";
 import { createSession } from "./api/session.ts";
 import { requireModel, requireScope, type Principal } from "./auth/authenticate.ts";
 import type { Scope } from "./auth/key-record.ts";
@@ -54,6 +55,11 @@ export function createApp(gateway: Gateway) {
     .patch("/v1/keys/:id", async (c) => (await authorize(c, "admin"), updateKey(c.request, gateway, c.params.id)), { parse: "none" })
     .delete("/v1/keys/:id", async (c) => (await authorize(c, "admin"), revokeKey(gateway, c.params.id)))
     .get("/v1/plugins", async (c) => (await authorize(c, "admin"), { object: "list" as const, data: gateway.plugins.status() }))
+    .get("/v1/vector_databases", async (c) => (await authorize(c, "admin"), listVectorDatabases(gateway)))
+    .post("/v1/vector_databases/:name/documents", async (c) => (await authorize(c, "admin"), addVectorDocuments(c.request, gateway, c.params.name)), { parse: "none" })
+    .delete("/v1/vector_databases/:name/documents", async (c) => (await authorize(c, "admin"), removeVectorDocuments(c.request, gateway, c.params.name)), { parse: "none" })
+    .post("/v1/search/documents", async (c) => (await authorize(c, "admin"), addSearchDocuments(c.request, gateway)), { parse: "none" })
+    .delete("/v1/search/documents", async (c) => (await authorize(c, "admin"), removeSearchDocuments(c.request, gateway)), { parse: "none" })
     .get("/v1/usage", async (c) => usageReport(gateway, await authorize(c, "usage"), new URL(c.request.url)))
     .post("/v1/auth/session", (c) => createSession(c.request, gateway, ip(c)), { parse: "none" })
     .get("/healthz", () => ({ status: "ok" }))

@@ -19,6 +19,8 @@ import { Limits } from "./pipeline/admission.ts";
 import { RoutingState } from "./routing/routing-state.ts";
 import { PluginHost } from "./plugins/host.ts";
 import { JudgeCache } from "./firewall/judge.ts";
+import { LocalSearchIndex } from "./tools/search.ts";
+import { VectorDatabases } from "./vector/databases.ts";
 
 export interface GatewayOptions {
   /** Folder for the SQLite store and the session secret; undefined = in memory (tests, `sluice openapi`). */
@@ -39,6 +41,9 @@ export class Gateway {
   readonly plugins: PluginHost;
   /** Firewall judges' verdicts by conversation, kept across reloads. */
   readonly judgeCache = new JudgeCache();
+  /** The `local` search provider's documents (SQLite FTS5 in the store). */
+  readonly localSearch: LocalSearchIndex;
+  readonly vectors: VectorDatabases;
   private readonly authenticator: Authenticator;
   private current: Snapshot;
 
@@ -51,6 +56,8 @@ export class Gateway {
     this.sessions = new SessionSigner(snapshot.auth.session_secret ?? sessionSecret(options.dataDir));
     this.authenticator = new Authenticator(this.keys, this.sessions);
     this.ledger = new LedgerWriter(this.db);
+    this.localSearch = new LocalSearchIndex(this.db);
+    this.vectors = new VectorDatabases(options.dataDir);
     this.limits = new Limits((keyId, sinceMs) => {
       this.ledger.flush(); // rows still queued count too
       return spentMicrosSince(this.db, keyId, sinceMs);
@@ -81,6 +88,7 @@ export class Gateway {
   close(): void {
     this.health.stop();
     this.plugins.close();
+    this.vectors.close();
     this.ledger.close();
     this.db.close();
   }

@@ -33,6 +33,7 @@ export const KeySettings = T.Object(
       T.Null(),
     ]),
     firewall: T.Union([T.String({ minLength: 1 }), T.Null()]),
+    tools: T.Union([T.Array(T.String({ minLength: 1 })), T.Null()], { description: "platform tools this key may use (search, browser, …); null = all" }),
     firewall_required: T.Boolean({ description: "requests must pass the key's firewall; they may not name another" }),
     processors: T.Union([T.Array(T.String({ minLength: 1 })), T.Null()], { description: "processors this key may use (inferada.processors); null = all" }),
     expires_at: T.Union([T.Integer({ description: "unix seconds" }), T.Null()]),
@@ -72,6 +73,7 @@ export const DEFAULT_SETTINGS: Omit<KeySettings, "name"> = {
   firewall: null,
   processors: null,
   firewall_required: false,
+  tools: null,
   expires_at: null,
 };
 

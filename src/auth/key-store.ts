@@ -6,7 +6,7 @@ import { timingSafeEqual } from "node:crypto";
 import { dataVersion } from "../store/database.ts";
 import { DEFAULT_SETTINGS, hashSecret, newKeyId, newSecret, secretPrefix, type ApiKey, type KeySettings } from "./key-record.ts";
 
-const JSON_COLUMNS = ["scopes", "allowed_models", "allowed_ips", "routing", "processors"] as const;
+const JSON_COLUMNS = ["scopes", "allowed_models", "allowed_ips", "routing", "processors", "tools"] as const;
 const VERSION_CHECK_MS = 250;
 const MAX_CACHED = 10_000;
 
@@ -104,7 +104,7 @@ export class KeyStore {
 
 const COLUMNS = [
   "id", "name", "hash", "prefix", "scopes", "allowed_models", "allowed_ips", "rpm", "tpm", "max_concurrent", "queue_timeout_ms",
-  "budget_usd_daily", "budget_usd_monthly", "routing", "firewall", "firewall_required", "processors", "expires_at", "created_at", "revoked_at",
+  "budget_usd_daily", "budget_usd_monthly", "routing", "firewall", "firewall_required", "processors", "tools", "expires_at", "created_at", "revoked_at",
 ] as const;
 
 function toRow(key: ApiKey, hash: string): Record<string, string | number | null> {

@@ -55,6 +55,8 @@ export interface Snapshot {
   readonly auto: AutoRouting | undefined;
   /** By slug. */
   readonly firewalls: ReadonlyMap<string, Firewall>;
+  /** By name, with their embedding backend. */
+  readonly vectorDatabases: ReadonlyMap<string, VectorDatabase>;
   /** Unix seconds when this snapshot was loaded: the `created` of its models. */
   readonly loadedAt: number;
   readonly raw: SluiceConfig;
@@ -81,6 +83,7 @@ export function resolveConfig(config: SluiceConfig, problems: string[]): Snapsho
     balancers: resolveBalancers(config.balancers, backends, problems),
     auto: resolveAuto(config.auto, backends, problems),
     firewalls: resolveFirewalls(config.firewalls, backends, problems),
+    vectorDatabases: resolveVectorDatabases(config, backends, problems),
     loadedAt: Math.floor(Date.now() / 1000),
     raw: config,
   });
@@ -124,6 +127,29 @@ function resolveBackend(config: BackendConfig, path: string, problems: string[])
     description: config.description ?? "",
     ownedBy: config.owned_by ?? "sluice",
   });
+}
+
+export interface VectorDatabase {
+  readonly name: string;
+  readonly embeddingBackend: Backend;
+  readonly chunkChars: number;
+  readonly chunkOverlap: number;
+  readonly description: string;
+}
+
+function resolveVectorDatabases(config: SluiceConfig, backends: ReadonlyMap<string, Backend>, problems: string[]): Map<string, VectorDatabase> {
+  const databases = new Map<string, VectorDatabase>();
+  config.vector_databases.forEach((database, i) => {
+    const path = `vector_databases[${i}]`;
+    if (databases.has(database.name)) problems.push(`${path}.name: '${database.name}' is already used`);
+    const backend = backends.get(database.embedding_backend);
+    if (!backend) {
+      problems.push(`${path}.embedding_backend: no backend named '${database.embedding_backend}'`);
+      return;
+    }
+    databases.set(database.name, { name: database.name, embeddingBackend: backend, chunkChars: database.chunk_chars, chunkOverlap: database.chunk_overlap, description: database.description ?? "" });
+  });
+  return databases;
 }
 
 function parseHttpUrl(text: string, path: string, problems: string[]): string | undefined {

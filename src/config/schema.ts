@@ -200,6 +200,46 @@ export const FirewallConfig = T.Object(
   strict,
 );
 
+export const ToolsConfig = T.Object(
+  {
+    max_rounds: T.Integer({ minimum: 1, maximum: 20, default: 4, description: "model calls per request when it uses platform tools" }),
+    time_budget_ms: T.Integer({ minimum: 1, default: 60_000, description: "for all tool runs of one request" }),
+    search: T.Object(
+      {
+        provider: T.Union([T.Literal("local"), T.Literal("searxng"), T.Literal("brave"), T.Literal("tavily")], { default: "local" }),
+        url: T.Optional(T.String({ description: "searxng: its base URL; brave/tavily: override the API base" })),
+        api_key: T.Optional(T.String({ description: "brave/tavily; write ${BRAVE_API_KEY}" })),
+        max_results: T.Integer({ minimum: 1, maximum: 50, default: 5 }),
+        timeout_ms: T.Integer({ minimum: 1, default: 8_000 }),
+      },
+      { ...strict, default: {} },
+    ),
+    browser: T.Object(
+      {
+        allow_hosts: T.Array(T.String(), { default: [], description: "hosts or CIDRs the browser may fetch although they are loopback, private or link-local" }),
+        max_bytes: T.Integer({ minimum: 1, default: 2_000_000 }),
+        timeout_ms: T.Integer({ minimum: 1, default: 10_000 }),
+        max_chars: T.Integer({ minimum: 1, default: 20_000 }),
+        chromium_path: T.String({ default: "/usr/bin/chromium", description: "for pages fetched with render: true" }),
+      },
+      { ...strict, default: {} },
+    ),
+  },
+  { ...strict, default: {} },
+);
+
+export const VectorDatabaseConfig = T.Object(
+  {
+    name: T.String({ minLength: 1, pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$" }),
+    store: T.Union([T.Literal("sqlite")], { default: "sqlite", description: "sqlite (sqlite-vec in the data dir)" }),
+    embedding_backend: T.String({ minLength: 1, description: "a backend serving /v1/embeddings" }),
+    chunk_chars: T.Integer({ minimum: 50, default: 800 }),
+    chunk_overlap: T.Integer({ minimum: 0, default: 100 }),
+    description: T.Optional(T.String()),
+  },
+  strict,
+);
+
 export const SluiceConfig = T.Object(
   {
     server: ServerConfig,
@@ -212,6 +252,8 @@ export const SluiceConfig = T.Object(
     balancers: T.Array(BalancerConfig, { default: [] }),
     processors: ProcessorsConfig,
     firewalls: T.Array(FirewallConfig, { default: [] }),
+    tools: ToolsConfig,
+    vector_databases: T.Array(VectorDatabaseConfig, { default: [] }),
     auto: T.Optional(AutoConfig),
   },
   strict,
@@ -222,6 +264,8 @@ export type BackendConfig = Static<typeof BackendConfig>;
 export type TemplateRenderMode = Static<typeof TemplateRenderMode>;
 export type BalancerConfig = Static<typeof BalancerConfig>;
 export type FirewallConfig = Static<typeof FirewallConfig>;
+export type ToolsConfig = Static<typeof ToolsConfig>;
+export type VectorDatabaseConfig = Static<typeof VectorDatabaseConfig>;
 export type FirewallRuleConfig = Static<typeof FirewallRuleConfig>;
 export type AutoConfig = Static<typeof AutoConfig>;
 export type OptimizeMode = Static<typeof OptimizeMode>;

@@ -9,6 +9,7 @@ export interface Timings {
   queued_ms?: number;
   processors_ms?: number;
   firewall_ms?: number;
+  tools_ms?: number;
   gateway_ms?: number;
 }
 
@@ -26,6 +27,7 @@ export function computeTimings(ctx: RequestContext, usage: TokenUsage | undefine
   const processors = ctx.processors?.ms ?? 0;
   if (ctx.processors) timings.processors_ms = processors;
   if (ctx.firewall) timings.firewall_ms = ctx.firewall.ms;
+  if (ctx.toolsMs !== undefined) timings.tools_ms = ctx.toolsMs;
   const gateway = round(total - upstream - queued);
   if (gateway > 0) timings.gateway_ms = gateway;
   return timings;

@@ -20,13 +20,14 @@ import { postToBackend, ttftTimeout } from "../upstream/client.ts";
 import { relayStream, type ChunkReader, type RelayStart } from "../sse/relay.ts";
 import { computeTimings } from "../observability/timings.ts";
 import { jsonResponse, sseResponse, withHeaders } from "./response-headers.ts";
-import { planAuto, planBalancer, type RoutePlan } from "../routing/plan.ts";
+import { planAuto, planBalancer } from "../routing/plan.ts";
+import { postProcess, readCompletion, reports, respondBuffered, routingBlock, withRoute, type Completion } from "./respond.ts";
 import { runPreProcessors } from "./processors.ts";
 import { runFirewall } from "./firewall.ts";
+import { platformTools } from "./tool-loop.ts";
+import { chatWithTools } from "./chat-tools.ts";
 
 const validateChatRequest = compileValidator(ChatCompletionRequest);
-
-type Completion = Record<string, unknown>;
 
 export async function handleChat(req: Request, gateway: Gateway, clientIp: ClientAddress = NO_ADDRESS): Promise<Response> {
   const ctx = newContext("chat", req, gateway.snapshot);
@@ -42,6 +43,12 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp: Clien
     }
     ctx.promptTokensBound = estimatePromptTokensUpperBound(body.messages as unknown[]);
     const maxTokens = (body.max_completion_tokens ?? body.max_tokens) as number | undefined;
+    const platform = body.tools !== undefined ? platformTools(ctx, gateway, body) : undefined;
+    if (platform) {
+      const response = await chatWithTools(ctx, gateway, req, body, platform, maxTokens);
+      streaming = ctx.stream;
+      return response;
+    }
     const backend = ctx.backend;
 
     if (backend) {
@@ -142,55 +149,6 @@ async function openStream(ctx: RequestContext, backend: Backend, body: string, c
   throw new GatewayError("upstream_error", `backend '${backend.id}' closed the stream before its first byte`);
 }
 
-/** The engine's whole answer, checked: invalid JSON or a missing choices array is the engine's failure (502). */
-async function readCompletion(ctx: RequestContext, backend: Backend, upstream: Response, call: UpstreamCall): Promise<Completion> {
-  let text: string;
-  try {
-    text = await upstream.text();
-  } catch (error) {
-    throw call.reason === "timeout"
-      ? new GatewayError("upstream_timeout", `backend '${backend.id}' did not finish within ${backend.timeoutMs} ms (backends[].timeout_ms)`)
-      : new GatewayError("upstream_error", `backend '${backend.id}' broke off its answer: ${(error as Error).message}`);
-  } finally {
-    call.clear();
-  }
-  ctx.upstreamEndedAt = performance.now();
-  let completion: Completion;
-  try {
-    completion = JSON.parse(text);
-  } catch {
-    throw new GatewayError("upstream_error", `backend '${backend.id}' answered with invalid JSON: ${JSON.stringify(text.slice(0, 120))}`);
-  }
-  if (completion === null || typeof completion !== "object" || !Array.isArray(completion.choices)) {
-    throw new GatewayError("upstream_error", `backend '${backend.id}' answered without a choices array`);
-  }
-  return completion;
-}
-
-function respondBuffered(ctx: RequestContext, gateway: Gateway, completion: Completion): Response {
-  const backend = ctx.backend!;
-  const reported = completion.usage as TokenUsage | undefined;
-  const usage = reported ?? estimateUsage(ctx, completion.choices as unknown[]);
-  completion.id = `chatcmpl-${ctx.requestId}`;
-  // A balancer or `auto` answers with the model that served; a backend by name with the name asked for.
-  completion.model = ctx.plan ? backend.id : ctx.requestedModel;
-  if (completion.timings !== undefined) completion.engine_timings = completion.timings; // llama.cpp's own
-  completion.timings = computeTimings(ctx, usage);
-  Object.assign(completion, reports(ctx));
-  finishRequest(ctx, gateway, { status: 200, errorCode: null, usage, usageEstimated: !reported });
-  return withHeaders(jsonResponse(JSON.stringify(completion), backend, ctx.requestId), ctx.admission);
-}
-
-/** Post hooks (reverse order) on each choice's content, then the firewall's output screening (which may block). */
-async function postProcess(ctx: RequestContext, completion: Completion): Promise<void> {
-  for (const choice of completion.choices as { message?: { content?: unknown } }[]) {
-    const message = choice?.message;
-    if (!message || typeof message.content !== "string") continue;
-    if (ctx.processors) message.content = await ctx.processors.post(message.content);
-    if (ctx.outputScreen) message.content = ctx.outputScreen.screenWhole(message.content as string);
-  }
-}
-
 /** A processor answered the request itself: no model is called. */
 function answerItself(ctx: RequestContext, gateway: Gateway, content: string): Response {
   const id = `chatcmpl-${ctx.requestId}`;
@@ -213,29 +171,3 @@ function answerItself(ctx: RequestContext, gateway: Gateway, content: string): R
   return new Response(events, { headers: { ...headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" } });
 }
 
-/** What the firewall and the processors report: the response's `firewall` and `inferada` blocks. */
-function reports(ctx: RequestContext): { firewall?: unknown; inferada?: unknown } {
-  const out: { firewall?: unknown; inferada?: unknown } = {};
-  if (ctx.firewall) out.firewall = ctx.outputScreen ? { ...ctx.firewall, output: ctx.outputScreen.report() } : ctx.firewall;
-  if (ctx.processors) out.inferada = ctx.processors.report();
-  return out;
-}
-
-/** The response's `routing` block: the plan's decision and how it turned out. */
-function routingBlock(ctx: RequestContext, plan: RoutePlan): Record<string, unknown> {
-  return { ...plan.decision, model: ctx.backend!.id, attempts: plan.attempts };
-}
-
-/** `x-sluice-route`: the balancer (or auto) and the route (or task) that chose the backend. */
-function withRoute(response: Response, plan: RoutePlan): Response {
-  response.headers.set("x-sluice-route", `${plan.name}/${plan.route}`);
-  return response;
-}
-
-/** An engine that reports no usage: about four characters per token. */
-function estimateUsage(ctx: RequestContext, choices: unknown[]): TokenUsage {
-  const characters = JSON.stringify(choices).length;
-  const completion = Math.ceil(characters / 4);
-  const prompt = Math.ceil(ctx.promptTokensBound / 2);
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
-}

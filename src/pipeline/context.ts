@@ -45,6 +45,10 @@ export interface RequestContext {
   admission?: Admission;
   /** The firewall's verdict, when one screened the request. */
   firewall?: FirewallOutcome;
+  /** USD micros the platform tools' calls cost (paid search APIs), added to the request's cost. */
+  toolCostMicros?: number;
+  /** Time spent running platform tools. */
+  toolsMs?: number;
   /** Screens the answer when the firewall says `output:`. */
   outputScreen?: OutputScreen;
   /** The processors `inferada` named, once their pre hooks ran. */

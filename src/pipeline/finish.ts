@@ -21,6 +21,7 @@ export function finishRequest(ctx: RequestContext, gateway: Gateway, outcome: Ou
   const completionTokens = outcome.usage?.completion_tokens ?? 0;
   const estimated = outcome.usageEstimated || (!outcome.usage && upstreamMs !== null && outcome.status < 400);
   const cost = backend ? costOf(backend.pricing, { promptTokens, completionTokens }, upstreamMs ?? 0) : { micros: 0, basis: "none" as const };
+  if (ctx.toolCostMicros) cost.micros += ctx.toolCostMicros;
   ctx.admission?.finish(promptTokens + completionTokens, cost.micros);
   endAttempt(ctx, gateway, outcome.status, outcome.errorCode);
   ctx.processors?.release();
@@ -46,6 +47,7 @@ export function finishRequest(ctx: RequestContext, gateway: Gateway, outcome: Ou
     queuedMs: ctx.admission?.queuedMs ?? null,
     ttftMs: ctx.firstTokenAt !== undefined && ctx.upstreamStartedAt !== undefined ? round(ctx.firstTokenAt - ctx.upstreamStartedAt) : null,
     ...firewallColumns(ctx),
+    toolsMs: ctx.toolsMs ?? null,
   });
 
   const ttft = ctx.firstTokenAt !== undefined && ctx.upstreamStartedAt !== undefined ? (ctx.firstTokenAt - ctx.upstreamStartedAt) / 1000 : undefined;

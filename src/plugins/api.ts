@@ -65,6 +65,35 @@ export interface Respond {
 
 export type PreResult = void | undefined | Reject | Respond;
 
+/** What the gateway itself can do for a tool plugin (configured in the YAML's `tools:` and `vector_databases:`). */
+export interface PlatformServices {
+  search(query: string, maxResults?: number): Promise<{ title: string; url: string; snippet: string }[]>;
+  browse(url: string, options?: { render?: boolean }): Promise<{ url: string; title: string; text: string; truncated: boolean }>;
+  vectorSearch(
+    database: string,
+    query: string,
+    options: { topK: number; filter?: Record<string, string | number | boolean> },
+  ): Promise<{ document_id: string; chunk: number; text: string; score: number; metadata: Record<string, unknown> }[]>;
+}
+
+export interface ToolContext {
+  readonly requestId: string;
+  readonly key: { readonly id: string; readonly name: string } | null;
+  /** The request's own tool object, e.g. `{type: "flexible_vector_database_search", vector_database: "kb", top_k: 5}`. */
+  readonly request: Readonly<Record<string, unknown>>;
+  readonly services: PlatformServices;
+  /** Aborted when the client goes away or the tool loop's time budget runs out. */
+  readonly signal: AbortSignal;
+}
+
+/** A tool's answer: the results (counted in `tool_runs`) and the text the model is given as the tool message. */
+export interface ToolOutput {
+  results: unknown[];
+  text: string;
+  /** USD this call cost (a paid search API), added to the request's cost. */
+  costUsd?: number;
+}
+
 export interface PluginDefinition<Config extends TSchema = TSchema> {
   /** How requests name it: `inferada.processors: ["<name>"]`. Lower case letters, digits and `_`. */
   name: string;
@@ -86,6 +115,12 @@ export interface PluginDefinition<Config extends TSchema = TSchema> {
   post?(ctx: HookContext<Static<Config>>, text: string): string | void | Promise<string | void>;
   /** Called once the host has replaced or removed this version and no request uses it any more. */
   dispose?(): void | Promise<void>;
+  /** Tools: the function's arguments (a TypeBox object schema), offered to the model as a function definition. */
+  parameters?: TSchema;
+  /** Tools: runs one call the model made. A throw is given to the model as the tool's error text. */
+  run?(ctx: ToolContext, args: Record<string, unknown>): Promise<ToolOutput>;
+  /** Tools: runs before the first model call when it returns something (e.g. a query given in the request); its text becomes context. */
+  before?(ctx: ToolContext): Promise<ToolOutput | undefined>;
 }
 
 /** Identity, for types: `export default definePlugin({...})`. */

@@ -207,6 +207,11 @@ export function checkDefinition(value: unknown, kind: PluginKind): PluginDefinit
     if (definition[hook] !== undefined && typeof definition[hook] !== "function") throw new Error(`${hook}: expected a function`);
   }
   if (definition.pre === undefined && definition.post === undefined && kind === "processor") throw new Error("a processor needs a pre or a post hook");
+  if (kind === "tool") {
+    if (typeof definition.run !== "function") throw new Error("run: a tool needs run(ctx, args)");
+    if (!isSchema(definition.parameters)) throw new Error("parameters: a tool needs a TypeBox schema of its arguments (t.Object({...}))");
+    if (definition.before !== undefined && typeof definition.before !== "function") throw new Error("before: expected a function");
+  }
   if (definition.config !== undefined && !isSchema(definition.config)) throw new Error("config: expected a TypeBox schema (t.Object({...}))");
   if (definition.failure !== undefined && definition.failure !== "open" && definition.failure !== "closed") throw new Error('failure: expected "open" or "closed"');
   return value as PluginDefinition;

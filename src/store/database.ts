@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS api_keys (
   firewall           TEXT,
   processors         TEXT,                   -- JSON array of processor names, NULL = all
   firewall_required  INTEGER NOT NULL DEFAULT 0,
+  tools              TEXT,                   -- JSON array of platform tool names, NULL = all
   expires_at         INTEGER,                -- unix seconds
   created_at         INTEGER NOT NULL,       -- unix seconds
   revoked_at         INTEGER
@@ -51,7 +52,8 @@ CREATE TABLE IF NOT EXISTS ledger (
   firewall          TEXT,                    -- the firewall's slug, when one screened the request
   firewall_verdict  TEXT,                    -- allowed | flagged | redacted | blocked
   firewall_rules    TEXT,                    -- JSON array of the rules that matched (names, never the text)
-  firewall_ms       REAL
+  firewall_ms       REAL,
+  tools_ms          REAL                     -- time the platform tools ran
 );
 -- One index: budgets and per-key usage read a key's rows since an instant. Every index costs each insert on the
 -- hot path (~1 µs per row), so admin reports over all keys scan the table instead.
@@ -77,6 +79,8 @@ const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
   ["ledger", "firewall_verdict", "TEXT"],
   ["ledger", "firewall_rules", "TEXT"],
   ["ledger", "firewall_ms", "REAL"],
+  ["api_keys", "tools", "TEXT"],
+  ["ledger", "tools_ms", "REAL"],
 ];
 
 function migrate(db: Database): void {

@@ -28,6 +28,11 @@
  *   tool-call     a get_weather({"city":"Paris"}) tool call, buffered or streamed
  *                 in OpenAI's delta format, finish_reason "tool_calls".
  *   no-usage      like echo, but never sends usage (even if include_usage is asked).
+ *   tool-user     plays a model that uses tools, directed by its first user message:
+ *                 "call: search({"query":"x"}); browser({"url":"..."})" → those tool calls (in parallel,
+ *                 buffered or as streamed tool_call deltas); once tool messages follow, the final answer
+ *                 "final: " + each tool message's content (first 120 chars, joined with " | "); with
+ *                 "loop: true" in the message it calls the tools again every round.
  *   leaky         answers LEAKY_ANSWER (a fake secret and an email the prompt never had), buffered
  *                 or streamed one word per chunk, so the secret arrives in pieces.
  *   judge-safe, judge-unsafe, judge-json, judge-garbage
@@ -130,6 +135,7 @@ export const SCRIPTED_MODELS: readonly string[] = [
   "tool-call",
   "no-usage",
   "leaky",
+  "tool-user",
   "judge-safe",
   "judge-unsafe",
   "judge-json",
@@ -346,6 +352,7 @@ function usageFor(request: ChatRequest, completionTokens: number): Usage {
 
 function echoContent(request: ChatRequest): string {
   if (request.model === "leaky") return LEAKY_ANSWER;
+  if (request.model === "tool-user") return toolUserAnswer(request);
   return "echo: " + lastUserText(request.messages);
 }
 
@@ -380,6 +387,48 @@ function bufferedAnswer(request: ChatRequest, content: string): Response {
   const ctx = newContext(request.model);
   const choices = [{ index: 0, message: { role: "assistant", content }, logprobs: null, finish_reason: "stop" }];
   return json(completionBody(ctx, choices, echoUsage(request, content)));
+}
+
+interface DirectedCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
+
+/** The tool calls the first user message asks for, unless tool results already came back (and it does not loop). */
+function toolUserCalls(request: ChatRequest): DirectedCall[] {
+  const first = messageText(request.messages.find((m) => m.role === "user")?.content ?? "");
+  const loops = first.includes("loop: true");
+  if (!loops && request.messages.at(-1)?.role === "tool") return [];
+  const directive = first.match(/call: ([^\n]*)/)?.[1] ?? "";
+  const round = request.messages.filter((m) => m.role === "tool").length;
+  return [...directive.matchAll(/(\w+)\((\{.*?\})\)/g)].map((m, i) => ({ id: `call_${round}_${i}`, name: m[1]!, arguments: m[2]! }));
+}
+
+function toolUserAnswer(request: ChatRequest): string {
+  const results = request.messages.filter((m) => m.role === "tool").map((m) => messageText(m.content).slice(0, 120));
+  return `final: ${results.join(" | ")}`;
+}
+
+function toolUser(request: ChatRequest): Response {
+  const calls = toolUserCalls(request);
+  if (!calls.length) return request.stream ? sseResponse({ events: echoStreamEvents(request), gapMs: EVENT_GAP_MS, ending: "close" }) : bufferedEcho(request);
+  const ctx = newContext(request.model);
+  const toolCalls = calls.map((call) => ({ id: call.id, type: "function", function: { name: call.name, arguments: call.arguments } }));
+  if (!request.stream) {
+    const choice = { index: 0, message: { role: "assistant", content: null, tool_calls: toolCalls }, logprobs: null, finish_reason: "tool_calls" };
+    return json(completionBody(ctx, [choice], usageFor(request, TOOL_CALL_COMPLETION_TOKENS)));
+  }
+  const events = [roleEvent(ctx)];
+  calls.forEach((call, index) => {
+    events.push(chunkEvent(ctx, { tool_calls: [{ index, id: call.id, type: "function", function: { name: call.name, arguments: "" } }] }));
+    const half = Math.ceil(call.arguments.length / 2);
+    for (const fragment of [call.arguments.slice(0, half), call.arguments.slice(half)]) events.push(chunkEvent(ctx, { tool_calls: [{ index, function: { arguments: fragment } }] }));
+  });
+  events.push(chunkEvent(ctx, {}, "tool_calls"));
+  if (request.includeUsage) events.push(usageEvent(ctx, usageFor(request, TOOL_CALL_COMPLETION_TOKENS)));
+  events.push(SSE_DONE);
+  return sseResponse({ events, gapMs: EVENT_GAP_MS, ending: "close" });
 }
 
 function bufferedEcho(request: ChatRequest, withUsage = true): Response {
@@ -631,6 +680,8 @@ function handleChat(request: ChatRequest, signal: AbortSignal): Response | Promi
   if (judgeAnswer !== undefined) return bufferedAnswer(request, judgeAnswer);
 
   switch (request.model) {
+    case "tool-user":
+      return toolUser(request);
     case "stall":
       return stall(new AbortWatch(request.model, signal));
     case "slow": {

@@ -49,6 +49,7 @@ function row(requestId: string, overrides: Partial<LedgerRow> = {}): LedgerRow {
     firewallVerdict: null,
     firewallRules: null,
     firewallMs: null,
+    toolsMs: null,
     ...overrides,
   };
 }
@@ -102,6 +103,7 @@ describe("LedgerWriter", () => {
       firewall_verdict: null,
       firewall_rules: null,
       firewall_ms: null,
+      tools_ms: null,
     });
     writer.close();
   });

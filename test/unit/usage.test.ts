@@ -19,7 +19,7 @@ function row(requestId: string, keyId: string | null, model: string, startedAt: 
   return {
     requestId, keyId, model, startedAt, promptTokens, completionTokens, costMicros,
     backend: model, route: null, endpoint: "chat", status: 200, errorCode: null, tokensEstimated: false,
-    billingBasis: "tokens", stream: false, totalMs: 1, upstreamMs: 1, queuedMs: null, ttftMs: null, firewall: null, firewallVerdict: null, firewallRules: null, firewallMs: null,
+    billingBasis: "tokens", stream: false, totalMs: 1, upstreamMs: 1, queuedMs: null, ttftMs: null, firewall: null, firewallVerdict: null, firewallRules: null, firewallMs: null, toolsMs: null,
   };
 }
 
