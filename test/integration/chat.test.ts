@@ -72,7 +72,7 @@ describe("buffered", () => {
         { role: "tool", tool_call_id: "c1", content: "result" },
       ],
       ...passedThrough,
-      tools: [...tools, { type: "search" } as never],
+      tools, // platform tools (type search, browser, …) run in the tool loop: test/integration/tools.test.ts
       // @ts-expect-error extension and unknown fields travel through extra body fields
       firewall: "strict-block",
       inferada: { processors: [] },
