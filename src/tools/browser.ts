@@ -308,41 +308,46 @@ function readableText(html: string): { title: string; text: string } {
   return { title: pageTitle, text: fallback.body ? blockText(fallback.body) : "" };
 }
 
-const BLOCKS = new Set(
-  "ADDRESS ARTICLE ASIDE BLOCKQUOTE DD DETAILS DIV DL DT FIELDSET FIGCAPTION FIGURE FOOTER FORM H1 H2 H3 H4 H5 H6 HEADER HR LI MAIN NAV OL P PRE SECTION SUMMARY TABLE TR UL".split(" "),
-);
+// Blocks that end a paragraph (a blank line) and blocks that only end a line.
+const PARAGRAPHS = new Set("ARTICLE ASIDE BLOCKQUOTE DETAILS DL FIELDSET FIGURE FOOTER FORM H1 H2 H3 H4 H5 H6 HEADER HR MAIN NAV OL P PRE SECTION TABLE UL".split(" "));
+const LINES = new Set("ADDRESS DD DIV DT FIGCAPTION LI SUMMARY TR".split(" "));
 const HIDDEN = new Set(["SCRIPT", "STYLE", "NOSCRIPT", "TEMPLATE", "SVG", "IFRAME", "OBJECT", "CANVAS", "HEAD"]);
 
-/** Text with a line break around every block, "- " before list items and "#" before headings; spaces collapsed outside <pre>. */
+/** Text with paragraphs apart, "- " before list items and "#" before headings; spaces collapsed outside <pre>. */
 function blockText(root: Element): string {
-  const out: string[] = [];
+  let text = "";
+  let pendingBreaks = 0; // newlines owed before the next text; adjacent block edges share them
+  const emit = (part: string, pre: boolean) => {
+    if (pendingBreaks > 0 && text) text = text.trimEnd() + "\n".repeat(pendingBreaks);
+    const lineStart = !text || text.endsWith("\n");
+    if (pendingBreaks > 0 || lineStart) pendingBreaks = 0;
+    text += lineStart && !pre ? part.trimStart() : part;
+  };
   const walk = (node: Element, pre: boolean): void => {
     for (const child of Array.from(node.childNodes) as Element[]) {
       if (child.nodeType === 3) {
-        let text = pre ? (child.textContent ?? "") : (child.textContent ?? "").replace(/\s+/g, " ");
-        if (!pre && (out.length === 0 || out[out.length - 1]!.endsWith("\n"))) text = text.trimStart();
-        if (text) out.push(text);
+        const part = pre ? (child.textContent ?? "") : (child.textContent ?? "").replace(/\s+/g, " ");
+        if (pre ? part : part.trim() || (text && !text.endsWith(" ") && !pendingBreaks)) emit(part, pre);
         continue;
       }
       if (child.nodeType !== 1) continue;
       const tag = child.tagName.toUpperCase();
       if (HIDDEN.has(tag)) continue;
       if (tag === "BR") {
-        out.push("\n");
+        text += "\n";
         continue;
       }
-      const block = BLOCKS.has(tag);
-      if (block) out.push("\n");
-      if (tag === "LI") out.push("- ");
-      if (/^H[1-6]$/.test(tag)) out.push(`${"#".repeat(Number(tag[1]))} `);
-      if (tag === "TD" || tag === "TH") out.push(" ");
+      const breaks = PARAGRAPHS.has(tag) ? 2 : LINES.has(tag) ? 1 : 0;
+      pendingBreaks = Math.max(pendingBreaks, breaks);
+      if (tag === "LI") emit("- ", false);
+      if (/^H[1-6]$/.test(tag)) emit(`${"#".repeat(Number(tag[1]))} `, false);
+      if ((tag === "TD" || tag === "TH") && text && !text.endsWith("\n")) emit(" ", false);
       walk(child, pre || tag === "PRE");
-      if (block) out.push("\n");
+      pendingBreaks = Math.max(pendingBreaks, breaks);
     }
   };
   walk(root, false);
-  return out
-    .join("")
+  return text
     .split("\n")
     .map((line) => line.trimEnd())
     .join("\n")
@@ -415,46 +420,98 @@ async function renderPage(start: URL, settings: Settings): Promise<BrowsedPage> 
   }
 }
 
+// Chromium neither routes redirect hops nor lets a route see them coming, and it resolves names itself. So no request of a
+// rendered page reaches the network from Chromium: each one is vetted and made here with the pinned fetch, redirects
+// are followed here (vetted hop by hop), and Chromium gets the final response. A redirect of the top document instead
+// becomes a fresh navigation, so the page keeps its real URL. WebSockets are not routed requests; a stub closes them.
 async function renderIn(context: BrowserContext, start: URL, settings: Settings): Promise<BrowsedPage> {
-  const verdicts = new Map<string, Promise<unknown>>();
-  let navigationRefusal: Error | undefined;
-  // Every request of every page in the context, navigations and their redirects included, is vetted by host. Chromium
-  // resolves the name again after the vetting, so a rebinding DNS server could still switch it: plain fetch has no
-  // such gap. WebSockets are not routed requests; they are answered by a stub that closes them.
+  const navigation: { refusal?: Error; redirectTo?: URL } = {};
   await context.route("**/*", async (route: Route) => {
     const request = route.request();
-    const navigation = request.isNavigationRequest() && request.frame().parentFrame() === null;
+    const topLevel = request.isNavigationRequest() && request.frame().parentFrame() === null;
+    if (SKIPPED_RESOURCES.has(request.resourceType())) return route.abort("blockedbyclient").catch(() => {});
     try {
-      const url = checkedUrl(request.url());
-      let hops = 0;
-      for (let from = request.redirectedFrom(); from; from = from.redirectedFrom()) hops++;
-      if (navigation && hops > settings.maxRedirects) {
-        throw new BrowserRefused(`too many redirects: ${start.href} redirected more than ${settings.maxRedirects} times`);
+      const response = await fetchForPage(route, topLevel, settings);
+      if (response instanceof URL) {
+        navigation.redirectTo = response;
+        return await route.abort("aborted");
       }
-      const host = bare(url.hostname);
-      if (!verdicts.has(host)) verdicts.set(host, vetHost(host, settings.allow));
-      await verdicts.get(host);
+      await route.fulfill(response);
     } catch (error) {
-      if (navigation) navigationRefusal ??= error as Error;
-      return route.abort("blockedbyclient").catch(() => {});
+      if (topLevel && error instanceof BrowserRefused) navigation.refusal ??= error;
+      await route.abort(error instanceof BrowserRefused ? "blockedbyclient" : "failed").catch(() => {});
     }
-    return route.continue().catch(() => {});
   });
   await context.routeWebSocket(/.*/, (socket) => socket.close());
   const page = await context.newPage();
   const remaining = () => Math.max(1, settings.deadline - performance.now());
-  const response = await page.goto(start.href, { timeout: remaining(), waitUntil: "load" }).catch((error: unknown) => {
-    throw navigationRefusal ?? error;
-  });
-  if (navigationRefusal) throw navigationRefusal;
-  if (response && response.status() >= 400) throw new Error(`${page.url()} answered HTTP ${response.status()}`);
-  const contentType = response?.headers()["content-type"] ?? "text/html";
-  if (readableKind(contentType) === undefined) throw new BrowserRefused(`content type ${mediaType(contentType)} is not readable`);
+  let target = start;
+  for (let redirects = 0; ; redirects++) {
+    navigation.redirectTo = undefined;
+    const response = await page.goto(target.href, { timeout: remaining(), waitUntil: "load" }).catch((error: unknown) => {
+      if (navigation.refusal || navigation.redirectTo) return null;
+      throw error;
+    });
+    if (navigation.refusal) throw navigation.refusal;
+    if (!navigation.redirectTo) {
+      if (response && response.status() >= 400) throw new Error(`${page.url()} answered HTTP ${response.status()}`);
+      const contentType = response?.headers()["content-type"] ?? "text/html";
+      if (readableKind(contentType) === undefined) throw new BrowserRefused(`content type ${mediaType(contentType)} is not readable`);
+      break;
+    }
+    if (redirects >= settings.maxRedirects) throw tooManyRedirects(start, settings);
+    target = navigation.redirectTo;
+  }
   await page.waitForLoadState("networkidle", { timeout: Math.min(remaining(), NETWORK_IDLE_MAX_MS) }).catch(() => {});
   const html = Buffer.from(await page.content());
   const cut = html.length > settings.maxBytes;
   const body = cut ? html.subarray(0, settings.maxBytes) : html;
   return pageOf(page.url(), "html", body.toString("utf8"), body.length, cut, true, settings);
+}
+
+// Pictures, video and fonts carry no text; not fetching them saves time and memory.
+const SKIPPED_RESOURCES = new Set(["image", "media", "font"]);
+// Set by fetch itself, or wrong once the body has been decoded and re-framed for Chromium.
+const HOP_HEADERS = new Set(["host", "connection", "content-length", "transfer-encoding", "accept-encoding", "content-encoding", "keep-alive"]);
+
+type Fulfillment = { status: number; headers: Record<string, string>; body: Buffer };
+
+/** The final response for one request of a rendered page, or, for a top-level navigation that redirects, where to. */
+async function fetchForPage(route: Route, topLevel: boolean, settings: Settings): Promise<Fulfillment | URL> {
+  const request = route.request();
+  const first = checkedUrl(request.url());
+  const outgoing: Outgoing = { method: request.method(), headers: withoutHopHeaders(await request.allHeaders()), body: request.postDataBuffer() ?? undefined };
+  let url = first;
+  for (let redirects = 0; ; redirects++) {
+    const [address] = await vetHost(url.hostname, settings.allow, settings.signal);
+    const response = await fetchPinned(url, address!, settings.signal, outgoing);
+    if (!isRedirect(response)) {
+      const { body } = await readCapped(response, settings.maxBytes);
+      const headers: Record<string, string> = {};
+      response.headers.forEach((value, name) => HOP_HEADERS.has(name) || name === "set-cookie" || (headers[name] = value));
+      const cookies = response.headers.getSetCookie();
+      if (cookies.length > 0) headers["set-cookie"] = cookies.join("\n"); // Playwright's separator for several cookies
+      return { status: response.status, headers, body: Buffer.from(body) };
+    }
+    await response.body?.cancel();
+    const next = checkedUrl(new URL(response.headers.get("location")!, url));
+    if (topLevel) return next;
+    if (redirects >= settings.maxRedirects) throw tooManyRedirects(first, settings);
+    if (response.status === 303 || (response.status <= 302 && outgoing.method === "POST")) {
+      outgoing.method = "GET";
+      outgoing.body = undefined;
+    }
+    // Credentials were meant for the first origin only.
+    if (next.origin !== url.origin && outgoing.headers) {
+      const { cookie: _cookie, authorization: _authorization, ...rest } = outgoing.headers;
+      outgoing.headers = rest;
+    }
+    url = next;
+  }
+}
+
+function withoutHopHeaders(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_HEADERS.has(name.toLowerCase())));
 }
 
 /** Settles with `promise`, or rejects as soon as `signal` aborts (the promise is left to finish on its own). */
