@@ -69,6 +69,32 @@ const docOnlySchemas: TSchema[] = [
     },
     { $id: "PluginList" },
   ),
+  T.Object(
+    {
+      object: T.Literal("list"),
+      data: T.Array(
+        T.Object({ name: T.String(), store: T.String(), embedding_backend: T.String(), description: T.String(), documents: T.Integer(), chunks: T.Integer(), dimensions: T.Union([T.Integer(), T.Null()]) }),
+      ),
+    },
+    { $id: "VectorDatabaseList" },
+  ),
+  T.Object(
+    {
+      documents: T.Array(
+        T.Object({
+          id: T.Optional(T.String({ description: "replaces the document with this id" })),
+          text: T.String(),
+          title: T.Optional(T.String({ description: "search documents: required" })),
+          url: T.Optional(T.String()),
+          metadata: T.Optional(T.Record(T.String(), T.Union([T.String(), T.Number(), T.Boolean()]), { description: "vector documents: filterable by exact value" })),
+        }),
+        { minItems: 1 },
+      ),
+    },
+    { $id: "DocumentsRequest" },
+  ),
+  T.Object({ ids: T.Array(T.String()) }, { $id: "DocumentIds" }),
+  T.Object({ object: T.String(), added: T.Optional(T.Integer()), removed: T.Optional(T.Integer()), ids: T.Optional(T.Array(T.String())) }, { $id: "DocumentsResult", additionalProperties: true }),
   T.Object({ api_key: T.String() }, { $id: "SessionRequest" }),
   T.Object({ object: T.Literal("session"), key_id: T.String(), scopes: T.Array(T.String()), expires_at: T.Integer({ description: "unix seconds" }) }, { $id: "Session" }),
 ];
@@ -219,6 +245,25 @@ const PATHS: Record<string, Record<string, OperationSpec>> = {
       errors: [401, 403],
     },
   },
+  "/v1/vector_databases": {
+    get: { operationId: "listVectorDatabases", tag: "Platform tools", summary: "Vector databases with their document and chunk counts (admin)", ok: { description: "The databases.", json: "VectorDatabaseList" }, errors: [401, 403] },
+  },
+  "/v1/vector_databases/{name}/documents": {
+    post: {
+      operationId: "addVectorDocuments",
+      tag: "Platform tools",
+      summary: "Add documents to a vector database: chunked, embedded, stored (admin)",
+      params: ["VectorDatabaseName"],
+      body: "DocumentsRequest",
+      ok: { description: "What was stored.", json: "DocumentsResult" },
+      errors: [400, 401, 403, 404, 502],
+    },
+    delete: { operationId: "removeVectorDocuments", tag: "Platform tools", summary: "Remove documents by id (admin)", params: ["VectorDatabaseName"], body: "DocumentIds", ok: { description: "What was removed.", json: "DocumentsResult" }, errors: [400, 401, 403, 404] },
+  },
+  "/v1/search/documents": {
+    post: { operationId: "addSearchDocuments", tag: "Platform tools", summary: "Add documents to the local search provider's index (admin)", body: "DocumentsRequest", ok: { description: "What was indexed.", json: "DocumentsResult" }, errors: [400, 401, 403] },
+    delete: { operationId: "removeSearchDocuments", tag: "Platform tools", summary: "Remove local search documents by id (admin)", body: "DocumentIds", ok: { description: "What was removed.", json: "DocumentsResult" }, errors: [400, 401, 403] },
+  },
   "/v1/usage": {
     get: {
       operationId: "getUsage",
@@ -335,6 +380,7 @@ function buildDocument(): OpenApiDocument {
           example: "Qwen/Qwen3-14B",
         },
         KeyId: { name: "key_id", in: "path", required: true, description: "An API key's id (key_…).", schema: { type: "string" } },
+        VectorDatabaseName: { name: "name", in: "path", required: true, description: "A vector database's name from vector_databases in the config.", schema: { type: "string" } },
       },
       headers: Object.fromEntries(Object.entries(HEADERS).map(([name, description]) => [name, { description, schema: { type: "string" } }])),
       securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", description: "A sluice API key (`sluice keys create`)." } },
