@@ -136,12 +136,12 @@ async function resolve(host: string, signal?: AbortSignal): Promise<string[]> {
 const tooManyRedirects = (start: URL, settings: { maxRedirects: number }) =>
   new BrowserRefused(`too many redirects: ${start.href} redirected more than ${settings.maxRedirects} times`);
 
-function checkedUrl(raw: string | URL): URL {
+function checkedUrl(raw: string, base?: URL): URL {
   let url: URL;
   try {
-    url = new URL(raw);
+    url = new URL(raw, base);
   } catch {
-    throw new BrowserRefused(`${String(raw)} is not a valid URL`);
+    throw new BrowserRefused(`${raw} is not a valid URL`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new BrowserRefused(`${url.protocol.slice(0, -1)}: URLs are not allowed; only http and https pages can be browsed`);
@@ -175,8 +175,9 @@ export async function browse(url: string, options: BrowserOptions = {}): Promise
   };
   const start = checkedUrl(url);
   try {
-    await vetHost(start.hostname, settings.allow, settings.signal);
-    return options.render ? await renderPage(start, settings) : await fetchPage(start, settings);
+    if (!options.render) return await fetchPage(start, settings);
+    await vetHost(start.hostname, settings.allow, settings.signal); // refuse before starting Chromium
+    return await renderPage(start, settings);
   } catch (error) {
     if (!(error instanceof BrowserRefused) && timeout.aborted && !options.signal?.aborted) {
       throw new Error(`browsing ${start.href} did not finish within ${timeoutMs} ms`);
@@ -193,7 +194,7 @@ async function fetchPage(start: URL, settings: Settings): Promise<BrowsedPage> {
     if (!isRedirect(response)) return readResponse(url, response, settings);
     await response.body?.cancel();
     if (redirects >= settings.maxRedirects) throw tooManyRedirects(start, settings);
-    url = checkedUrl(new URL(response.headers.get("location")!, url));
+    url = checkedUrl(response.headers.get("location")!, url);
   }
 }
 
@@ -293,7 +294,7 @@ function pageOf(url: string, kind: "html" | "text", source: string, bytes: numbe
 
 // ---- readable text ------------------------------------------------------------------------------------------------
 
-type Element = ReturnType<typeof parseHTML>["document"]["body"];
+type DomNode = ReturnType<typeof parseHTML>["document"]["body"];
 
 function readableText(html: string): { title: string; text: string } {
   const { document } = parseHTML(html);
@@ -314,17 +315,17 @@ const LINES = new Set("ADDRESS DD DIV DT FIGCAPTION LI SUMMARY TR".split(" "));
 const HIDDEN = new Set(["SCRIPT", "STYLE", "NOSCRIPT", "TEMPLATE", "SVG", "IFRAME", "OBJECT", "CANVAS", "HEAD"]);
 
 /** Text with paragraphs apart, "- " before list items and "#" before headings; spaces collapsed outside <pre>. */
-function blockText(root: Element): string {
+function blockText(root: DomNode): string {
   let text = "";
   let pendingBreaks = 0; // newlines owed before the next text; adjacent block edges share them
   const emit = (part: string, pre: boolean) => {
     if (pendingBreaks > 0 && text) text = text.trimEnd() + "\n".repeat(pendingBreaks);
+    pendingBreaks = 0;
     const lineStart = !text || text.endsWith("\n");
-    if (pendingBreaks > 0 || lineStart) pendingBreaks = 0;
     text += lineStart && !pre ? part.trimStart() : part;
   };
-  const walk = (node: Element, pre: boolean): void => {
-    for (const child of Array.from(node.childNodes) as Element[]) {
+  const walk = (node: DomNode, pre: boolean): void => {
+    for (const child of Array.from(node.childNodes) as DomNode[]) {
       if (child.nodeType === 3) {
         const part = pre ? (child.textContent ?? "") : (child.textContent ?? "").replace(/\s+/g, " ");
         if (pre ? part : part.trim() || (text && !text.endsWith(" ") && !pendingBreaks)) emit(part, pre);
@@ -358,6 +359,7 @@ function blockText(root: Element): string {
 // ---- rendering ----------------------------------------------------------------------------------------------------
 
 let browser: Promise<Browser> | undefined;
+let launchedPath = "";
 let activeRenders = 0;
 let idleTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -370,11 +372,14 @@ export async function closeBrowser(): Promise<void> {
   await instance?.close().catch(() => {});
 }
 
-function sharedBrowser(chromiumPath: string): Promise<Browser> {
-  if (browser) return browser;
+async function sharedBrowser(chromiumPath: string): Promise<Browser> {
   if (!existsSync(chromiumPath)) {
-    return Promise.reject(new Error(`rendering needs Chromium, and there is none at ${chromiumPath}; install it (e.g. apt-get install chromium) or set its path`));
+    throw new Error(`rendering needs Chromium, and there is none at ${chromiumPath}; install it (e.g. apt-get install chromium) or set its path`);
   }
+  // A changed path (a config reload) replaces the browser; renders still running on the old one fail.
+  if (browser && launchedPath !== chromiumPath) await closeBrowser();
+  if (browser) return browser;
+  launchedPath = chromiumPath;
   const launching = import("playwright-core").then(({ chromium }) =>
     chromium.launch({
       executablePath: chromiumPath,
@@ -494,7 +499,7 @@ async function fetchForPage(route: Route, topLevel: boolean, settings: Settings)
       return { status: response.status, headers, body: Buffer.from(body) };
     }
     await response.body?.cancel();
-    const next = checkedUrl(new URL(response.headers.get("location")!, url));
+    const next = checkedUrl(response.headers.get("location")!, url);
     if (topLevel) return next;
     if (redirects >= settings.maxRedirects) throw tooManyRedirects(first, settings);
     if (response.status === 303 || (response.status <= 302 && outgoing.method === "POST")) {

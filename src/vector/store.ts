@@ -135,6 +135,7 @@ export class SqliteVectorStore {
       db.run("PRAGMA journal_mode = WAL");
       db.run("PRAGMA synchronous = NORMAL");
       db.run("PRAGMA busy_timeout = 5000");
+      db.run("PRAGMA mmap_size = 1073741824");
       loadSqliteVec(db, dataDir);
       db.run(REGISTRY_SCHEMA);
       db.transaction(() => {
@@ -274,9 +275,10 @@ export class SqliteVectorStore {
   /** Returns 1 when the document existed. */
   private removeDocument(id: string): number {
     const t = this.tables;
-    if (this.dimensions() !== null) {
-      this.db.query(`DELETE FROM ${t.embeddings} WHERE rowid IN (SELECT id FROM ${t.chunks} WHERE document_id = ?)`).run(id);
-    }
+    const chunkIds = this.db.query(`SELECT id FROM ${t.chunks} WHERE document_id = ?`).values(id) as [number][];
+    // One rowid at a time: vec0 answers `rowid = ?` from its index but `rowid IN (...)` by scanning every vector.
+    const deleteEmbedding = chunkIds.length > 0 ? this.db.query(`DELETE FROM ${t.embeddings} WHERE rowid = ?`) : undefined;
+    for (const [chunkId] of chunkIds) deleteEmbedding!.run(chunkId);
     this.db.query(`DELETE FROM ${t.chunks} WHERE document_id = ?`).run(id);
     this.db.query(`DELETE FROM ${t.metadata} WHERE document_id = ?`).run(id);
     return this.db.query(`DELETE FROM ${t.documents} WHERE id = ?`).run(id).changes;
