@@ -142,6 +142,7 @@ function resolveVectorDatabases(config: SluiceConfig, backends: ReadonlyMap<stri
   config.vector_databases.forEach((database, i) => {
     const path = `vector_databases[${i}]`;
     if (databases.has(database.name)) problems.push(`${path}.name: '${database.name}' is already used`);
+    if (database.chunk_overlap * 2 > database.chunk_chars) problems.push(`${path}.chunk_overlap: at most half of chunk_chars (${Math.floor(database.chunk_chars / 2)})`);
     const backend = backends.get(database.embedding_backend);
     if (!backend) {
       problems.push(`${path}.embedding_backend: no backend named '${database.embedding_backend}'`);

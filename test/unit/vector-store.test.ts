@@ -205,7 +205,8 @@ describe("SqliteVectorStore", () => {
     await expect(store.add([{ id: "e", text: "  \n\n " }], embed)).rejects.toThrow(/documents\[0\] \('e'\) has no text/);
     const badMetadata = { id: "m", text: "t", metadata: { nested: { a: 1 } } } as unknown as { id: string; text: string };
     await expect(store.add([badMetadata], embed)).rejects.toThrow(/documents\[0\]\.metadata\.nested must be/);
-    expect(() => open({ name: "Bad:Name" })).toThrow(/vector store name/);
+    expect(() => open({ name: "bad:name" })).toThrow(/vector store name 'bad:name' must be/);
+    expect(() => open({ name: "-docs" })).toThrow(/vector store name/);
   });
 
   test("two store names in one file are independent", async () => {
@@ -219,6 +220,12 @@ describe("SqliteVectorStore", () => {
     expect(a.count()).toEqual({ documents: 3, chunks: 3, dimensions: 64 });
     expect(b.remove(["cats"])).toEqual({ removed: 1 });
     expect((await a.search("cats chase mice", embed, { topK: 1 }))[0]!.document_id).toBe("cats");
+  });
+
+  test("names that differ only in case are refused, since SQLite table names ignore case", async () => {
+    const file = freshFile();
+    open({ file, name: "Docs" });
+    expect(() => open({ file, name: "docs" })).toThrow("vector store name 'docs' differs from the existing 'Docs' only in case");
   });
 
   test("the store survives reopening its file", async () => {
