@@ -179,3 +179,25 @@ describe("vector databases", () => {
     expect((row as { tools_ms: number }).tools_ms).toBeGreaterThanOrEqual(0);
   });
 });
+
+describe("keys and tools", () => {
+  test("a key limited to some tools gets 403 for the others", async () => {
+    const ADMIN = "inf_" + "T".repeat(20) + "adminadminadminadmin";
+    const keyed = await spawnGateway(`server: {host: 127.0.0.1, port: 0}\nauth: {mode: keys}\nbackends:\n  - {name: tool-user, url: ${upstream.url}/v1}\n`, {
+      args: ["--plugins", join(ROOT, "plugins")],
+      env: { SLUICE_ADMIN_KEY: ADMIN },
+    });
+    try {
+      const created = (await (await fetch(`${keyed.url}/v1/keys`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ name: "search-only", tools: ["search"] }) })).json()) as { key: string; tools: string[] };
+      expect(created.tools).toEqual(["search"]);
+      const limited = new OpenAI({ baseURL: `${keyed.url}/v1`, apiKey: created.key, maxRetries: 0 });
+      const ok = (await limited.chat.completions.create({ model: "tool-user", messages: [{ role: "user", content: "hi" }], tools: [{ type: "search" }] } as never)) as unknown as Answer;
+      expect(ok.choices[0].message.content).toBe("final: "); // tool-user answers "final: …" when it calls no tool
+      const refused = await limited.chat.completions.create({ model: "tool-user", messages: [{ role: "user", content: "hi" }], tools: [{ type: "browser" }] } as never).catch((e) => e);
+      expect(refused.status).toBe(403);
+      expect(refused.message).toContain("may not use the browser tool");
+    } finally {
+      await keyed.stop();
+    }
+  }, 30_000);
+});
