@@ -6,12 +6,14 @@ import { readJsonBody, expectObject } from "../pipeline/read-body.ts";
 
 type DocumentInput = { id?: string; text: string; title?: string; url?: string; metadata?: Record<string, string | number | boolean> };
 
-export function listVectorDatabases(gateway: Gateway) {
+export async function listVectorDatabases(gateway: Gateway) {
   const snapshot = gateway.snapshot;
-  const data = [...snapshot.vectorDatabases.values()].map((database) => {
-    const counts = gateway.vectors.store(snapshot, database.name).count();
-    return { name: database.name, store: "sqlite", embedding_backend: database.embeddingBackend.id, description: database.description, ...counts };
-  });
+  const data = await Promise.all(
+    [...snapshot.vectorDatabases.values()].map(async (database) => {
+      const counts = await gateway.vectors.store(snapshot, database.name).count();
+      return { name: database.name, store: database.store, embedding_backend: database.embeddingBackend.id, description: database.description, ...counts };
+    }),
+  );
   return { object: "list" as const, data };
 }
 
@@ -25,7 +27,7 @@ export async function addVectorDocuments(req: Request, gateway: Gateway, name: s
 
 export async function removeVectorDocuments(req: Request, gateway: Gateway, name: string) {
   const store = gateway.vectors.store(gateway.snapshot, name);
-  return { object: "vector_database.documents", vector_database: name, ...store.remove(await idsOf(req, gateway)) };
+  return { object: "vector_database.documents", vector_database: name, ...(await store.remove(await idsOf(req, gateway))) };
 }
 
 export async function addSearchDocuments(req: Request, gateway: Gateway) {

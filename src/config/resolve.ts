@@ -131,6 +131,9 @@ function resolveBackend(config: BackendConfig, path: string, problems: string[])
 
 export interface VectorDatabase {
   readonly name: string;
+  readonly store: "sqlite" | "postgres";
+  /** postgres: the server's URL. */
+  readonly url: string | undefined;
   readonly embeddingBackend: Backend;
   readonly chunkChars: number;
   readonly chunkOverlap: number;
@@ -142,13 +145,14 @@ function resolveVectorDatabases(config: SluiceConfig, backends: ReadonlyMap<stri
   config.vector_databases.forEach((database, i) => {
     const path = `vector_databases[${i}]`;
     if (databases.has(database.name)) problems.push(`${path}.name: '${database.name}' is already used`);
+    if (database.store === "postgres" && !database.url?.startsWith("postgres")) problems.push(`${path}.url: store postgres needs url: postgres://user:password@host:5432/database`);
     if (database.chunk_overlap * 2 > database.chunk_chars) problems.push(`${path}.chunk_overlap: at most half of chunk_chars (${Math.floor(database.chunk_chars / 2)})`);
     const backend = backends.get(database.embedding_backend);
     if (!backend) {
       problems.push(`${path}.embedding_backend: no backend named '${database.embedding_backend}'`);
       return;
     }
-    databases.set(database.name, { name: database.name, embeddingBackend: backend, chunkChars: database.chunk_chars, chunkOverlap: database.chunk_overlap, description: database.description ?? "" });
+    databases.set(database.name, { name: database.name, store: database.store, url: database.url, embeddingBackend: backend, chunkChars: database.chunk_chars, chunkOverlap: database.chunk_overlap, description: database.description ?? "" });
   });
   return databases;
 }

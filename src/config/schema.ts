@@ -231,7 +231,8 @@ export const ToolsConfig = T.Object(
 export const VectorDatabaseConfig = T.Object(
   {
     name: T.String({ minLength: 1, pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$" }),
-    store: T.Union([T.Literal("sqlite")], { default: "sqlite", description: "sqlite (sqlite-vec in the data dir)" }),
+    store: T.Union([T.Literal("sqlite"), T.Literal("postgres")], { default: "sqlite", description: "sqlite (sqlite-vec in the data dir) or postgres (pgvector)" }),
+    url: T.Optional(T.String({ description: "postgres: postgres://user:password@host:5432/db (write the password as ${VAR})" })),
     embedding_backend: T.String({ minLength: 1, description: "a backend serving /v1/embeddings" }),
     chunk_chars: T.Integer({ minimum: 50, default: 800 }),
     chunk_overlap: T.Integer({ minimum: 0, default: 100 }),

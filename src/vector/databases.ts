@@ -1,27 +1,43 @@
-// The configured vector databases: each a SqliteVectorStore in the data dir (one file, a table set per database),
-// opened on first use and kept across config reloads, with the embedding backend the config names.
+// The configured vector databases: each a SqliteVectorStore in the data dir (one file, a table set per database)
+// or a PostgresVectorStore (pgvector), opened on first use and kept across config reloads, with the embedding
+// backend the config names.
 import { join } from "node:path";
 import type { Snapshot } from "../config/resolve.ts";
-import { SqliteVectorStore, type Embedder } from "./store.ts";
+import { SqliteVectorStore, type Embedder, type SearchOptions, type VectorDocumentInput, type VectorHit } from "./store.ts";
+import { PostgresVectorStore } from "./postgres-store.ts";
+
+/** What both stores do; the SQLite one answers some of these synchronously. */
+export interface VectorStore {
+  add(documents: VectorDocumentInput[], embed: Embedder): Promise<{ documents: number; chunks: number; ids: string[] }>;
+  remove(ids: string[]): { removed: number } | Promise<{ removed: number }>;
+  count(): { documents: number; chunks: number; dimensions: number | null } | Promise<{ documents: number; chunks: number; dimensions: number | null }>;
+  search(query: string, embed: Embedder, options: SearchOptions): Promise<VectorHit[]>;
+  close(): void;
+}
 import { UpstreamCall } from "../upstream/call.ts";
 import { postToBackend } from "../upstream/client.ts";
 import { GatewayError } from "../errors.ts";
 
 export class VectorDatabases {
-  private readonly stores = new Map<string, SqliteVectorStore>();
+  private readonly stores = new Map<string, VectorStore>();
 
   constructor(private readonly dataDir: string | undefined) {}
 
-  store(snapshot: Snapshot, name: string): SqliteVectorStore {
+  store(snapshot: Snapshot, name: string): VectorStore {
     const config = snapshot.vectorDatabases.get(name);
     if (!config) {
       const known = [...snapshot.vectorDatabases.keys()].sort();
       throw new GatewayError("not_found", `no vector database '${name}'; configured: ${known.join(", ") || "none"} (vector_databases in the config)`, { param: "vector_database" });
     }
-    let store = this.stores.get(name);
+    const id = `${config.store}:${config.url ?? ""}:${name}`; // a reload that moves the database opens it anew
+    let store = this.stores.get(id);
     if (!store) {
-      const file = this.dataDir ? join(this.dataDir, "vectors.db") : ":memory:";
-      this.stores.set(name, (store = SqliteVectorStore.open({ file, name, chunkChars: config.chunkChars, chunkOverlap: config.chunkOverlap })));
+      const chunking = { chunkChars: config.chunkChars, chunkOverlap: config.chunkOverlap };
+      store =
+        config.store === "postgres"
+          ? PostgresVectorStore.open({ url: config.url!, name, ...chunking })
+          : SqliteVectorStore.open({ file: this.dataDir ? join(this.dataDir, "vectors.db") : ":memory:", name, ...chunking });
+      this.stores.set(id, store);
     }
     return store;
   }

@@ -201,3 +201,45 @@ describe("keys and tools", () => {
     }
   }, 30_000);
 });
+
+describe("vector databases on PostgreSQL (pgvector)", () => {
+  // test/setup-system.sh (run by `npm test`) installs PostgreSQL with pgvector built from Debian's source package.
+  const PG_URL = process.env.SLUICE_TEST_POSTGRES_URL ?? "postgres://sluice:sluice@127.0.0.1:5432/sluice_test";
+
+  test("documents are added, counted, searched with a metadata filter, and removed", async () => {
+    const pg = await spawnGateway(
+      `server: {host: 127.0.0.1, port: 0}\nauth: {mode: none}\nbackends:\n  - {name: tool-user, url: ${upstream.url}/v1}\n  - {name: embedder, url: ${upstream.url}/v1, model: echo}\nvector_databases:\n  - {name: pg-kb, store: postgres, url: "${PG_URL}", embedding_backend: embedder}\n`,
+      { args: ["--plugins", join(ROOT, "plugins")] },
+    );
+    try {
+      const call = (method: string, body: unknown) => fetch(`${pg.url}/v1/vector_databases/pg-kb/documents`, { method, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: (await r.json()) as Answer }));
+      await call("DELETE", { ids: ["warranty", "shipping", "returns"] }); // left over from an earlier run
+      const added = await call("POST", {
+        documents: [
+          { id: "warranty", text: "The warranty covers manufacturing defects for two years from purchase.", metadata: { team: "support" } },
+          { id: "shipping", text: "Parcels leave the warehouse the same day when ordered before noon.", metadata: { team: "logistics" } },
+          { id: "returns", text: "Returns are accepted within thirty days with the receipt.", metadata: { team: "support" } },
+        ],
+      });
+      expect(added).toMatchObject({ status: 200, body: { documents: 3, chunks: 3 } });
+      const list = (await (await fetch(`${pg.url}/v1/vector_databases`)).json()) as Answer;
+      expect(list.data[0]).toMatchObject({ name: "pg-kb", store: "postgres", documents: 3, chunks: 3, dimensions: 8 });
+
+      const client = new OpenAI({ baseURL: `${pg.url}/v1`, apiKey: "unused", maxRetries: 0 });
+      const exact = "Parcels leave the warehouse the same day when ordered before noon.";
+      const answer = (await client.chat.completions.create({ model: "tool-user", messages: [{ role: "user", content: "hi" }], tools: [{ type: "flexible_vector_database_search", vector_database: "pg-kb", query: exact, top_k: 1 }] } as never)) as unknown as Answer;
+      expect(answer.tool_runs[0].error).toBeUndefined();
+      expect(answer.tool_runs[0]).toMatchObject({ results: 1 });
+      expect(String((await chatBodies()).at(-1)!.messages[0].content)).toContain("(shipping, score 1.000)");
+
+      const filtered = (await client.chat.completions.create({ model: "tool-user", messages: [{ role: "user", content: "hi" }], tools: [{ type: "flexible_vector_database_search", vector_database: "pg-kb", query: exact, top_k: 5, filter: { team: "support" } }] } as never)) as unknown as Answer;
+      expect(filtered.tool_runs[0].results).toBe(2);
+      const context = String((await chatBodies()).at(-1)!.messages[0].content);
+      expect(context).not.toContain("shipping");
+
+      expect(await call("DELETE", { ids: ["warranty", "shipping", "returns"] })).toMatchObject({ body: { removed: 3 } });
+    } finally {
+      await pg.stop();
+    }
+  }, 30_000);
+});
