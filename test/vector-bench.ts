@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SqliteVectorStore, type Embedder } from "../src/vector/store.ts";
+import { seededRandom as seeded } from "./support/random.ts";
 
 const DIMENSIONS = 384;
 const SIZES = [10_000, 100_000];
@@ -14,17 +15,6 @@ const ADD_BATCH = 5_000;
 // Every tenth document carries { shard: 0 }, so a filtered search scans a tenth of the candidates.
 const SHARDS = 10;
 
-/** mulberry32: a seeded uniform generator, so every run measures the same vectors. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const random = seeded(42);
 const randomVector = (): number[] => {

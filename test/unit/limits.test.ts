@@ -3,18 +3,8 @@ import { RateWindow } from "../../src/limits/rate-window.ts";
 import { FifoSemaphore, QueueTimeoutError, SemaphoreRegistry, type Release, type SemaphoreTimers } from "../../src/limits/semaphore.ts";
 import { BudgetBook, isBudgetDenial, type BudgetDenial, type Reservation } from "../../src/limits/budget.ts";
 import { utcDayBounds, utcMonthBounds } from "../../src/limits/utc-periods.ts";
+import { seededRandom } from "../support/random.ts";
 
-/** Deterministic PRNG (mulberry32) so the randomized sequences replay identically. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Timers that only move when the test says so; due callbacks run in deadline order. */
 class FakeTimers implements SemaphoreTimers {
