@@ -58,12 +58,14 @@ export function finishRequest(ctx: RequestContext, gateway: Gateway, outcome: Ou
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
+const NO_FIREWALL = Object.freeze({ firewall: null, firewallVerdict: null, firewallRules: null, firewallMs: null });
+
 const VERDICT_RANK: Record<string, number> = { allowed: 0, flagged: 1, redacted: 2, blocked: 3 };
 
 /** The prompt's verdict, or the answer's when that was graver; the answer's rules are marked `output:`. */
 function firewallColumns(ctx: RequestContext): { firewall: string | null; firewallVerdict: string | null; firewallRules: string | null; firewallMs: number | null } {
   const firewall = ctx.firewall;
-  if (!firewall) return { firewall: null, firewallVerdict: null, firewallRules: null, firewallMs: null };
+  if (!firewall) return NO_FIREWALL;
   const output = ctx.outputScreen?.report();
   const verdict = output && VERDICT_RANK[output.verdict]! > VERDICT_RANK[firewall.verdict]! ? output.verdict : firewall.verdict;
   const rules = [...firewall.rules.map((rule) => rule.rule), ...(output?.rules.map((rule) => `output:${rule.rule}`) ?? [])];

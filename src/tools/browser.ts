@@ -428,7 +428,7 @@ async function renderPage(start: URL, settings: Settings): Promise<BrowsedPage> 
 // Chromium neither routes redirect hops nor lets a route see them coming, and it resolves names itself. So no request of a
 // rendered page reaches the network from Chromium: each one is vetted and made here with the pinned fetch, redirects
 // are followed here (vetted hop by hop), and Chromium gets the final response. A redirect of the top document instead
-// becomes a fresh navigation, so the page keeps its real URL. WebSockets are not routed requests; a stub closes them.
+// becomes a fresh navigation, so the page keeps its real URL. WebSockets are not routed requests; a handler that closes them at once stands in for each.
 async function renderIn(context: BrowserContext, start: URL, settings: Settings): Promise<BrowsedPage> {
   const navigation: { refusal?: Error; redirectTo?: URL } = {};
   await context.route("**/*", async (route: Route) => {
