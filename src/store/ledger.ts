@@ -37,7 +37,11 @@ export interface LedgerRow {
 }
 
 export interface LedgerWriterOptions {
-  /** Queue length that triggers a flush at once instead of at the end of the interval. Default 256. */
+  /**
+   * Queue length that triggers a flush at once instead of at the end of the interval. Default 1024: under load a
+   * bigger batch costs less per row (~1-2 µs of CPU per request at 18k req/s, `bun run bench`), and a flush of
+   * 1024 rows holds the event loop for about 2 ms.
+   */
   batchSize?: number;
   /** Longest a row waits in memory before it is written. Default 50. */
   flushIntervalMs?: number;
@@ -78,7 +82,7 @@ export class LedgerWriter {
     private readonly db: Database,
     options: LedgerWriterOptions = {},
   ) {
-    this.batchSize = options.batchSize ?? 256;
+    this.batchSize = options.batchSize ?? 1024;
     this.flushIntervalMs = options.flushIntervalMs ?? 50;
     this.lockWaitMs = options.lockWaitMs ?? 10;
     this.insertOne = db.prepare<unknown, RowParams>(insertSql(1));
