@@ -42,7 +42,7 @@ export async function handleEmbeddings(req: Request, gateway: Gateway, clientIp:
     const usage = result.usage ? { prompt_tokens: result.usage.prompt_tokens ?? 0, completion_tokens: 0, total_tokens: result.usage.total_tokens ?? 0 } : undefined;
     finishRequest(ctx, gateway, { status: 200, errorCode: null, usage, usageEstimated: !usage });
     const response = withHeaders(jsonResponse(JSON.stringify(result), ctx.backend!, ctx.requestId), ctx.admission);
-    if (ctx.plan) response.headers.set("x-sluice-route", `${ctx.plan.name}/${ctx.plan.route}`);
+    if (ctx.plan) response.headers.set("x-sluice-route", ctx.plan.label);
     return response;
   } catch (thrown) {
     const error = asGatewayError(thrown);

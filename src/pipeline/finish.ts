@@ -31,7 +31,7 @@ export function finishRequest(ctx: RequestContext, gateway: Gateway, outcome: Ou
     keyId: ctx.principal?.key?.id ?? null,
     model: ctx.requestedModel || "unknown",
     backend: backend?.id ?? null,
-    route: ctx.plan ? `${ctx.plan.name}/${ctx.plan.route}` : null,
+    route: ctx.plan?.label ?? null,
     endpoint: ctx.endpoint,
     status: outcome.status,
     errorCode: outcome.errorCode,

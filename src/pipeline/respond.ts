@@ -76,7 +76,7 @@ export function routingBlock(ctx: RequestContext, plan: RoutePlan): Record<strin
 
 /** `x-sluice-route`: the balancer (or auto) and the route (or task) that chose the backend. */
 export function withRoute(response: Response, plan: RoutePlan): Response {
-  response.headers.set("x-sluice-route", `${plan.name}/${plan.route}`);
+  response.headers.set("x-sluice-route", plan.label);
   return response;
 }
 

@@ -20,6 +20,8 @@ export interface RoutePlan {
   readonly name: string;
   /** The matched route's name, or for `auto` the task. */
   readonly route: string;
+  /** `<name>/<route>`: the `x-sluice-route` header and the ledger's route column. */
+  readonly label: string;
   readonly policy: RetryPolicy;
   readonly budget: RetryBudget;
   /** Backends to try, best first. */
@@ -98,7 +100,7 @@ export async function planAuto(ctx: RequestContext, gateway: Gateway, auto: Auto
 function plan(gateway: Gateway, name: string, route: string, policy: RetryPolicy, candidates: Backend[], decision: Record<string, unknown>): RoutePlan {
   const budget = gateway.routing.budgets.get(name, policy.retryBudget);
   budget.deposit();
-  return { name, route, policy, budget, candidates, decision, attempts: 0 };
+  return { name, route, label: `${name}/${route}`, policy, budget, candidates, decision, attempts: 0 };
 }
 
 /** Targets the request's routing policy (processors' restrictTargets) allows; none → 422 that says why. */

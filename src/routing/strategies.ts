@@ -66,9 +66,10 @@ export function expectedCostUsd(pricing: Pricing, size: { promptTokens: number; 
 /** Assumed for a GPU-hour backend that has not been measured yet. */
 const DEFAULT_LATENCY_MS = 1_000;
 
+/** A copy of `items` starting at position `turn` (mod length). A plain loop: this runs on every balanced request. */
 function rotate<T>(items: readonly T[], turn: number): T[] {
   const n = items.length;
-  if (n < 2) return [...items];
-  const start = turn % n;
-  return [...items.slice(start), ...items.slice(0, start)];
+  const rotated = new Array<T>(n);
+  for (let i = 0; i < n; i++) rotated[i] = items[(turn + i) % n]!;
+  return rotated;
 }
