@@ -21,6 +21,8 @@ export interface WeightedTarget {
 export interface Route {
   /** `route-1`, … when the config names none. */
   readonly name: string;
+  /** `<balancer>/<route>`: the `x-sluice-route` header and the ledger's route column. */
+  readonly label: string;
   readonly match: RouteMatch | undefined;
   readonly targets: readonly WeightedTarget[];
 }
@@ -71,7 +73,8 @@ export function resolveBalancers(configs: BalancerConfig[], backends: ReadonlyMa
       if (config.strategy === "weighted" && targets.length && targets.every((target) => target.weight === 0)) {
         problems.push(`${path}.routes[${r}].targets: every weight is 0, so nothing can be chosen`);
       }
-      return { name: route.name ?? `route-${r + 1}`, match: resolveMatch(route.match), targets };
+      const name = route.name ?? `route-${r + 1}`;
+      return { name, label: `${config.name}/${name}`, match: resolveMatch(route.match), targets };
     });
     balancers.set(config.name, {
       name: config.name,

@@ -25,7 +25,7 @@ export class Limits {
 
 export interface AdmissionRequest {
   key: ApiKey | null;
-  /** The backend whose max_concurrent slot to take; undefined for a balancer or `auto` (dispatch takes it per attempt). */
+  /** The backend tried first, whose max_concurrent slot to take (a balancer's retries take their own in dispatch). */
   backend: Backend | undefined;
   /** Backends a balancer or `auto` may try: the budget reserves the dearest one's worst case. */
   candidates?: readonly Backend[];
@@ -40,6 +40,8 @@ export class Admission {
   /** x-ratelimit-* headers for the response as name, value, name, value…, when the key has rate limits. */
   headers: string[] | undefined;
   private releases: Release[] = [];
+  /** The max_concurrent slot of the backend being tried: given back early when a balancer moves to another one. */
+  private backendSlot: Release | undefined;
   private reservation: Reservation | undefined;
   private tokensTaken = 0;
   private done = false;
@@ -54,6 +56,7 @@ export class Admission {
     if (this.done) return;
     this.done = true;
     for (const release of this.releases) release();
+    this.releaseBackend();
     this.reservation?.settle(costMicros);
     if (this.key?.tpm && totalTokens !== undefined) this.limits.tokens.adjust(this.key.id, totalTokens - this.tokensTaken, Date.now());
   }
@@ -61,6 +64,14 @@ export class Admission {
   /** @internal steps of admit() */
   hold(release: Release): void {
     this.releases.push(release);
+  }
+  holdBackend(release: Release): void {
+    this.releaseBackend();
+    this.backendSlot = release;
+  }
+  releaseBackend(): void {
+    this.backendSlot?.();
+    this.backendSlot = undefined;
   }
   reserve(reservation: Reservation): void {
     this.reservation = reservation;
@@ -87,7 +98,7 @@ export function admit(limits: Limits, request: AdmissionRequest): Admission | Pr
     const keySlot = keySlots?.tryAcquire();
     if (keySlot) admission.hold(keySlot);
     const backendSlot = keySlots && !keySlot ? undefined : backendSlots?.tryAcquire();
-    if (backendSlot) admission.hold(backendSlot);
+    if (backendSlot) admission.holdBackend(backendSlot);
     if ((keySlots && !keySlot) || (backendSlots && !backendSlot)) return queueForSlots(admission, request, keySlot ? undefined : keySlots, backendSlot ? undefined : backendSlots);
     return admission;
   } catch (error) {
@@ -104,7 +115,7 @@ async function queueForSlots(admission: Admission, request: AdmissionRequest, ke
       const what = `API key ${key.prefix}… has max_concurrent ${key.max_concurrent} requests in flight`;
       admission.hold(await queue(admission, keySlots.acquire(key.queue_timeout_ms ?? DEFAULT_KEY_QUEUE_TIMEOUT_MS, request.signal), what, "queue_timeout_ms"));
     }
-    if (backendSlots && backend) admission.hold(await takeBackendSlot(admission, backendSlots, backend, request.signal));
+    if (backendSlots && backend) admission.holdBackend(await takeBackendSlot(admission, backendSlots, backend, request.signal));
     return admission;
   } catch (error) {
     admission.finish(undefined, 0);

@@ -13,7 +13,7 @@ import { finishRequest } from "./finish.ts";
 import { UpstreamCall } from "../upstream/call.ts";
 import { postToBackend } from "../upstream/client.ts";
 import { planAuto, planBalancer } from "../routing/plan.ts";
-import { readCompletion, reports, respondBuffered, routingBlock, withRoute, type Completion } from "./respond.ts";
+import { readCompletion, reports, respondBuffered, type Completion } from "./respond.ts";
 import { computeTimings } from "../observability/timings.ts";
 import { sseResponse, withHeaders } from "./response-headers.ts";
 import { addUsage, formatRun, runBefore, runCalls, type PlatformTools, type ToolCall, type ToolRun } from "./tool-loop.ts";
@@ -74,9 +74,7 @@ export async function chatWithTools(ctx: RequestContext, gateway: Gateway, req: 
         completion!.usage = total;
         completion!.tool_runs = runs;
         finish(runs);
-        if (plan) completion!.routing = routingBlock(ctx, plan);
-        const response = respondBuffered(ctx, gateway, completion!);
-        return plan ? withRoute(response, plan) : response;
+        return respondBuffered(ctx, gateway, completion!);
       }
       messages.push({ role: "assistant", content: choice!.message!.content ?? null, tool_calls: platformCalls });
       messages.push(...(await runCalls(ctx, gateway, platform, platformCalls, runs, budget)).messages);
@@ -130,8 +128,7 @@ export async function chatWithTools(ctx: RequestContext, gateway: Gateway, req: 
       ctx.call?.abort("client");
     },
   });
-  const response = withHeaders(sseResponse(stream, ctx.backend!, ctx.requestId), ctx.admission);
-  return plan ? withRoute(response, plan) : response;
+  return withHeaders(sseResponse(stream, ctx.backend!, ctx.requestId, plan?.label), ctx.admission);
 }
 
 /**

@@ -14,14 +14,14 @@ import { NO_ADDRESS, type ClientAddress } from "../client-ip.ts";
 import { newContext, type RequestContext } from "./context.ts";
 import { admitRequest, intake } from "./intake.ts";
 import { finishRequest } from "./finish.ts";
-import { beginAttempt, dispatchPlanned } from "./dispatch.ts";
+import { beginAttempt, retryPlanned } from "./dispatch.ts";
 import type { UpstreamCall } from "../upstream/call.ts";
 import { postToBackend, ttftTimeout } from "../upstream/client.ts";
 import { relayStream, type ChunkReader, type RelayStart } from "../sse/relay.ts";
 import { computeTimings } from "../observability/timings.ts";
 import { sseResponse, withHeaders } from "./response-headers.ts";
 import { planAuto, planBalancer } from "../routing/plan.ts";
-import { postProcess, readCompletion, reports, respondBuffered, routingBlock, withRoute } from "./respond.ts";
+import { postProcess, readCompletion, reports, respondBuffered, routingBlock, type Completion } from "./respond.ts";
 import { runPreProcessors } from "./processors.ts";
 import { runFirewall } from "./firewall.ts";
 import { platformTools } from "./tool-loop.ts";
@@ -49,47 +49,47 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp: Clien
       streaming = ctx.stream;
       return response;
     }
-    const backend = ctx.backend;
-
-    if (backend) {
-      // A backend by name: one attempt, the engine's bytes relayed as they come.
-      const refusal = ctx.processors?.restricts ? ctx.processors.refusal(backend) : undefined;
-      if (refusal) throw new GatewayError("policy_rejected", `model '${backend.id}' may not serve this request: ${refusal}`, { param: "model", reportedCode: "routing_policy" });
-      body.messages = renderMessages(body.messages as never, backend.templateRenderMode);
-      const queued = admitRequest(ctx, gateway, maxTokens);
-      if (queued) await queued;
-      const upstreamBody = prepareUpstreamBody(body, backend, ctx.stream);
-      const call = beginAttempt(ctx, gateway, backend);
-      const upstream = await postToBackend(backend, backend.chatUrl, upstreamBody, call);
-      if (!ctx.stream) {
-        const completion = await readCompletion(ctx, backend, upstream, call);
-        if (ctx.processors || ctx.outputScreen) await postProcess(ctx, completion);
-        return respondBuffered(ctx, gateway, completion);
-      }
-      streaming = true;
-      return streamResponse(ctx, gateway, upstream.body!.getReader(), call);
-    }
-
-    // A balancer or `auto`: plan the candidates, then try them until one answers.
-    const plan = (ctx.plan = ctx.balancer ? planBalancer(ctx, gateway, ctx.balancer, req.headers) : await planAuto(ctx, gateway, ctx.autoRouting!));
+    // A backend by name, or a balancer's or `auto`'s plan: its candidates, best first.
+    const plan = ctx.backend ? undefined : (ctx.plan = ctx.balancer ? planBalancer(ctx, gateway, ctx.balancer, req.headers) : await planAuto(ctx, gateway, ctx.autoRouting!));
+    const target = plan ? plan.candidates[0]! : permitted(ctx, ctx.backend!);
     const queued = admitRequest(ctx, gateway, maxTokens);
     if (queued) await queued;
     const messages = body.messages as never;
     // Each attempt renders the original messages for its backend; the rest of the body is edited in place.
-    const bodyFor = (target: Backend) => {
-      body.messages = renderMessages(messages, target.templateRenderMode);
-      return prepareUpstreamBody(body, target, ctx.stream);
+    const bodyFor = (backend: Backend) => {
+      body.messages = renderMessages(messages, backend.templateRenderMode);
+      return prepareUpstreamBody(body, backend, ctx.stream);
     };
+    // The first attempt runs inline, not through an Attempt function: it is the usual case, and the async layers
+    // would make a balanced request measurably dearer than a direct one. A plan's retries go through dispatch.
+    const call = beginAttempt(ctx, gateway, target);
     if (!ctx.stream) {
-      const completion = await dispatchPlanned(ctx, gateway, plan, async (target, call) => readCompletion(ctx, target, await postToBackend(target, target.chatUrl, bodyFor(target), call), call));
+      let completion: Completion;
+      try {
+        completion = await readCompletion(ctx, target, await postToBackend(target, target.chatUrl, bodyFor(target), call), call);
+      } catch (thrown) {
+        completion = await retryPlanned(ctx, gateway, thrown, async (backend, call) => readCompletion(ctx, backend, await postToBackend(backend, backend.chatUrl, bodyFor(backend), call), call));
+      }
       if (ctx.processors || ctx.outputScreen) await postProcess(ctx, completion);
-      completion.routing = routingBlock(ctx, plan);
-      return withRoute(respondBuffered(ctx, gateway, completion), plan);
+      return respondBuffered(ctx, gateway, completion);
     }
-    const started = await dispatchPlanned(ctx, gateway, plan, (target, call) => openStream(ctx, target, bodyFor(target), call, plan.policy.ttftTimeoutMs));
+    if (!plan) {
+      // Straight through: the engine's bytes are relayed as they come.
+      const upstream = await postToBackend(target, target.chatUrl, bodyFor(target), call);
+      streaming = true;
+      return streamResponse(ctx, gateway, upstream.body!.getReader(), call);
+    }
+    // A plan commits to a backend only once its first chunk is in, so that one failing before it can be replaced.
+    const ttftTimeoutMs = plan.policy.ttftTimeoutMs;
+    let started: OpenedStream;
+    try {
+      started = await openStream(ctx, target, bodyFor(target), call, ttftTimeoutMs);
+    } catch (thrown) {
+      started = await retryPlanned(ctx, gateway, thrown, (backend, call) => openStream(ctx, backend, bodyFor(backend), call, ttftTimeoutMs));
+    }
     streaming = true;
     const routingEvent = `data: ${JSON.stringify({ object: "routing", ...routingBlock(ctx, plan), choices: [] })}\n\n`;
-    return withRoute(streamResponse(ctx, gateway, started.reader, ctx.call!, { first: started.first, prelude: routingEvent }), plan);
+    return streamResponse(ctx, gateway, started.reader, ctx.call!, { first: started.first, prelude: routingEvent });
   } catch (thrown) {
     const error = asGatewayError(thrown);
     finishRequest(ctx, gateway, { status: error.status, errorCode: error.reportedCode ?? error.code, usage: undefined, usageEstimated: false });
@@ -126,7 +126,19 @@ function streamResponse(ctx: RequestContext, gateway: Gateway, reader: ChunkRead
     },
     start,
   );
-  return withHeaders(sseResponse(stream, ctx.backend!, ctx.requestId), ctx.admission);
+  return withHeaders(sseResponse(stream, ctx.backend!, ctx.requestId, ctx.plan?.label), ctx.admission);
+}
+
+/** A backend by name: refused when the request's routing policy (processors' restrictTargets) does not allow it. */
+function permitted(ctx: RequestContext, backend: Backend): Backend {
+  const refusal = ctx.processors?.restricts ? ctx.processors.refusal(backend) : undefined;
+  if (refusal) throw new GatewayError("policy_rejected", `model '${backend.id}' may not serve this request: ${refusal}`, { param: "model", reportedCode: "routing_policy" });
+  return backend;
+}
+
+interface OpenedStream {
+  reader: ChunkReader;
+  first: Uint8Array;
 }
 
 /**
@@ -134,7 +146,7 @@ function streamResponse(ctx: RequestContext, gateway: Gateway, reader: ChunkRead
  * first byte (or, with the TTFT guard, is too slow to send it) can still be replaced — nothing has reached the
  * client yet.
  */
-async function openStream(ctx: RequestContext, backend: Backend, body: string, call: UpstreamCall, ttftTimeoutMs: number | undefined) {
+async function openStream(ctx: RequestContext, backend: Backend, body: string, call: UpstreamCall, ttftTimeoutMs: number | undefined): Promise<OpenedStream> {
   const upstream = await postToBackend(backend, backend.chatUrl, body, call, ttftTimeoutMs);
   if (ttftTimeoutMs === undefined) call.arm(backend.streamIdleTimeoutMs, "idle");
   const reader = upstream.body!.getReader();

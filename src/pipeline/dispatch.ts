@@ -16,9 +16,13 @@ export type Attempt<T> = (backend: Backend, call: UpstreamCall) => Promise<T>;
 
 const MAX_BACKOFF_MS = 2_000;
 
-/** Starts the request's one attempt on its own backend (a direct `model`). */
+/**
+ * Starts an attempt on `backend`: counted in its live stats, with a fresh upstream call. The first attempt's
+ * max_concurrent slot was taken at admission; a balancer's retries take theirs in retryPlanned.
+ */
 export function beginAttempt(ctx: RequestContext, gateway: Gateway, backend: Backend): UpstreamCall {
   ctx.backend = backend;
+  if (ctx.plan) ctx.plan.attempts++;
   const stat = (ctx.stat = gateway.routing.stats.get(backend.id));
   ctx.probe = stat.begin(Date.now());
   const call = (ctx.call = new UpstreamCall(ctx.clientSignal));
@@ -41,39 +45,53 @@ export function endAttempt(ctx: RequestContext, gateway: Gateway, status: number
   }
 }
 
+/** All of a planned request's attempts: the first on the plan's best candidate, then retryPlanned. */
 export async function dispatchPlanned<T>(ctx: RequestContext, gateway: Gateway, plan: RoutePlan, attempt: Attempt<T>): Promise<T> {
-  const tried: Backend[] = [];
-  let lastError: GatewayError | undefined;
-  for (let n = 0; n <= plan.policy.retries; n++) {
-    if (n > 0) {
-      if (!lastError || !isRetryable(lastError) || ctx.clientSignal?.aborted) break;
-      if (!plan.budget.withdraw(Date.now())) break;
-      await Bun.sleep(backoffMs(plan.policy.retryBackoffMs, n, Math.random));
-    }
+  const first = plan.candidates[0]!; // checked when the plan was made
+  try {
+    return await attempt(first, beginAttempt(ctx, gateway, first));
+  } catch (thrown) {
+    return retryPlanned(ctx, gateway, thrown, attempt);
+  }
+}
+
+/**
+ * After an attempt failed: a direct request's error stands; a balancer's or `auto`'s request is retried while the
+ * error is retryable, the plan allows more attempts and the retry budget has some left.
+ */
+export async function retryPlanned<T>(ctx: RequestContext, gateway: Gateway, thrown: unknown, attempt: Attempt<T>): Promise<T> {
+  const plan = ctx.plan;
+  if (!plan) throw thrown;
+  const tried: Backend[] = [ctx.backend!];
+  let lastError = failed(ctx, gateway, thrown);
+  while (plan.attempts <= plan.policy.retries) {
+    if (!isRetryable(lastError) || ctx.clientSignal?.aborted) break;
+    if (!plan.budget.withdraw(Date.now())) break;
+    await Bun.sleep(backoffMs(plan.policy.retryBackoffMs, plan.attempts, Math.random));
     const backend = nextBackend(plan, tried, gateway, Date.now());
     if (!backend) break;
     tried.push(backend);
-    plan.attempts++;
-    const slot = backend.maxConcurrent === undefined ? undefined : await backendSlot(ctx, gateway, backend);
-    const call = beginAttempt(ctx, gateway, backend);
+    ctx.admission?.releaseBackend();
+    if (backend.maxConcurrent !== undefined) ctx.admission!.holdBackend(await backendSlot(ctx, gateway, backend));
     try {
-      const result = await attempt(backend, call);
-      if (slot) ctx.admission!.hold(slot);
-      return result;
-    } catch (thrown) {
-      slot?.();
-      lastError = asGatewayError(thrown);
-      endAttempt(ctx, gateway, lastError.status, lastError.code);
-      ctx.firstTokenAt = undefined;
+      return await attempt(backend, beginAttempt(ctx, gateway, backend));
+    } catch (retryThrown) {
+      lastError = failed(ctx, gateway, retryThrown);
     }
   }
-  throw lastError ?? new GatewayError("no_healthy_backend", `${plan.name}: every backend is ejected or unavailable right now; retry shortly`, { headers: { "retry-after": "1" } });
+  throw lastError;
+}
+
+/** Ends a failed attempt in the backend's stats; the error to report if nothing else works. */
+function failed(ctx: RequestContext, gateway: Gateway, thrown: unknown): GatewayError {
+  const error = asGatewayError(thrown);
+  endAttempt(ctx, gateway, error.status, error.code);
+  ctx.firstTokenAt = undefined;
+  return error;
 }
 
 /** The next untried candidate the breaker still allows; when all were tried, the first one allowed again. */
 function nextBackend(plan: RoutePlan, tried: Backend[], gateway: Gateway, now: number): Backend | undefined {
-  // The plan's first candidate was checked when the plan was made.
-  if (tried.length === 0) return plan.candidates[0];
   let fallback: Backend | undefined;
   for (const backend of plan.candidates) {
     if (!gateway.routing.stats.get(backend.id).available(now)) continue;

@@ -41,9 +41,7 @@ export async function handleEmbeddings(req: Request, gateway: Gateway, clientIp:
     result.model = ctx.plan ? ctx.backend!.id : ctx.requestedModel;
     const usage = result.usage ? { prompt_tokens: result.usage.prompt_tokens ?? 0, completion_tokens: 0, total_tokens: result.usage.total_tokens ?? 0 } : undefined;
     finishRequest(ctx, gateway, { status: 200, errorCode: null, usage, usageEstimated: !usage });
-    const response = withHeaders(jsonResponse(JSON.stringify(result), ctx.backend!, ctx.requestId), ctx.admission);
-    if (ctx.plan) response.headers.set("x-sluice-route", ctx.plan.label);
-    return response;
+    return withHeaders(jsonResponse(JSON.stringify(result), ctx.backend!, ctx.requestId, ctx.plan?.label), ctx.admission);
   } catch (thrown) {
     const error = asGatewayError(thrown);
     finishRequest(ctx, gateway, { status: error.status, errorCode: error.reportedCode ?? error.code, usage: undefined, usageEstimated: false });

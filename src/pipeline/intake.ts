@@ -25,7 +25,7 @@ export async function intake(ctx: RequestContext, req: Request, gateway: Gateway
 /** Limits, budget and queue (see admission.ts). Returns a promise only when the request has to queue. */
 export function admitRequest(ctx: RequestContext, gateway: Gateway, maxTokens: number | undefined): Promise<void> | undefined {
   const key = ctx.principal?.key ?? null;
-  const backend = ctx.plan ? undefined : ctx.backend;
+  const backend = ctx.plan ? ctx.plan.candidates[0] : ctx.backend;
   if (!needsAdmission(key, backend)) return undefined;
   const admitted = admit(gateway.limits, { key, backend, candidates: ctx.plan?.candidates, promptTokensBound: ctx.promptTokensBound, maxTokens, signal: ctx.clientSignal });
   if (!(admitted instanceof Promise)) {

@@ -42,13 +42,15 @@ export function respondBuffered(ctx: RequestContext, gateway: Gateway, completio
   const reported = completion.usage as TokenUsage | undefined;
   const usage = reported ?? estimateUsage(ctx, completion.choices as unknown[]);
   completion.id = `chatcmpl-${ctx.requestId}`;
-  // A balancer or `auto` answers with the model that served; a backend by name with the name asked for.
-  completion.model = ctx.plan ? backend.id : ctx.requestedModel;
+  // A balancer or `auto` answers with the model that served and says why; a backend by name with the name asked for.
+  const plan = ctx.plan;
+  completion.model = plan ? backend.id : ctx.requestedModel;
+  if (plan) completion.routing = routingBlock(ctx, plan);
   if (completion.timings !== undefined) completion.engine_timings = completion.timings; // llama.cpp's own
   completion.timings = computeTimings(ctx, usage);
-  Object.assign(completion, reports(ctx));
+  if (ctx.firewall || ctx.processors) Object.assign(completion, reports(ctx));
   finishRequest(ctx, gateway, { status: 200, errorCode: null, usage, usageEstimated: !reported });
-  return withHeaders(jsonResponse(JSON.stringify(completion), backend, ctx.requestId), ctx.admission);
+  return withHeaders(jsonResponse(JSON.stringify(completion), backend, ctx.requestId, plan?.label), ctx.admission);
 }
 
 /** Post hooks (reverse order) on each choice's content, then the firewall's output screening (which may block). */
@@ -71,13 +73,10 @@ export function reports(ctx: RequestContext): { firewall?: unknown; inferada?: u
 
 /** The response's `routing` block: the plan's decision and how it turned out. */
 export function routingBlock(ctx: RequestContext, plan: RoutePlan): Record<string, unknown> {
-  return { ...plan.decision, model: ctx.backend!.id, attempts: plan.attempts };
-}
-
-/** `x-sluice-route`: the balancer (or auto) and the route (or task) that chose the backend. */
-export function withRoute(response: Response, plan: RoutePlan): Response {
-  response.headers.set("x-sluice-route", plan.label);
-  return response;
+  const block = plan.decision; // the plan's own object: completed in place rather than copied
+  block.model = ctx.backend!.id;
+  block.attempts = plan.attempts;
+  return block;
 }
 
 /** An engine that reports no usage: about four characters per token. */

@@ -26,7 +26,7 @@ export interface RoutePlan {
   readonly budget: RetryBudget;
   /** Backends to try, best first. */
   readonly candidates: readonly Backend[];
-  /** The response's `routing` block without the outcome (model, attempts), which dispatch fills in. */
+  /** The response's `routing` block, made for this request; respond.ts adds the outcome (model, attempts). */
   readonly decision: Record<string, unknown>;
   attempts: number;
 }
@@ -39,7 +39,9 @@ export function planBalancer(ctx: RequestContext, gateway: Gateway, balancer: Ba
   const maxTokens = requestedMaxTokens(body);
   const promptTokens = estimatedPromptTokens(ctx);
   const task = balancer.needsTask && ctx.endpoint === "chat" ? requestedTask(body) ?? classifyPrompt(body.messages as never).task : undefined;
-  const route = chooseRoute(balancer, { task, promptTokens, maxTokens, headers, metadata: body.metadata, keyName: ctx.principal?.key?.name });
+  // The first route that matches wins, so one without `match:` in first place wins without looking at the request.
+  const first = balancer.routes[0]!;
+  const route = first.match === undefined ? first : chooseRoute(balancer, { task, promptTokens, maxTokens, headers, metadata: body.metadata, keyName: ctx.principal?.key?.name });
   if (!route) {
     throw new GatewayError("invalid_request", `no route of balancer '${balancer.name}' matches this request (add a route without match: as the default)`, { param: "model" });
   }
@@ -52,9 +54,9 @@ export function planBalancer(ctx: RequestContext, gateway: Gateway, balancer: Ba
     promptTokens,
     completionTokens: maxTokens ?? EXPECTED_COMPLETION_TOKENS,
   });
-  const decision: Record<string, unknown> = { balancer: balancer.name, route: route.name, strategy: balancer.strategy };
-  if (task !== undefined) decision.task = task;
-  return plan(gateway, balancer.name, route.name, balancer, ordered.map((candidate) => candidate.backend), decision);
+  // Every field in place from the start (JSON leaves out an undefined task): respond.ts only fills in the outcome.
+  const decision = { balancer: balancer.name, route: route.name, strategy: balancer.strategy, task, model: "", attempts: 0 };
+  return plan(gateway, balancer.name, route.name, route.label, balancer, ordered.map((candidate) => candidate.backend), decision);
 }
 
 export async function planAuto(ctx: RequestContext, gateway: Gateway, auto: AutoRouting): Promise<RoutePlan> {
@@ -92,15 +94,17 @@ export async function planAuto(ctx: RequestContext, gateway: Gateway, auto: Auto
     optimize,
     candidates: scored satisfies ScoredModel[],
     routing_time_ms: Math.round((performance.now() - started) * 100) / 100,
+    model: "",
+    attempts: 0,
   };
   const byId = new Map(available.map((candidate) => [candidate.backend.id, candidate.backend]));
-  return plan(gateway, "auto", classification.task, auto, scored.map((entry) => byId.get(entry.model)!), decision);
+  return plan(gateway, "auto", classification.task, `auto/${classification.task}`, auto, scored.map((entry) => byId.get(entry.model)!), decision);
 }
 
-function plan(gateway: Gateway, name: string, route: string, policy: RetryPolicy, candidates: Backend[], decision: Record<string, unknown>): RoutePlan {
+function plan(gateway: Gateway, name: string, route: string, label: string, policy: RetryPolicy, candidates: Backend[], decision: Record<string, unknown>): RoutePlan {
   const budget = gateway.routing.budgets.get(name, policy.retryBudget);
   budget.deposit();
-  return { name, route, label: `${name}/${route}`, policy, budget, candidates, decision, attempts: 0 };
+  return { name, route, label, policy, budget, candidates, decision, attempts: 0 };
 }
 
 /** Targets the request's routing policy (processors' restrictTargets) allows; none → 422 that says why. */

@@ -21,22 +21,21 @@ export interface OrderInputs {
 }
 
 export function orderCandidates(strategy: BalancerStrategy, candidates: readonly Candidate[], inputs: OrderInputs): Candidate[] {
-  const rotated = rotate(candidates, inputs.turn);
   switch (strategy) {
     case "round_robin":
-      return rotated;
+      return rotate(candidates, inputs.turn);
     case "priority":
       return [...candidates];
     case "weighted":
       return weightedOrder(candidates, inputs.random);
     case "least_busy":
-      return rotated.sort((a, b) => a.stat.load - b.stat.load);
+      return sortedBy(rotate(candidates, inputs.turn), (candidate) => candidate.stat.load);
     case "least_latency":
       // Latency times load ("peak EWMA"): a fast backend that is already busy is not piled onto, and an unmeasured
       // one (0) is tried first so it gets measured.
-      return rotated.sort((a, b) => (a.stat.ttftMs ?? 0) * (a.stat.inFlight + 1) - (b.stat.ttftMs ?? 0) * (b.stat.inFlight + 1));
+      return sortedBy(rotate(candidates, inputs.turn), (candidate) => (candidate.stat.ttftMs ?? 0) * (candidate.stat.inFlight + 1));
     case "cost":
-      return rotated.sort((a, b) => expectedCostUsd(a.backend.pricing, inputs, a.stat.ttftMs) - expectedCostUsd(b.backend.pricing, inputs, b.stat.ttftMs));
+      return sortedBy(rotate(candidates, inputs.turn), (candidate) => expectedCostUsd(candidate.backend.pricing, inputs, candidate.stat.ttftMs));
   }
 }
 
@@ -72,4 +71,25 @@ function rotate<T>(items: readonly T[], turn: number): T[] {
   const rotated = new Array<T>(n);
   for (let i = 0; i < n; i++) rotated[i] = items[(turn + i) % n]!;
   return rotated;
+}
+
+/**
+ * Sorts `items` in place by ascending key, keeping the order of equal keys (so the rotation breaks ties). Each key
+ * is computed once, and insertion sort suits a route's few targets: Array.prototype.sort with a comparator costs
+ * more than the whole rest of the plan on a two-backend route.
+ */
+function sortedBy<T>(items: T[], key: (item: T) => number): T[] {
+  const keys = items.map(key);
+  for (let i = 1; i < items.length; i++) {
+    const item = items[i]!;
+    const itemKey = keys[i]!;
+    let j = i - 1;
+    for (; j >= 0 && keys[j]! > itemKey; j--) {
+      items[j + 1] = items[j]!;
+      keys[j + 1] = keys[j]!;
+    }
+    items[j + 1] = item;
+    keys[j + 1] = itemKey;
+  }
+  return items;
 }
