@@ -58,10 +58,16 @@ ${backends.join("\n")}
   # Up by its health check, unreachable for completions: only a retry can save the request.
   - {name: refused, url: "http://127.0.0.1:9/v1", health_url: "${c.url}/health", model: echo}
   - {name: cut, url: ${c.url}/v1, model: cut-stream}
+  # max_concurrent on balanced backends: one slow engine slot, and an unreachable backend with one slot.
+  - {name: one-slot, url: ${c.url}/v1, model: slow, max_concurrent: 1, queue_timeout_ms: 10000}
+  - {name: refused-slot, url: "http://127.0.0.1:9/v1", health_url: "${c.url}/health", model: echo, max_concurrent: 1, queue_timeout_ms: 300}
+  - {name: slow-c, url: ${c.url}/v1, model: slow}
 balancers:
 ${balancers.join("\n")}
   - {name: failover, strategy: priority, retries: 2, retry_backoff_ms: 5, routes: [{targets: [refused, c]}]}
   - {name: cutter, strategy: priority, retries: 2, routes: [{targets: [cut]}]}
+  - {name: slotted, strategy: priority, routes: [{targets: [one-slot]}]}
+  - {name: slotted-failover, strategy: priority, retries: 1, retry_backoff_ms: 5, routes: [{targets: [refused-slot, slow-c]}]}
   - name: router
     strategy: priority
     routes:
@@ -300,6 +306,26 @@ describe("circuit breaker and health", () => {
     expect(body.error.message).toContain("nohealth");
     await Promise.all([a.reset(), b.reset()]);
     await eventually(async () => ((await (await fetch(`${gateway.url}/v1/models/nohealth/health`)).json()) as { status: string }).status === "ready" || undefined, 3_000);
+  });
+});
+
+describe("max_concurrent on a balancer's backends", () => {
+  test("a request waits in the backend's queue for its slot, and says how long", async () => {
+    const both = await Promise.all([1, 2].map(() => client.chat.completions.create({ model: "slotted", messages }).withResponse()));
+    const queued = both.map(({ response }) => Number(response.headers.get("x-inferada-queued-ms") ?? 0)).sort((x, y) => x - y);
+    expect(queued[0]).toBe(0);
+    expect(queued[1]).toBeGreaterThan(1_000); // the slow engine holds the one slot ~1.5 s
+    for (const { data } of both) expect(data.choices[0]!.message.content).toContain("echo");
+  });
+
+  test("failing over gives the failed backend's slot back at once: requests queued for it do not time out", async () => {
+    // Each request takes refused-slot's one slot, fails to connect, then waits ~1.5 s on slow-c. Were the slot
+    // held until the request ended, the others would wait past refused-slot's 300 ms queue timeout (429).
+    const results = await Promise.all([1, 2, 3].map(() => ask("slotted-failover")));
+    for (const { backend, completion } of results) {
+      expect(backend).toBe("slow-c");
+      expect(completion.routing).toMatchObject({ balancer: "slotted-failover", model: "slow-c", attempts: 2 });
+    }
   });
 });
 
