@@ -25,6 +25,8 @@ export interface Route {
   readonly label: string;
   readonly match: RouteMatch | undefined;
   readonly targets: readonly WeightedTarget[];
+  /** Serialized stream routing events by outcome (task, backend, attempts): few, and the same for many requests. */
+  readonly routingEvents: Map<string, string>;
 }
 
 /** What the dispatcher needs from a balancer or from `auto`. */
@@ -74,7 +76,7 @@ export function resolveBalancers(configs: BalancerConfig[], backends: ReadonlyMa
         problems.push(`${path}.routes[${r}].targets: every weight is 0, so nothing can be chosen`);
       }
       const name = route.name ?? `route-${r + 1}`;
-      return { name, label: `${config.name}/${name}`, match: resolveMatch(route.match), targets };
+      return { name, label: `${config.name}/${name}`, match: resolveMatch(route.match), targets, routingEvents: new Map() };
     });
     balancers.set(config.name, {
       name: config.name,

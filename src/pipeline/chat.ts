@@ -21,7 +21,7 @@ import { relayStream, type ChunkReader, type RelayStart } from "../sse/relay.ts"
 import { computeTimings } from "../observability/timings.ts";
 import { sseResponse, withHeaders } from "./response-headers.ts";
 import { planAuto, planBalancer } from "../routing/plan.ts";
-import { postProcess, readCompletion, reports, respondBuffered, routingBlock, type Completion } from "./respond.ts";
+import { postProcess, readCompletion, reports, respondBuffered, routingEvent, type Completion } from "./respond.ts";
 import { runPreProcessors } from "./processors.ts";
 import { runFirewall } from "./firewall.ts";
 import { platformTools } from "./tool-loop.ts";
@@ -88,8 +88,7 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp: Clien
       started = await retryPlanned(ctx, gateway, thrown, (backend, call) => openStream(ctx, backend, bodyFor(backend), call, ttftTimeoutMs));
     }
     streaming = true;
-    const routingEvent = `data: ${JSON.stringify({ object: "routing", ...routingBlock(ctx, plan), choices: [] })}\n\n`;
-    return streamResponse(ctx, gateway, started.reader, ctx.call!, { first: started.first, prelude: routingEvent });
+    return streamResponse(ctx, gateway, started.reader, ctx.call!, { first: started.first, prelude: routingEvent(ctx, plan) });
   } catch (thrown) {
     const error = asGatewayError(thrown);
     finishRequest(ctx, gateway, { status: error.status, errorCode: error.reportedCode ?? error.code, usage: undefined, usageEstimated: false });
@@ -150,10 +149,16 @@ async function openStream(ctx: RequestContext, backend: Backend, body: string, c
   const upstream = await postToBackend(backend, backend.chatUrl, body, call, ttftTimeoutMs);
   if (ttftTimeoutMs === undefined) call.arm(backend.streamIdleTimeoutMs, "idle");
   const reader = upstream.body!.getReader();
-  const first = await reader.read().catch(() => undefined);
-  if (first && !first.done) {
+  let first: Uint8Array | undefined;
+  try {
+    const chunk = await reader.read();
+    first = chunk.done ? undefined : chunk.value;
+  } catch {
+    // a body that breaks before its first byte is handled below like one that ends there
+  }
+  if (first) {
     ctx.firstTokenAt = performance.now();
-    return { reader, first: first.value };
+    return { reader, first };
   }
   reader.cancel().catch(() => {});
   if (call.reason === "ttft") throw ttftTimeout(backend);

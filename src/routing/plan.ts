@@ -5,7 +5,7 @@
 import { GatewayError } from "../errors.ts";
 import type { Gateway } from "../gateway.ts";
 import type { Backend } from "../config/resolve.ts";
-import type { AutoRouting, Balancer, RetryPolicy } from "../config/resolve-routing.ts";
+import type { AutoRouting, Balancer, RetryPolicy, Route } from "../config/resolve-routing.ts";
 import type { RequestContext } from "../pipeline/context.ts";
 import type { RetryBudget } from "./retry-budget.ts";
 import { chooseRoute } from "./route-match.ts";
@@ -28,6 +28,8 @@ export interface RoutePlan {
   readonly candidates: readonly Backend[];
   /** The response's `routing` block, made for this request; respond.ts adds the outcome (model, attempts). */
   readonly decision: Record<string, unknown>;
+  /** A balancer's matched route (its stream routing events are cached there); undefined for `auto`. */
+  readonly balancedRoute: Route | undefined;
   attempts: number;
 }
 
@@ -56,7 +58,7 @@ export function planBalancer(ctx: RequestContext, gateway: Gateway, balancer: Ba
   });
   // Every field in place from the start (JSON leaves out an undefined task): respond.ts only fills in the outcome.
   const decision = { balancer: balancer.name, route: route.name, strategy: balancer.strategy, task, model: "", attempts: 0 };
-  return plan(gateway, balancer.name, route.name, route.label, balancer, ordered.map((candidate) => candidate.backend), decision);
+  return plan(gateway, balancer.name, route.name, route.label, balancer, ordered.map((candidate) => candidate.backend), decision, route);
 }
 
 export async function planAuto(ctx: RequestContext, gateway: Gateway, auto: AutoRouting): Promise<RoutePlan> {
@@ -101,10 +103,10 @@ export async function planAuto(ctx: RequestContext, gateway: Gateway, auto: Auto
   return plan(gateway, "auto", classification.task, `auto/${classification.task}`, auto, scored.map((entry) => byId.get(entry.model)!), decision);
 }
 
-function plan(gateway: Gateway, name: string, route: string, label: string, policy: RetryPolicy, candidates: Backend[], decision: Record<string, unknown>): RoutePlan {
+function plan(gateway: Gateway, name: string, route: string, label: string, policy: RetryPolicy, candidates: Backend[], decision: Record<string, unknown>, balancedRoute?: Route): RoutePlan {
   const budget = gateway.routing.budgets.get(name, policy.retryBudget);
   budget.deposit();
-  return { name, route, label, policy, budget, candidates, decision, attempts: 0 };
+  return { name, route, label, policy, budget, candidates, decision, balancedRoute, attempts: 0 };
 }
 
 /** Targets the request's routing policy (processors' restrictTargets) allows; none → 422 that says why. */

@@ -58,7 +58,8 @@ export function relayStream(ctx: RequestContext, reader: ChunkReader, call: Upst
     onEnd({ status, usage: relay.usage, usageEstimated: relay.usageEstimated, errorCode: relay.failureCode });
   };
 
-  call.arm(ctx.backend!.streamIdleTimeoutMs, "idle");
+  // A balancer's stream attempt armed it already, before waiting for the first chunk.
+  if (call.armedFor !== "idle") call.arm(ctx.backend!.streamIdleTimeoutMs, "idle");
   // A "direct" stream (Bun): one pull call writes straight to the socket, with no per-chunk queue or promise.
   const source: Bun.DirectUnderlyingSource<Uint8Array> = {
     type: "direct",

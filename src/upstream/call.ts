@@ -6,6 +6,8 @@ export type AbortReason = "timeout" | "ttft" | "idle" | "client" | "bad_stream";
 export class UpstreamCall {
   readonly controller = new AbortController();
   reason: AbortReason | undefined;
+  /** What the armed timer is for, if one is armed. */
+  armedFor: AbortReason | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(clientSignal?: AbortSignal) {
@@ -22,6 +24,7 @@ export class UpstreamCall {
   arm(ms: number, reason: AbortReason): void {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.abort(reason), ms);
+    this.armedFor = reason;
   }
 
   refresh(): void {
@@ -31,6 +34,7 @@ export class UpstreamCall {
   clear(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.armedFor = undefined;
   }
 
   abort(reason: AbortReason): void {
