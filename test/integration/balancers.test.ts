@@ -236,17 +236,24 @@ describe("retries and failover before the first byte", () => {
     expect((await b.requests()).length).toBe(1);
   });
 
-  test("streams begin with the routing event, before any content", async () => {
-    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "event", messages, stream: true }),
-    });
-    expect(response.headers.get("x-sluice-route")).toBe("event/route-1");
-    const text = await response.text();
-    const first = JSON.parse(text.split("\n\n")[0]!.slice("data: ".length));
-    expect(first).toMatchObject({ object: "routing", balancer: "event", route: "route-1", model: "event-a", attempts: 1, choices: [] });
-    expect(text.trimEnd().endsWith("data: [DONE]")).toBe(true);
+  test("streams begin with the routing event, before any content; it tells each request's own outcome", async () => {
+    const streamed = async () => {
+      const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "event", messages, stream: true }),
+      });
+      expect(response.headers.get("x-sluice-route")).toBe("event/route-1");
+      const text = await response.text();
+      expect(text.trimEnd().endsWith("data: [DONE]")).toBe(true);
+      return JSON.parse(text.split("\n\n")[0]!.slice("data: ".length));
+    };
+    expect(await streamed()).toEqual({ object: "routing", balancer: "event", route: "route-1", strategy: "priority", model: "event-a", attempts: 1, choices: [] });
+    // The same route ending elsewhere after a retry (events are cached per outcome), then as at first again.
+    await a.control({ fail_status: 500 });
+    expect(await streamed()).toMatchObject({ object: "routing", route: "route-1", model: "event-b", attempts: 2 });
+    await a.reset();
+    expect(await streamed()).toMatchObject({ object: "routing", route: "route-1", model: "event-a", attempts: 1 });
   });
 
   test("TTFT guard: no first token in time → the next backend answers", async () => {

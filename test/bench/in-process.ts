@@ -1,0 +1,76 @@
+// The request path's own CPU cost, without the network: `bun test/bench/in-process.ts <config.yaml> [json|stream]`
+// drives the chat handler in this process with 64 requests at a time while a patched `fetch` plays the engine
+// (a fixed answer, or a 12-event stream). It prints µs per request: the mean of the best half of 15 rounds.
+// The HTTP bench (`bun run bench`) swings by several µs per request between runs on this machine; this one by
+// about half a µs, which is what A/B comparisons of small changes need (run each side a few times, alternating).
+// Pin it to one core (`taskset -c 0`) like the bench's servers.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfigFile } from "../../src/config/load.ts";
+import { Gateway } from "../../src/gateway.ts";
+import { handleChat } from "../../src/pipeline/chat.ts";
+
+const [configFile, mode = "json"] = process.argv.slice(2);
+if (!configFile) throw new Error("usage: bun test/bench/in-process.ts <config.yaml> [json|stream]");
+const stream = mode === "stream";
+const CONCURRENCY = 64;
+const ROUNDS = 15;
+const REQUESTS_PER_ROUND = 40_000;
+
+const snapshot = await loadConfigFile(configFile, { ...process.env, UPSTREAM_BASE: "http://127.0.0.1:9/v1" }, []);
+const gateway = new Gateway(snapshot, { dataDir: mkdtempSync(join(tmpdir(), "sluice-in-process-")) });
+
+const answer = JSON.stringify({
+  id: "chatcmpl-engine",
+  object: "chat.completion",
+  created: 1,
+  model: "gpt-4o-mini",
+  choices: [{ index: 0, message: { role: "assistant", content: "Hello there, how can I help?" }, finish_reason: "stop" }],
+  usage: { prompt_tokens: 9, completion_tokens: 7, total_tokens: 16 },
+});
+const encoder = new TextEncoder();
+const event = (fields: Record<string, unknown>) => encoder.encode(`data: ${JSON.stringify({ id: "chatcmpl-engine", object: "chat.completion.chunk", created: 1, model: "gpt-4o-mini", ...fields })}\n\n`);
+const words = ["Hello", " there", ",", " how", " can", " I", " help", "?"];
+const events = [
+  event({ choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] }),
+  ...words.map((word) => event({ choices: [{ index: 0, delta: { content: word }, finish_reason: null }] })),
+  event({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] }),
+  event({ choices: [], usage: { prompt_tokens: 9, completion_tokens: 8, total_tokens: 17 } }),
+  encoder.encode("data: [DONE]\n\n"),
+];
+
+globalThis.fetch = (async () => {
+  if (!stream) return new Response(answer, { headers: { "content-type": "application/json" } });
+  let next = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (next < events.length) controller.enqueue(events[next++]!);
+      else controller.close();
+    },
+  });
+  return new Response(body, { headers: { "content-type": "text/event-stream" } });
+}) as unknown as typeof fetch;
+
+const requestBody = JSON.stringify({ model: "gpt-4o-mini", stream, messages: [{ role: "user", content: "Say hello" }], max_tokens: 64 });
+
+async function one(): Promise<void> {
+  const response = await handleChat(new Request("http://sluice/v1/chat/completions", { method: "POST", body: requestBody, headers: { "content-type": "application/json" } }), gateway);
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${text}`);
+}
+
+async function round(requests: number): Promise<number> {
+  const started = performance.now();
+  for (let sent = 0; sent < requests; sent += CONCURRENCY) await Promise.all(Array.from({ length: CONCURRENCY }, one));
+  return ((performance.now() - started) * 1000) / requests;
+}
+
+for (let i = 0; i < 3; i++) await round(REQUESTS_PER_ROUND / 2); // warm-up: JIT tiers, caches
+const rounds: number[] = [];
+for (let i = 0; i < ROUNDS; i++) rounds.push(await round(REQUESTS_PER_ROUND));
+rounds.sort((x, y) => x - y);
+const bestHalf = rounds.slice(0, Math.ceil(ROUNDS / 2));
+const mean = bestHalf.reduce((sum, value) => sum + value, 0) / bestHalf.length;
+console.log(`${configFile} ${mode}: ${mean.toFixed(2)} µs per request (best half of ${ROUNDS} rounds; median ${rounds[ROUNDS >> 1]!.toFixed(2)})`);
+process.exit(0);
