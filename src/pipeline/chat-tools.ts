@@ -13,7 +13,7 @@ import { finishRequest } from "./finish.ts";
 import { UpstreamCall } from "../upstream/call.ts";
 import { postToBackend } from "../upstream/client.ts";
 import { planAuto, planBalancer } from "../routing/plan.ts";
-import { readCompletion, reports, respondBuffered, type Completion } from "./respond.ts";
+import { readCompletion, reports, respondBuffered, routingEvent, type Completion } from "./respond.ts";
 import { computeTimings } from "../observability/timings.ts";
 import { sseResponse, withHeaders } from "./response-headers.ts";
 import { addUsage, formatRun, runBefore, runCalls, type PlatformTools, type ToolCall, type ToolRun } from "./tool-loop.ts";
@@ -90,6 +90,7 @@ export async function chatWithTools(ctx: RequestContext, gateway: Gateway, req: 
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
       let current = first;
+      if (plan) controller.enqueue(encoder.encode(routingEvent(ctx, plan))); // as chat.ts's streams begin
       try {
         for (let round = 1; ; round++) {
           const { calls, finishEvent } = await relayRound(current.upstream!, current.call, (bytes) => controller.enqueue(bytes), total, (event) => (envelope ??= event));

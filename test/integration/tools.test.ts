@@ -28,6 +28,8 @@ auth: {mode: none}
 backends:
   - {name: tool-user, url: ${upstream.url}/v1}
   - {name: embedder, url: ${upstream.url}/v1, model: echo}
+balancers:
+  - {name: tool-router, strategy: priority, routes: [{name: only, targets: [tool-user]}]}
 tools:
   max_rounds: 3
   search: {provider: local}
@@ -136,6 +138,20 @@ describe("the loop, streamed", () => {
     expect(last.usage.total_tokens).toBeGreaterThan(0);
     expect(last.tool_runs).toHaveLength(1);
     const text = chunks.map((c) => c.choices?.[0]?.delta?.content ?? "").join("");
+    expect(text).toContain("final: 1. Refund policy");
+  });
+
+  test("through a balancer the stream starts with the routing event, as without tools", async () => {
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "tool-router", stream: true, messages: [{ role: "user", content: 'call: search({"query":"refund"})' }], tools: [{ type: "search" }] }),
+    });
+    expect(response.headers.get("x-sluice-route")).toBe("tool-router/only");
+    const events = (await response.text()).split("\n\n").filter(Boolean);
+    expect(JSON.parse(events[0]!.slice("data: ".length))).toEqual({ object: "routing", balancer: "tool-router", route: "only", strategy: "priority", model: "tool-user", attempts: 1, choices: [] });
+    expect(events.at(-1)).toBe("data: [DONE]");
+    const text = events.slice(1, -1).map((event) => JSON.parse(event.slice("data: ".length)).choices?.[0]?.delta?.content ?? "").join("");
     expect(text).toContain("final: 1. Refund policy");
   });
 });
