@@ -3,7 +3,8 @@
 // (a fixed answer, or a 12-event stream). It prints µs per request: the mean of the best half of 15 rounds.
 // The HTTP bench (`bun run bench`) swings by several µs per request between runs on this machine; this one by
 // about half a µs, which is what A/B comparisons of small changes need (run each side a few times, alternating).
-// Pin it to one core (`taskset -c 0`) like the bench's servers.
+// Pin it to one core (`taskset -c 0`) like the bench's servers. With a config whose auth.mode is keys, requests
+// carry a key with rpm and tpm limits, as the bench's sluice-keys target does.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -53,9 +54,14 @@ globalThis.fetch = (async () => {
 }) as unknown as typeof fetch;
 
 const requestBody = JSON.stringify({ model: "gpt-4o-mini", stream, messages: [{ role: "user", content: "Say hello" }], max_tokens: 64 });
+// With content-length, as the bench's load generator sends it (without, the body is read as a chunked upload).
+const requestHeaders: Record<string, string> = { "content-type": "application/json", "content-length": String(Buffer.byteLength(requestBody)) };
+if (snapshot.auth.mode !== "none") {
+  requestHeaders.authorization = `Bearer ${gateway.keys.create({ name: "in-process", rpm: 100_000_000, tpm: 1_000_000_000 }).secret}`;
+}
 
 async function one(): Promise<void> {
-  const response = await handleChat(new Request("http://sluice/v1/chat/completions", { method: "POST", body: requestBody, headers: { "content-type": "application/json" } }), gateway);
+  const response = await handleChat(new Request("http://sluice/v1/chat/completions", { method: "POST", body: requestBody, headers: requestHeaders }), gateway);
   const text = await response.text();
   if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${text}`);
 }
