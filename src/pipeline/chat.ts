@@ -147,7 +147,7 @@ interface OpenedStream {
  */
 async function openStream(ctx: RequestContext, backend: Backend, body: string, call: UpstreamCall, ttftTimeoutMs: number | undefined): Promise<OpenedStream> {
   const upstream = await postToBackend(backend, backend.chatUrl, body, call, ttftTimeoutMs);
-  if (ttftTimeoutMs === undefined) call.arm(backend.streamIdleTimeoutMs, "idle");
+  if (ttftTimeoutMs === undefined) call.guardIdle(backend.streamIdleTimeoutMs);
   const reader = upstream.body!.getReader();
   let first: Uint8Array | undefined;
   try {

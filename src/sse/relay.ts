@@ -59,7 +59,7 @@ export function relayStream(ctx: RequestContext, reader: ChunkReader, call: Upst
   };
 
   // A balancer's stream attempt armed it already, before waiting for the first chunk.
-  if (call.armedFor !== "idle") call.arm(ctx.backend!.streamIdleTimeoutMs, "idle");
+  if (call.armedFor !== "idle") call.guardIdle(ctx.backend!.streamIdleTimeoutMs);
   // A "direct" stream (Bun): one pull call writes straight to the socket, with no per-chunk queue or promise.
   const source: Bun.DirectUnderlyingSource<Uint8Array> = {
     type: "direct",
@@ -88,7 +88,7 @@ export function relayStream(ctx: RequestContext, reader: ChunkReader, call: Upst
           await controller.end();
           return;
         }
-        call.refresh();
+        call.touch();
         relay.transform(chunk.value!);
         // Bytes the engine sent pass as they are; re-framed events go as text (the controller encodes it).
         let written = relay.head ? controller.write(relay.head) : 1;
