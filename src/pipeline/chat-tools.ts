@@ -93,7 +93,7 @@ export async function chatWithTools(ctx: RequestContext, gateway: Gateway, req: 
       if (plan) controller.enqueue(encoder.encode(routingEvent(ctx, plan))); // as chat.ts's streams begin
       try {
         for (let round = 1; ; round++) {
-          const { calls, finishEvent } = await relayRound(current.upstream!, current.call, (bytes) => controller.enqueue(bytes), total, (event) => (envelope ??= event));
+          const { calls, finishEvent } = await relayRound(current.upstream!, current.call, current.backend, (bytes) => controller.enqueue(bytes), total, (event) => (envelope ??= event));
           const platformCalls = calls.filter((call) => platform.tools.has(call.function.name));
           const last = round >= settings.max_rounds || budget.aborted;
           if (!platformCalls.length || platformCalls.length < calls.length || last) {
@@ -140,6 +140,7 @@ export async function chatWithTools(ctx: RequestContext, gateway: Gateway, req: 
 async function relayRound(
   upstream: Response,
   call: UpstreamCall,
+  backend: Backend,
   send: (bytes: Uint8Array) => void,
   total: TokenUsage,
   onFirst: (envelope: { id: unknown; created: unknown; model: unknown }) => void,
@@ -149,9 +150,11 @@ async function relayRound(
   let finishEvent: string | undefined;
   let carry = "";
   const decoder = new TextDecoder();
-  call.clear();
+  // From the headers on, the engine may take as long as it likes, but not go quiet (as in relay.ts).
+  call.guardIdle(backend.streamIdleTimeoutMs);
   try {
     for await (const bytes of upstream.body as unknown as AsyncIterable<Uint8Array>) {
+      call.touch();
       carry += decoder.decode(bytes, { stream: true });
       let end: number;
       while ((end = carry.indexOf("\n\n")) !== -1) {
@@ -183,7 +186,10 @@ async function relayRound(
     }
   } catch (error) {
     if (error instanceof GatewayError) throw error;
+    if (call.reason === "idle") throw new GatewayError("upstream_timeout", `backend '${backend.id}' sent nothing for ${backend.streamIdleTimeoutMs} ms (backends[].stream_idle_timeout_ms)`);
     throw new GatewayError("upstream_error", `the engine closed the stream: ${(error as Error).message}`);
+  } finally {
+    call.clear();
   }
   throw new GatewayError("upstream_error", "the engine closed the stream before it finished");
 }

@@ -4,7 +4,8 @@
 // The HTTP bench (`bun run bench`) swings by several µs per request between runs on this machine; this one by
 // about half a µs, which is what A/B comparisons of small changes need (run each side a few times, alternating).
 // Pin it to one core (`taskset -c 0`) like the bench's servers. With a config whose auth.mode is keys, requests
-// carry a key with rpm and tpm limits, as the bench's sluice-keys target does.
+// carry a key with rpm and tpm limits, as the bench's sluice-keys target does. ONE_CHUNK=1 sends the stream in
+// one piece, as the bench's fake upstream does (a real engine sends a chunk per token or so).
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +16,7 @@ import { handleChat } from "../../src/pipeline/chat.ts";
 const [configFile, mode = "json"] = process.argv.slice(2);
 if (!configFile) throw new Error("usage: bun test/bench/in-process.ts <config.yaml> [json|stream]");
 const stream = mode === "stream";
+const oneChunk = process.env.ONE_CHUNK === "1";
 const CONCURRENCY = 64;
 const ROUNDS = 15;
 const REQUESTS_PER_ROUND = 40_000;
@@ -43,6 +45,7 @@ const events = [
 
 globalThis.fetch = (async () => {
   if (!stream) return new Response(answer, { headers: { "content-type": "application/json" } });
+  if (oneChunk) return new Response(Buffer.concat(events), { headers: { "content-type": "text/event-stream" } });
   let next = 0;
   const body = new ReadableStream<Uint8Array>({
     pull(controller) {

@@ -28,6 +28,7 @@ auth: {mode: none}
 backends:
   - {name: tool-user, url: ${upstream.url}/v1}
   - {name: embedder, url: ${upstream.url}/v1, model: echo}
+  - {name: quiet-tools, url: ${upstream.url}/v1, model: slow, stream_idle_timeout_ms: 40}
 balancers:
   - {name: tool-router, strategy: priority, routes: [{name: only, targets: [tool-user]}]}
 tools:
@@ -139,6 +140,18 @@ describe("the loop, streamed", () => {
     expect(last.tool_runs).toHaveLength(1);
     const text = chunks.map((c) => c.choices?.[0]?.delta?.content ?? "").join("");
     expect(text).toContain("final: 1. Refund policy");
+  });
+
+  test("an engine that goes quiet mid-stream is cut after stream_idle_timeout_ms: an error event, no [DONE]", async () => {
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "quiet-tools", stream: true, messages: [{ role: "user", content: "hello there" }], tools: [{ type: "search" }] }),
+    });
+    const text = await response.text();
+    expect(text).toContain('"code":"stream_interrupted"');
+    expect(text).toContain("sent nothing for 40 ms (backends[].stream_idle_timeout_ms)");
+    expect(text).not.toContain("[DONE]");
   });
 
   test("through a balancer the stream starts with the routing event, as without tools", async () => {
