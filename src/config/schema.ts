@@ -85,6 +85,7 @@ export const HealthConfig = T.Object(
 export const ProcessorsConfig = T.Object(
   {
     default: T.Array(T.String({ minLength: 1 }), { default: [], description: "processors for chat requests that name none in inferada.processors" }),
+    timeout_ms: T.Integer({ minimum: 1, default: 10_000, description: "longest a processor's asynchronous pre or post hook may take; then it fails as its `failure` says" }),
   },
   { ...strict, default: {} },
 );

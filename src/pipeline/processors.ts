@@ -1,7 +1,8 @@
 // Stage: the processors a request names in `inferada.processors` (seed 002), each a plugin. Pre hooks run on the
 // request in the order listed, before a model is chosen; post hooks run on the answer in reverse order, only for
 // plugins whose pre ran (as in Bifrost). A pre hook may reject the request or answer it itself. A hook that throws
-// fails the request with 503 (`failure: closed`, the default) or is skipped (`failure: open`): never a 500.
+// fails the request with 503 (`failure: closed`, the default) or is skipped (`failure: open`): never a 500. So
+// does an asynchronous hook that takes longer than processors.timeout_ms (it keeps running, but nobody waits).
 import { GatewayError } from "../errors.ts";
 import type { Gateway } from "../gateway.ts";
 import type { RequestContext } from "./context.ts";
@@ -24,6 +25,8 @@ export class ProcessorRun {
   streamingDisabledBy: string | undefined;
   private readonly allows: { allow: (target: TargetInfo) => boolean; reason: string; plugin: string }[] = [];
   private released = false;
+
+  constructor(readonly timeoutMs: number) {}
 
   get ms(): number {
     return round(this.steps.reduce((sum, step) => sum + step.preMs + step.postMs, 0));
@@ -96,7 +99,7 @@ export class ProcessorRun {
       const result = post(step.hook, text);
       if (result instanceof Promise) {
         if (sync) throw new Error("post returned a promise; in streams post must answer synchronously");
-        return result.then(
+        return withinTime(result, this.timeoutMs).then(
           (value) => {
             step.postMs += performance.now() - started;
             return typeof value === "string" ? value : undefined;
@@ -123,7 +126,7 @@ export async function runPreProcessors(ctx: RequestContext, gateway: Gateway, bo
   if (names === undefined) return undefined;
   const where = inferada?.processors ? "inferada.processors" : "processors.default (config)";
   const available = gateway.plugins.active;
-  const run = (ctx.processors = new ProcessorRun());
+  const run = (ctx.processors = new ProcessorRun(ctx.snapshot.raw.processors.timeout_ms));
   const allowed = ctx.principal?.key?.processors ?? null;
   for (const [i, name] of (names as string[]).entries()) {
     const plugin = available.get(name);
@@ -159,7 +162,8 @@ export async function runPreProcessors(ctx: RequestContext, gateway: Gateway, bo
     const started = performance.now();
     let result: PreResult;
     try {
-      result = await pre(preContext);
+      const answer = pre(preContext);
+      result = answer instanceof Promise ? await withinTime(answer, run.timeoutMs) : answer;
     } catch (error) {
       hookFailed(step, "pre", error);
       continue;
@@ -198,6 +202,15 @@ function hookFailed(step: Step, stage: "pre" | "post", error: unknown): undefine
   }
   step.error = `${stage}: ${detail}`;
   return undefined;
+}
+
+/** `work`, or a rejection once `ms` have passed without it settling. */
+function withinTime<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`took longer than ${ms} ms (processors.timeout_ms)`)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;

@@ -55,6 +55,12 @@ export default definePlugin({ name: "boom", kind: "processor", pre() { throw new
   "boom_open.ts": `import { definePlugin } from "sluice/plugin";
 export default definePlugin({ name: "boom_open", kind: "processor", failure: "open", pre() { throw new Error("kaboom"); } });
 `,
+  "hang.ts": `import { definePlugin } from "sluice/plugin";
+export default definePlugin({ name: "hang", kind: "processor", pre: () => new Promise(() => {}) });
+`,
+  "hang_open.ts": `import { definePlugin } from "sluice/plugin";
+export default definePlugin({ name: "hang_open", kind: "processor", failure: "open", post: () => new Promise(() => {}) });
+`,
   "upper.ts": `import { definePlugin } from "sluice/plugin";
 export default definePlugin({ name: "upper", kind: "processor", post: (_ctx, text) => text.toUpperCase() });
 `,
@@ -78,6 +84,7 @@ auth: {mode: none}
 backends:
   - {name: echo, url: ${upstream.url}/v1}
   - {name: slow, url: ${upstream.url}/v1}
+processors: {timeout_ms: 300}
 `,
     { args: ["--plugins", pluginsDir] },
   );
@@ -142,6 +149,17 @@ describe("processors", () => {
     const open = await chat("hi", { processors: ["boom_open", "a"] });
     expect(open.choices[0].message.content).toBe("echo: hi a-pre a-post");
     expect(open.inferada.processors[0]).toMatchObject({ name: "boom_open", error: "pre: kaboom" });
+  });
+
+  test("a hook that never answers is given up after processors.timeout_ms: closed → 503, open → skipped and reported", async () => {
+    const closed = await status("hi", { processors: ["hang"] });
+    expect(closed.status).toBe(503);
+    expect(closed.code).toBe("processor_failed");
+    expect(closed.message).toContain("took longer than 300 ms (processors.timeout_ms)");
+    expect((await upstream.requests()).length).toBe(0);
+    const open = await chat("hi", { processors: ["a", "hang_open"] });
+    expect(open.choices[0].message.content).toBe("echo: hi a-pre a-post");
+    expect(open.inferada.processors[1]).toMatchObject({ name: "hang_open", error: "post: took longer than 300 ms (processors.timeout_ms)" });
   });
 
   test("streams: post hooks rewrite each chunk; the final chunk carries the inferada report", async () => {
