@@ -43,6 +43,18 @@ export function costOf(pricing: Pricing, usage: TokenUsage, upstreamMs: number):
 }
 
 /**
+ * What one of the gateway's own model calls cost (the firewall's judge, auto's classifier model): the answer's
+ * usage at the backend's prices — about four characters per token when the engine reports none — or its time on
+ * a GPU-hour backend.
+ */
+export function sideCallCostMicros(pricing: Pricing, requestBody: string, answer: { usage?: { prompt_tokens?: number; completion_tokens?: number }; choices?: { message?: { content?: unknown } }[] }, ms: number): number {
+  const content = answer.choices?.[0]?.message?.content;
+  const promptTokens = answer.usage?.prompt_tokens ?? Math.ceil(requestBody.length / 4);
+  const completionTokens = answer.usage?.completion_tokens ?? Math.ceil((typeof content === "string" ? content.length : 0) / 4);
+  return costOf(pricing, { promptTokens, completionTokens }, ms).micros;
+}
+
+/**
  * The most a request can cost, reserved against a budget before it runs: the prompt's upper bound plus every
  * completion token it may ask for, or the GPU for the whole upstream timeout. Same formula as `costOf`, so the
  * reservation is never below the actual cost of the same request when the actual figures stay within these bounds.

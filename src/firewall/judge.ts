@@ -5,6 +5,7 @@
 import type { Backend } from "../config/resolve.ts";
 import { UpstreamCall } from "../upstream/call.ts";
 import { postToBackend } from "../upstream/client.ts";
+import { sideCallCostMicros } from "../billing/cost.ts";
 
 export interface JudgeSettings {
   backend: Backend;
@@ -47,10 +48,11 @@ export function judgeKey(settings: JudgeSettings, transcript: string): string {
   return new Bun.CryptoHasher("sha256").update(`${settings.backend.id}\n${settings.prompt}\n${transcript}`).digest("hex");
 }
 
-/** Asks the judge; never throws (a failure is an `error` verdict). */
-export async function askJudge(settings: JudgeSettings, transcript: string, signal?: AbortSignal): Promise<JudgeVerdict> {
+/** Asks the judge; never throws (a failure is an `error` verdict). `costMicros`: what the call cost, billed to the request. */
+export async function askJudge(settings: JudgeSettings, transcript: string, signal?: AbortSignal): Promise<{ verdict: JudgeVerdict; costMicros: number }> {
   const backend = settings.backend;
   const call = new UpstreamCall(signal);
+  const started = performance.now();
   try {
     const body = JSON.stringify({
       model: backend.upstreamModel,
@@ -63,10 +65,12 @@ export async function askJudge(settings: JudgeSettings, transcript: string, sign
       stream: false,
     });
     const response = await postToBackend({ ...backend, timeoutMs: settings.timeoutMs }, backend.chatUrl, body, call);
-    const answer = (await response.json()) as { choices?: { message?: { content?: unknown } }[] };
-    return parseJudgeVerdict(answer.choices?.[0]?.message?.content);
+    const answer = (await response.json()) as Parameters<typeof sideCallCostMicros>[2];
+    const costMicros = sideCallCostMicros(backend.pricing, body, answer, performance.now() - started);
+    return { verdict: parseJudgeVerdict(answer.choices?.[0]?.message?.content), costMicros };
   } catch (error) {
-    return { verdict: "error", error: call.reason === "timeout" ? `no verdict within ${settings.timeoutMs} ms` : (error as Error).message };
+    const verdict: JudgeVerdict = { verdict: "error", error: call.reason === "timeout" ? `no verdict within ${settings.timeoutMs} ms` : (error as Error).message };
+    return { verdict, costMicros: 0 };
   } finally {
     call.clear();
   }

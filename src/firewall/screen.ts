@@ -24,7 +24,8 @@ export interface FirewallOutcome {
 /** The roles whose text the rules see (the whole conversation but the model's own earlier answers). */
 const SCREENED_ROLES = new Set(["system", "developer", "user", "tool"]);
 
-export async function screenConversation(firewall: Firewall, messages: Message[], cache: JudgeCache, signal?: AbortSignal): Promise<{ outcome: FirewallOutcome; messages: Message[] }> {
+/** `costMicros`: what asking the judge cost (0 when it was not asked or its verdict was cached). */
+export async function screenConversation(firewall: Firewall, messages: Message[], cache: JudgeCache, signal?: AbortSignal): Promise<{ outcome: FirewallOutcome; messages: Message[]; costMicros: number }> {
   const started = performance.now();
   const pieces = textPieces(messages);
   const conversation = new Conversation(pieces);
@@ -34,6 +35,7 @@ export async function screenConversation(firewall: Firewall, messages: Message[]
     if (hit) hits.push(hit);
   }
   const outcome: FirewallOutcome = { slug: firewall.slug, verdict: "allowed", rules: [], ms: 0 };
+  let costMicros = 0;
 
   const judge = firewall.judge;
   if (judge && (judge.always || !hits.some((hit) => hit.action === "block"))) {
@@ -41,7 +43,9 @@ export async function screenConversation(firewall: Firewall, messages: Message[]
     const transcript = messages.map((message) => `${message.role}: ${textOf(message.content)}`).join("\n");
     const key = judgeKey(judge, transcript);
     const cached = cache.get(key, Date.now());
-    const verdict = cached ?? (await askJudge(judge, transcript, signal));
+    const asked = cached ? undefined : await askJudge(judge, transcript, signal);
+    const verdict = cached ?? asked!.verdict;
+    costMicros = asked?.costMicros ?? 0;
     if (!cached) cache.set(key, verdict, judge.cacheTtlMs, Date.now());
     outcome.judge = { verdict: verdict.verdict, cached: cached !== undefined, ms: round(performance.now() - judgeStarted) };
     if (verdict.verdict === "unsafe") {
@@ -59,7 +63,7 @@ export async function screenConversation(firewall: Firewall, messages: Message[]
   const redactions = hits.filter((hit) => hit.action === "redact");
   const screened = outcome.verdict === "redacted" ? redact(messages, pieces, redactions) : messages;
   outcome.ms = round(performance.now() - started);
-  return { outcome, messages: screened };
+  return { outcome, messages: screened, costMicros };
 }
 
 function textPieces(messages: Message[]): TextPiece[] {

@@ -29,6 +29,8 @@ export interface AdmissionRequest {
   backend: Backend | undefined;
   /** Backends a balancer or `auto` may try: the budget reserves the dearest one's worst case. */
   candidates?: readonly Backend[];
+  /** Already spent on this request's side calls (judge, classifier): reserved too, as the settlement includes it. */
+  spentMicros?: number;
   /** Upper bound of the prompt's tokens (for tpm and the budget reservation). */
   promptTokensBound: number;
   maxTokens: number | undefined;
@@ -153,7 +155,8 @@ function checkRates(limits: Limits, key: ApiKey, request: AdmissionRequest, admi
 
 function reserveBudget(limits: Limits, key: ApiKey, request: AdmissionRequest, admission: Admission): void {
   const backends = request.candidates ?? (request.backend ? [request.backend] : []);
-  const amount = Math.max(0, ...backends.map((backend) => worstCaseCostMicros(backend.pricing, request.promptTokensBound, request.maxTokens ?? backend.defaultMaxTokens, backend.timeoutMs)));
+  const worstCase = Math.max(0, ...backends.map((backend) => worstCaseCostMicros(backend.pricing, request.promptTokensBound, request.maxTokens ?? backend.defaultMaxTokens, backend.timeoutMs)));
+  const amount = worstCase + (request.spentMicros ?? 0);
   const result = limits.budgets.reserve(
     key.id,
     { dailyMicros: toMicros(key.budget_usd_daily), monthlyMicros: toMicros(key.budget_usd_monthly) },

@@ -45,8 +45,11 @@ export interface RequestContext {
   admission?: Admission;
   /** The firewall's verdict, when one screened the request. */
   firewall?: FirewallOutcome;
-  /** USD micros the platform tools' calls cost (paid search APIs), added to the request's cost. */
-  toolCostMicros?: number;
+  /**
+   * USD micros of the calls the gateway made for this request besides the model's answer — the firewall's judge,
+   * auto's classifier model, paid platform tools — added to the request's cost.
+   */
+  sideCostMicros?: number;
   /** Time spent running platform tools. */
   toolsMs?: number;
   /** Screens the answer when the firewall says `output:`. */

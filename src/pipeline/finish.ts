@@ -21,7 +21,7 @@ export function finishRequest(ctx: RequestContext, gateway: Gateway, outcome: Ou
   const completionTokens = outcome.usage?.completion_tokens ?? 0;
   const estimated = outcome.usageEstimated || (!outcome.usage && upstreamMs !== null && outcome.status < 400);
   const cost = backend ? costOf(backend.pricing, { promptTokens, completionTokens }, upstreamMs ?? 0) : { micros: 0, basis: "none" as const };
-  if (ctx.toolCostMicros) cost.micros += ctx.toolCostMicros;
+  if (ctx.sideCostMicros) cost.micros += ctx.sideCostMicros;
   ctx.admission?.finish(promptTokens + completionTokens, cost.micros);
   endAttempt(ctx, gateway, outcome.status, outcome.errorCode);
   ctx.processors?.release();

@@ -21,8 +21,9 @@ export async function runFirewall(ctx: RequestContext, gateway: Gateway, body: R
     const whose = requested === slug ? "" : ` (the API key's default)`;
     throw new GatewayError("invalid_request", `unknown firewall '${slug}'${whose}; configured: ${known.join(", ") || "none"}`, { param: "firewall" });
   }
-  const { outcome, messages } = await screenConversation(firewall, body.messages as never, gateway.judgeCache, ctx.clientSignal);
+  const { outcome, messages, costMicros } = await screenConversation(firewall, body.messages as never, gateway.judgeCache, ctx.clientSignal);
   ctx.firewall = outcome;
+  if (costMicros) ctx.sideCostMicros = (ctx.sideCostMicros ?? 0) + costMicros;
   if (outcome.verdict === "blocked") {
     const blocking = outcome.rules.filter((rule) => rule.action === "block");
     const named = blocking.map((rule) => `${rule.rule}${rule.signals.length ? ` (${rule.signals.join(", ")})` : ""}`).join("; ");

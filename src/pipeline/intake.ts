@@ -27,7 +27,7 @@ export function admitRequest(ctx: RequestContext, gateway: Gateway, maxTokens: n
   const key = ctx.principal?.key ?? null;
   const backend = ctx.plan ? ctx.plan.candidates[0] : ctx.backend;
   if (!needsAdmission(key, backend)) return undefined;
-  const admitted = admit(gateway.limits, { key, backend, candidates: ctx.plan?.candidates, promptTokensBound: ctx.promptTokensBound, maxTokens, signal: ctx.clientSignal });
+  const admitted = admit(gateway.limits, { key, backend, candidates: ctx.plan?.candidates, spentMicros: ctx.sideCostMicros, promptTokensBound: ctx.promptTokensBound, maxTokens, signal: ctx.clientSignal });
   if (!(admitted instanceof Promise)) {
     ctx.admission = admitted;
     return undefined;

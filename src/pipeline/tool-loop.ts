@@ -117,7 +117,7 @@ function toolContext(ctx: RequestContext, gateway: Gateway, request: Record<stri
 }
 
 function addCost(ctx: RequestContext, output: ToolOutput): void {
-  if (output.costUsd) ctx.toolCostMicros = (ctx.toolCostMicros ?? 0) + Math.ceil(output.costUsd * 1e6);
+  if (output.costUsd) ctx.sideCostMicros = (ctx.sideCostMicros ?? 0) + Math.ceil(output.costUsd * 1e6);
 }
 
 export function addUsage(total: TokenUsage, usage: TokenUsage | undefined): void {

@@ -6,12 +6,15 @@ import { UpstreamCall } from "../upstream/call.ts";
 import { postToBackend } from "../upstream/client.ts";
 import { TASK_TYPES, classifyPrompt, isTaskType, type Classification, type Complexity } from "./classify.ts";
 import { textOf } from "../pipeline/template.ts";
+import { sideCallCostMicros } from "../billing/cost.ts";
 
 type Message = { role: string; content?: unknown };
 
 export interface ClassifierResult extends Classification {
   /** `builtin`, or `model:<backend>` when the classifier model answered. */
   classifier: string;
+  /** What asking the classifier model cost, billed to the request (also when its answer was not usable). */
+  costMicros?: number;
 }
 
 const PROMPT_CHARS = 2_000;
@@ -23,6 +26,8 @@ export async function classifyWith(backend: Backend | undefined, timeoutMs: numb
   if (!backend) return { ...classifyPrompt(messages), classifier: "builtin" };
   const lastUser = [...messages].reverse().find((message) => message.role === "user");
   const call = new UpstreamCall(signal);
+  const started = performance.now();
+  let costMicros = 0;
   try {
     const body = JSON.stringify({
       model: backend.upstreamModel,
@@ -35,15 +40,16 @@ export async function classifyWith(backend: Backend | undefined, timeoutMs: numb
       stream: false,
     });
     const response = await postToBackend({ ...backend, timeoutMs }, backend.chatUrl, body, call);
-    const answer = (await response.json()) as { choices?: { message?: { content?: unknown } }[] };
+    const answer = (await response.json()) as Parameters<typeof sideCallCostMicros>[2];
+    costMicros = sideCallCostMicros(backend.pricing, body, answer, performance.now() - started);
     const parsed = parseVerdict(answer.choices?.[0]?.message?.content);
-    if (parsed) return { ...parsed, classifier: `model:${backend.id}` };
+    if (parsed) return { ...parsed, classifier: `model:${backend.id}`, costMicros };
   } catch {
     // fall back below
   } finally {
     call.clear();
   }
-  return { ...classifyPrompt(messages), classifier: "builtin" };
+  return { ...classifyPrompt(messages), classifier: "builtin", costMicros };
 }
 
 /** The JSON object in the model's answer (from its first `{` to its last `}`), if it names a known task and complexity. */

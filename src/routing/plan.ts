@@ -81,6 +81,7 @@ export async function planAuto(ctx: RequestContext, gateway: Gateway, auto: Auto
   const classification = overrides.task
     ? { ...(await classifyWith(undefined, 0, body.messages as never)), task: overrides.task, confidence: 1, classifier: "request" }
     : await classifyWith(auto.classifier?.backend, auto.classifier?.timeoutMs ?? 0, body.messages as never, ctx.clientSignal);
+  if (classification.costMicros) ctx.sideCostMicros = (ctx.sideCostMicros ?? 0) + classification.costMicros;
   const permitted = permittedTargets(ctx, allowed.map((backend) => ({ backend, weight: 1 })), "auto's model pool");
   const available = availableCandidates(gateway, permitted);
   if (!available.length) throw noHealthyBackend("auto's model pool", allowed);

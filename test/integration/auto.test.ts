@@ -22,7 +22,8 @@ backends:
   - {name: small, url: ${engine.url}/v1, model: echo, pricing: {input_per_mtok: 0.1, output_per_mtok: 0.2}}
   - {name: large, url: ${engine.url}/v1, model: echo, pricing: {input_per_mtok: 3, output_per_mtok: 15}}
   - {name: coder, url: ${engine.url}/v1, model: echo, pricing: {input_per_mtok: 1, output_per_mtok: 2}}
-  - {name: cls, url: ${classifierEngine.url}/v1, model: echo}
+  # $1 per completion token: its share of a request's cost is plain to see.
+  - {name: cls, url: ${classifierEngine.url}/v1, model: echo, pricing: {output_per_mtok: 1000000}}
 auto:
   pool: [small, large, coder]
   optimize: balanced
@@ -143,6 +144,17 @@ describe("classifier model", () => {
     const { completion } = await auto(client(), '{"task": "translation", "complexity": "simple", "confidence": 0.7}');
     expect(completion.routing).toMatchObject({ task: "translation", complexity: "simple", confidence: 0.7, classifier: "model:cls" });
     expect((await classifierEngine.requests()).length).toBe(1);
+  });
+
+  test("the classifier model's call is billed to the request it routed", async () => {
+    const prompt = '{"task": "translation", "complexity": "simple", "confidence": 0.9}';
+    const { completion, headers } = await auto(client(), prompt);
+    const id = headers.get("x-request-id");
+    expect(completion.routing).toMatchObject({ classifier: "model:cls" });
+    const row = await eventually(() => new Database(join(withClassifier.dir, "data", "sluice.db"), { readonly: true }).query("SELECT cost_micros FROM ledger WHERE request_id = ?").get(id) as { cost_micros: number } | null ?? undefined);
+    // The classifier's echo answer has 7 words, 7 completion tokens at $1; the routed model's own share is a few micro-dollars.
+    expect(Math.floor(row.cost_micros / 1_000_000)).toBe(7);
+    expect(row.cost_micros % 1_000_000).toBeGreaterThan(0);
   });
 
   test("a failing or rambling classifier model falls back to the built-in classifier", async () => {

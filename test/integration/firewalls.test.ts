@@ -27,6 +27,8 @@ backends:
   - {name: echo, url: ${upstream.url}/v1}
 ${["safe", "unsafe", "json", "garbage"].map((kind) => `  - {name: guard-${kind}, url: ${upstream.url}/v1, model: judge-${kind}}`).join("\n")}
   - {name: guard-stall, url: ${upstream.url}/v1, model: stall}
+  # $1 per completion token ("safe" is one): the judge's share of a request's cost is plain to see.
+  - {name: guard-priced, url: ${upstream.url}/v1, model: judge-safe, pricing: {output_per_mtok: 1000000}}
   - {name: leaky, url: ${upstream.url}/v1}
 firewalls:
   - slug: strict
@@ -45,6 +47,7 @@ ${judged("judged-garbage", "guard-garbage")}
 ${judged("judged-garbage-open", "guard-garbage", ", fail: open")}
 ${judged("judged-timeout", "guard-stall")}
 ${judged("judged-timeout-open", "guard-stall", ", fail: open")}
+${judged("judged-priced", "guard-priced")}
   - {slug: out-block, rules: [{catalog: secrets}], output: {window_chars: 64}}
   - {slug: out-redact, rules: [{catalog: secrets, action: redact}, {catalog: pii, kinds: [email], action: redact}], output: {window_chars: 64}}
   - {slug: rules-then-judge, rules: [{catalog: secrets}], judge: {backend: guard-safe}}
@@ -206,6 +209,18 @@ describe("keys and the ledger", () => {
     expect(error.status).toBe(403);
     expect(error.message).toContain("must use firewall 'strict'");
     expect(((await ask("strict", "hi", false, api)) as Answer).firewall.slug).toBe("strict");
+  });
+
+  test("the judge's call is billed to the request it screened, once: a cached verdict costs nothing", async () => {
+    const content = `is this fine? ${crypto.randomUUID()}`;
+    const ask = async () => {
+      const { response } = await client.chat.completions.create({ model: "echo", messages: [{ role: "user", content }], firewall: "judged-priced" } as never).withResponse();
+      const id = response.headers.get("x-request-id");
+      const row = await eventually(() => new Database(join(gateway.dir, "data", "sluice.db"), { readonly: true }).query("SELECT cost_micros FROM ledger WHERE request_id = ?").get(id) as { cost_micros: number } | null ?? undefined);
+      return row.cost_micros;
+    };
+    expect(await ask()).toBe(1_000_000); // the echo model is unpriced: all of it is the judge's one token
+    expect(await ask()).toBe(0);
   });
 
   test("the ledger records the firewall, its verdict and the rules, for blocked requests too", async () => {
