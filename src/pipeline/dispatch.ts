@@ -36,8 +36,10 @@ export function endAttempt(ctx: RequestContext, gateway: Gateway, status: number
   if (!stat) return;
   ctx.stat = undefined;
   if (status < 400) {
+    const startedAt = ctx.upstreamStartedAt;
     const firstByteAt = ctx.firstTokenAt ?? ctx.upstreamEndedAt;
-    stat.succeeded(firstByteAt !== undefined && ctx.upstreamStartedAt !== undefined ? firstByteAt - ctx.upstreamStartedAt : undefined, ctx.probe);
+    const ttftMs = firstByteAt !== undefined && startedAt !== undefined ? firstByteAt - startedAt : undefined;
+    stat.succeeded(ttftMs, ctx.probe, startedAt === undefined ? undefined : (ctx.upstreamEndedAt ?? performance.now()) - startedAt);
   } else if (isBackendFailure(status, errorCode)) {
     stat.failed(Date.now(), breakerSettings(ctx), ctx.probe);
   } else {

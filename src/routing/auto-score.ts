@@ -12,6 +12,8 @@ export interface PoolEntry {
   profile: Profile | undefined;
   /** Measured EWMA time to first token, if any. */
   measuredLatencyMs: number | undefined;
+  /** The whole answer's measured time, for what a GPU-hour backend costs; the latency stands in until measured. */
+  measuredDurationMs?: number;
 }
 
 export interface ScoredModel {
@@ -53,7 +55,7 @@ export function scorePool(pool: readonly PoolEntry[], inputs: ScoreInputs): Scor
     return {
       model: entry.backend.id,
       quality: qualityFor(entry.profile, inputs.task),
-      cost: expectedCostUsd(entry.backend.pricing, inputs, latency),
+      cost: expectedCostUsd(entry.backend.pricing, inputs, entry.measuredDurationMs ?? latency),
       latency,
     };
   });

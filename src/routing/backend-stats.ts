@@ -16,6 +16,8 @@ export class BackendStat {
   inFlight = 0;
   /** EWMA of the time to first token (streams) or to the whole answer (buffered), in ms; undefined until measured. */
   ttftMs: number | undefined;
+  /** EWMA of the whole upstream time (sent → answer complete), in ms: what a GPU-hour backend bills for. */
+  durationMs: number | undefined;
   /** Requests waiting in the engine's own queue, from its /metrics (vLLM, SGLang); 0 when unknown. */
   engineQueue = 0;
   consecutiveFailures = 0;
@@ -49,9 +51,10 @@ export class BackendStat {
     return true;
   }
 
-  succeeded(ttftMs: number | undefined, probe = false): void {
+  succeeded(ttftMs: number | undefined, probe = false, durationMs?: number): void {
     this.inFlight = Math.max(0, this.inFlight - 1);
-    if (ttftMs !== undefined) this.ttftMs = this.ttftMs === undefined ? ttftMs : this.ttftMs + EWMA_WEIGHT * (ttftMs - this.ttftMs);
+    if (ttftMs !== undefined) this.ttftMs = ewma(this.ttftMs, ttftMs);
+    if (durationMs !== undefined) this.durationMs = ewma(this.durationMs, durationMs);
     this.consecutiveFailures = 0;
     this.ejections = 0;
     this.ejectedUntil = 0;
@@ -74,6 +77,10 @@ export class BackendStat {
     this.inFlight = Math.max(0, this.inFlight - 1);
     if (probe) this.probing = false;
   }
+}
+
+function ewma(average: number | undefined, sample: number): number {
+  return average === undefined ? sample : average + EWMA_WEIGHT * (sample - average);
 }
 
 export class BackendStats {

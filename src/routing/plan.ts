@@ -86,7 +86,7 @@ export async function planAuto(ctx: RequestContext, gateway: Gateway, auto: Auto
   const available = availableCandidates(gateway, permitted);
   if (!available.length) throw noHealthyBackend("auto's model pool", allowed);
   const scored = scorePool(
-    available.map((candidate) => ({ backend: candidate.backend, profile: auto.profiles.get(candidate.backend.id), measuredLatencyMs: candidate.stat.ttftMs })),
+    available.map((candidate) => ({ backend: candidate.backend, profile: auto.profiles.get(candidate.backend.id), measuredLatencyMs: candidate.stat.ttftMs, measuredDurationMs: candidate.stat.durationMs })),
     { task: classification.task, complexity: classification.complexity, optimize, promptTokens: estimatedPromptTokens(ctx), completionTokens: requestedMaxTokens(body) ?? EXPECTED_COMPLETION_TOKENS },
   );
   const decision: Record<string, unknown> = {

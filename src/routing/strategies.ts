@@ -35,7 +35,8 @@ export function orderCandidates(strategy: BalancerStrategy, candidates: readonly
       // one (0) is tried first so it gets measured.
       return sortedBy(rotate(candidates, inputs.turn), (candidate) => (candidate.stat.ttftMs ?? 0) * (candidate.stat.inFlight + 1));
     case "cost":
-      return sortedBy(rotate(candidates, inputs.turn), (candidate) => expectedCostUsd(candidate.backend.pricing, inputs, candidate.stat.ttftMs));
+      // A GPU-hour backend bills for the whole answer's time, not just until its first token.
+      return sortedBy(rotate(candidates, inputs.turn), (candidate) => expectedCostUsd(candidate.backend.pricing, inputs, candidate.stat.durationMs ?? candidate.stat.ttftMs));
   }
 }
 

@@ -123,6 +123,20 @@ describe("orderCandidates", () => {
     expect(ids(orderCandidates("cost", [tokens, gpu], inputs({ promptTokens: 1_000, completionTokens: 500 })))).toEqual(["tokens", "gpu"]);
   });
 
+  test("cost prices a GPU backend by its whole answers' time once measured, not by its first token", () => {
+    const tokens = candidate("tokens", { pricing: { inputPerMtokUsd: 1, outputPerMtokUsd: 2 } });
+    const gpu = candidate("gpu", { pricing: { gpuHourUsd: 3.6 } });
+    // Streams: first token after 0.1 s ($0.0001), the whole answer after 5 s ($0.005); tokens cost $0.002.
+    gpu.stat.succeeded(100, false, 5_000);
+    expect(gpu.stat.ttftMs).toBe(100);
+    expect(gpu.stat.durationMs).toBe(5_000);
+    expect(ids(orderCandidates("cost", [gpu, tokens], inputs({ promptTokens: 1_000, completionTokens: 500 })))).toEqual(["tokens", "gpu"]);
+    // The EWMA moves toward shorter answers: 0.3 of the way per answer.
+    for (let i = 0; i < 20; i++) gpu.stat.succeeded(100, false, 500);
+    expect(gpu.stat.durationMs!).toBeLessThan(600);
+    expect(ids(orderCandidates("cost", [tokens, gpu], inputs({ promptTokens: 1_000, completionTokens: 500 })))).toEqual(["gpu", "tokens"]);
+  });
+
   test("cost ties rotate by turn", () => {
     const same = { inputPerMtokUsd: 1 };
     const candidates = [candidate("a", { pricing: same }), candidate("b", { pricing: same })];
@@ -717,6 +731,16 @@ describe("scorePool", () => {
     ];
     expect(scorePool(pair, request({ complexity: "simple" })).map((s) => s.model)).toEqual(["cheap", "good"]);
     expect(scorePool(pair, request({ complexity: "complex" })).map((s) => s.model)).toEqual(["good", "cheap"]);
+  });
+
+  test("a GPU-hour model's cost is its measured whole-answer time, once there is one", () => {
+    const gpu = (measuredDurationMs?: number): PoolEntry => ({ ...entry("gpu", { gpuHourUsd: 3.6 }, 0.6, 100), measuredDurationMs });
+    // Until measured, the latency stands in: 0.1 s of a $3.60/h GPU is $0.0001.
+    expect(scorePool([gpu()], request({})).find((s) => s.model === "gpu")!.cost).toBeCloseTo(0.0001, 10);
+    // Answers measured at 4 s: $0.004, while the latency shown stays the first token's.
+    const measured = scorePool([gpu(4_000)], request({})).find((s) => s.model === "gpu")!;
+    expect(measured.cost).toBeCloseTo(0.004, 10);
+    expect(measured.latency_ms).toBe(100);
   });
 
   test("a few milliseconds of latency are noise, not a reason to pass over a better model", () => {
