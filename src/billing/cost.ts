@@ -110,6 +110,11 @@ function nonNegative(value: number): number {
   return Number.isFinite(value) && value > 0 ? value : 0;
 }
 
+/** A price in USD as integer micro-dollars, rounded up (forgiving float noise, as everywhere here). */
+export function usdToMicros(usd: number): number {
+  return ceilMicros(usd * MICROS_PER_USD);
+}
+
 function ceilMicros(micros: number): number {
   // Math.max also turns the -0 that ceil() gives for tiny negatives into 0.
   return Math.max(0, Math.ceil(micros - FLOAT_NOISE_MICROS));

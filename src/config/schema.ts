@@ -212,6 +212,7 @@ export const ToolsConfig = T.Object(
         api_key: T.Optional(T.String({ description: "brave/tavily; write ${BRAVE_API_KEY}" })),
         max_results: T.Integer({ minimum: 1, maximum: 50, default: 5 }),
         timeout_ms: T.Integer({ minimum: 1, default: 8_000 }),
+        cost_per_query_usd: T.Number({ minimum: 0, default: 0, description: "what one query costs with a paid provider (Brave, Tavily): billed to the request that made it" }),
       },
       { ...strict, default: {} },
     ),

@@ -11,6 +11,7 @@ import type { RequestContext, TokenUsage } from "./context.ts";
 import type { LoadedPlugin } from "../plugins/host.ts";
 import type { ToolContext, ToolOutput } from "../plugins/api.ts";
 import { platformServices } from "../tools/services.ts";
+import { usdToMicros } from "../billing/cost.ts";
 
 type Message = { role: string; content?: unknown; tool_calls?: ToolCall[]; tool_call_id?: string } & Record<string, unknown>;
 
@@ -113,11 +114,17 @@ export async function runCalls(ctx: RequestContext, gateway: Gateway, platform: 
 
 function toolContext(ctx: RequestContext, gateway: Gateway, request: Record<string, unknown>, signal: AbortSignal): ToolContext {
   const key = ctx.principal?.key;
-  return { requestId: ctx.requestId, key: key ? { id: key.id, name: key.name } : null, request, services: platformServices(gateway, ctx.snapshot, signal), signal };
+  const charge = (usd: number) => addCostUsd(ctx, usd);
+  return { requestId: ctx.requestId, key: key ? { id: key.id, name: key.name } : null, request, services: platformServices(gateway, ctx.snapshot, signal, charge), signal };
 }
 
+/** A tool's own reported cost (a plugin calling a paid API itself), on top of what the platform services charged. */
 function addCost(ctx: RequestContext, output: ToolOutput): void {
-  if (output.costUsd) ctx.sideCostMicros = (ctx.sideCostMicros ?? 0) + Math.ceil(output.costUsd * 1e6);
+  if (output.costUsd) addCostUsd(ctx, output.costUsd);
+}
+
+function addCostUsd(ctx: RequestContext, usd: number): void {
+  ctx.sideCostMicros = (ctx.sideCostMicros ?? 0) + usdToMicros(usd);
 }
 
 export function addUsage(total: TokenUsage, usage: TokenUsage | undefined): void {

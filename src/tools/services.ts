@@ -7,10 +7,15 @@ import type { PlatformServices } from "../plugins/api.ts";
 import { searchWeb } from "./search.ts";
 import { browse } from "./browser.ts";
 
-export function platformServices(gateway: Gateway, snapshot: Snapshot, signal: AbortSignal): PlatformServices {
+/** `charge` bills a paid service's cost (USD) to the request the tool runs for. */
+export function platformServices(gateway: Gateway, snapshot: Snapshot, signal: AbortSignal, charge: (usd: number) => void): PlatformServices {
   const tools = snapshot.raw.tools;
   return {
-    search: (query, maxResults) => searchWeb(tools.search, query, { local: gateway.localSearch, signal, maxResults: maxResults ?? tools.search.max_results }),
+    search: async (query, maxResults) => {
+      const results = await searchWeb(tools.search, query, { local: gateway.localSearch, signal, maxResults: maxResults ?? tools.search.max_results });
+      if (tools.search.cost_per_query_usd) charge(tools.search.cost_per_query_usd);
+      return results;
+    },
     browse: (url, options) =>
       browse(url, {
         allowHosts: tools.browser.allow_hosts,

@@ -33,7 +33,7 @@ balancers:
   - {name: tool-router, strategy: priority, routes: [{name: only, targets: [tool-user]}]}
 tools:
   max_rounds: 3
-  search: {provider: local}
+  search: {provider: local, cost_per_query_usd: 0.0049}
   browser: {allow_hosts: [127.0.0.1]}
 vector_databases:
   - {name: kb, embedding_backend: embedder}
@@ -201,11 +201,12 @@ describe("vector databases", () => {
     expect(((await response.json()) as Answer).error.message).toContain("configured: kb");
   });
 
-  test("the ledger keeps the tools' time", async () => {
+  test("the ledger keeps the tools' time, and bills each search query at tools.search.cost_per_query_usd", async () => {
     const answer = await ask('call: search({"query":"refund"})', [{ type: "search" }]);
     const id = String(answer.id).replace("chatcmpl-", "");
-    const row = await eventually(() => new Database(join(gateway.dir, "data", "sluice.db"), { readonly: true }).query("SELECT tools_ms FROM ledger WHERE request_id = ?").get(id) ?? undefined);
+    const row = await eventually(() => new Database(join(gateway.dir, "data", "sluice.db"), { readonly: true }).query("SELECT tools_ms, cost_micros FROM ledger WHERE request_id = ?").get(id) ?? undefined);
     expect((row as { tools_ms: number }).tools_ms).toBeGreaterThanOrEqual(0);
+    expect((row as { cost_micros: number }).cost_micros).toBe(4_900); // the model is unpriced: one query at $0.0049
   });
 });
 
