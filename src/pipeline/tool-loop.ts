@@ -114,17 +114,13 @@ export async function runCalls(ctx: RequestContext, gateway: Gateway, platform: 
 
 function toolContext(ctx: RequestContext, gateway: Gateway, request: Record<string, unknown>, signal: AbortSignal): ToolContext {
   const key = ctx.principal?.key;
-  const charge = (usd: number) => addCostUsd(ctx, usd);
+  const charge = (micros: number) => (ctx.sideCostMicros = (ctx.sideCostMicros ?? 0) + micros);
   return { requestId: ctx.requestId, key: key ? { id: key.id, name: key.name } : null, request, services: platformServices(gateway, ctx.snapshot, signal, charge), signal };
 }
 
 /** A tool's own reported cost (a plugin calling a paid API itself), on top of what the platform services charged. */
 function addCost(ctx: RequestContext, output: ToolOutput): void {
-  if (output.costUsd) addCostUsd(ctx, output.costUsd);
-}
-
-function addCostUsd(ctx: RequestContext, usd: number): void {
-  ctx.sideCostMicros = (ctx.sideCostMicros ?? 0) + usdToMicros(usd);
+  if (output.costUsd) ctx.sideCostMicros = (ctx.sideCostMicros ?? 0) + usdToMicros(output.costUsd);
 }
 
 export function addUsage(total: TokenUsage, usage: TokenUsage | undefined): void {

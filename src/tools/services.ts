@@ -6,14 +6,15 @@ import type { Snapshot } from "../config/resolve.ts";
 import type { PlatformServices } from "../plugins/api.ts";
 import { searchWeb } from "./search.ts";
 import { browse } from "./browser.ts";
+import { usdToMicros } from "../billing/cost.ts";
 
-/** `charge` bills a paid service's cost (USD) to the request the tool runs for. */
-export function platformServices(gateway: Gateway, snapshot: Snapshot, signal: AbortSignal, charge: (usd: number) => void): PlatformServices {
+/** `charge` bills what a service cost (micro-dollars: a paid search query, a priced embedding) to the request the tool runs for. */
+export function platformServices(gateway: Gateway, snapshot: Snapshot, signal: AbortSignal, charge: (micros: number) => void): PlatformServices {
   const tools = snapshot.raw.tools;
   return {
     search: async (query, maxResults) => {
       const results = await searchWeb(tools.search, query, { local: gateway.localSearch, signal, maxResults: maxResults ?? tools.search.max_results });
-      if (tools.search.cost_per_query_usd) charge(tools.search.cost_per_query_usd);
+      if (tools.search.cost_per_query_usd) charge(usdToMicros(tools.search.cost_per_query_usd));
       return results;
     },
     browse: (url, options) =>
@@ -28,7 +29,7 @@ export function platformServices(gateway: Gateway, snapshot: Snapshot, signal: A
       }),
     vectorSearch: async (database, query, options) => {
       const store = gateway.vectors.store(snapshot, database);
-      return store.search(query, gateway.vectors.embedder(snapshot, database, signal), options);
+      return store.search(query, gateway.vectors.embedder(snapshot, database, signal, charge), options);
     },
   };
 }

@@ -17,6 +17,7 @@ export interface VectorStore {
 import { UpstreamCall } from "../upstream/call.ts";
 import { postToBackend } from "../upstream/client.ts";
 import { GatewayError } from "../errors.ts";
+import { costOf } from "../billing/cost.ts";
 
 export class VectorDatabases {
   private readonly stores = new Map<string, VectorStore>();
@@ -42,14 +43,22 @@ export class VectorDatabases {
     return store;
   }
 
-  /** Embeds with the database's embedding backend (its /v1/embeddings). */
-  embedder(snapshot: Snapshot, name: string, signal?: AbortSignal): Embedder {
+  /**
+   * Embeds with the database's embedding backend (its /v1/embeddings). `charge` receives what each call cost at the
+   * backend's prices (its reported prompt tokens, else about four characters per token; or its GPU time).
+   */
+  embedder(snapshot: Snapshot, name: string, signal?: AbortSignal, charge?: (micros: number) => void): Embedder {
     const backend = snapshot.vectorDatabases.get(name)!.embeddingBackend;
     return async (texts) => {
       const call = new UpstreamCall(signal);
+      const started = performance.now();
       try {
         const response = await postToBackend(backend, backend.embeddingsUrl, JSON.stringify({ model: backend.upstreamModel, input: texts }), call);
-        const body = (await response.json()) as { data?: { embedding?: unknown; index?: number }[] };
+        const body = (await response.json()) as { data?: { embedding?: unknown; index?: number }[]; usage?: { prompt_tokens?: number } };
+        if (charge) {
+          const promptTokens = body.usage?.prompt_tokens ?? Math.ceil(texts.reduce((sum, text) => sum + text.length, 0) / 4);
+          charge(costOf(backend.pricing, { promptTokens, completionTokens: 0 }, performance.now() - started).micros);
+        }
         const vectors = (body.data ?? []).slice().sort((a, b) => (a.index ?? 0) - (b.index ?? 0)).map((item) => item.embedding);
         if (vectors.length !== texts.length || !vectors.every((vector) => Array.isArray(vector))) {
           throw new GatewayError("upstream_error", `embedding backend '${backend.id}' answered ${vectors.length} float vectors for ${texts.length} texts`);

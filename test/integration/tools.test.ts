@@ -27,7 +27,8 @@ beforeAll(async () => {
 auth: {mode: none}
 backends:
   - {name: tool-user, url: ${upstream.url}/v1}
-  - {name: embedder, url: ${upstream.url}/v1, model: echo}
+  # $1 per input token: a query's embedding shows plainly in its request's cost.
+  - {name: embedder, url: ${upstream.url}/v1, model: echo, pricing: {input_per_mtok: 1000000}}
   - {name: quiet-tools, url: ${upstream.url}/v1, model: slow, stream_idle_timeout_ms: 40}
 balancers:
   - {name: tool-router, strategy: priority, routes: [{name: only, targets: [tool-user]}]}
@@ -187,6 +188,10 @@ describe("vector databases", () => {
 
     const answer = await ask("hello", [{ type: "flexible_vector_database_search", vector_database: "kb", query: "The warranty covers manufacturing defects for two years from purchase.", top_k: 1 }]);
     expect(answer.tool_runs[0]).toMatchObject({ type: "flexible_vector_database_search", results: 1 });
+    // The query's embedding is billed to the request: 10 tokens at $1 (the chat model is unpriced).
+    const id = String(answer.id).replace("chatcmpl-", "");
+    const row = await eventually(() => new Database(join(gateway.dir, "data", "sluice.db"), { readonly: true }).query("SELECT cost_micros FROM ledger WHERE request_id = ?").get(id) ?? undefined);
+    expect((row as { cost_micros: number }).cost_micros).toBe(10_000_000);
     const context = (await chatBodies())[0]!.messages[0];
     expect(context.role).toBe("system");
     expect(context.content).toContain("(warranty, score 1.000)");
