@@ -153,16 +153,28 @@ function checkRates(limits: Limits, key: ApiKey, request: AdmissionRequest, admi
   admission.headers = headers;
 }
 
+/**
+ * Before calls that cost money ahead of admission (the firewall's judge, auto's classifier model): a key whose
+ * budget has nothing left is refused at once rather than spending more on a request admission will refuse.
+ */
+export function refuseSpentBudget(limits: Limits, key: ApiKey): void {
+  if (key.budget_usd_daily === null && key.budget_usd_monthly === null) return;
+  const result = limits.budgets.reserve(key.id, budgetLimits(key), 1, Date.now());
+  if (!isBudgetDenial(result)) return result.release();
+  throw new GatewayError("budget_exceeded", `API key ${key.prefix}… has nothing left of its ${result.period} budget of $${result.limitMicros / 1e6}; wait for the next period`, {
+    headers: { "retry-after": String(Math.max(1, Math.ceil(result.retryAfterMs / 1000))) },
+  });
+}
+
+function budgetLimits(key: ApiKey) {
+  return { dailyMicros: toMicros(key.budget_usd_daily), monthlyMicros: toMicros(key.budget_usd_monthly) };
+}
+
 function reserveBudget(limits: Limits, key: ApiKey, request: AdmissionRequest, admission: Admission): void {
   const backends = request.candidates ?? (request.backend ? [request.backend] : []);
   const worstCase = Math.max(0, ...backends.map((backend) => worstCaseCostMicros(backend.pricing, request.promptTokensBound, request.maxTokens ?? backend.defaultMaxTokens, backend.timeoutMs)));
   const amount = worstCase + (request.spentMicros ?? 0);
-  const result = limits.budgets.reserve(
-    key.id,
-    { dailyMicros: toMicros(key.budget_usd_daily), monthlyMicros: toMicros(key.budget_usd_monthly) },
-    amount,
-    Date.now(),
-  );
+  const result = limits.budgets.reserve(key.id, budgetLimits(key), amount, Date.now());
   if (isBudgetDenial(result)) {
     const left = Math.max(0, result.limitMicros - result.spentMicros - result.reservedMicros) / 1e6;
     throw new GatewayError("budget_exceeded", `API key ${key.prefix}… would pass its ${result.period} budget of $${result.limitMicros / 1e6}: $${left.toFixed(6)} left, this request may cost up to $${(amount / 1e6).toFixed(6)} (lower max_tokens or wait)`, {

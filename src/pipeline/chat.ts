@@ -24,6 +24,7 @@ import { planAuto, planBalancer } from "../routing/plan.ts";
 import { postProcess, readCompletion, reports, respondBuffered, routingEvent, type Completion } from "./respond.ts";
 import { runPreProcessors } from "./processors.ts";
 import { runFirewall } from "./firewall.ts";
+import { refuseSpentBudget } from "./admission.ts";
 import { platformTools } from "./tool-loop.ts";
 import { chatWithTools } from "./chat-tools.ts";
 
@@ -36,7 +37,10 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp: Clien
   try {
     const body = await intake(ctx, req, gateway, clientIp, validateChatRequest);
     ctx.stream = typeof body.stream === "boolean" ? body.stream : ctx.snapshot.server.stream_default;
-    if (body.firewall !== undefined || ctx.principal?.key?.firewall) await runFirewall(ctx, gateway, body);
+    const key = ctx.principal?.key;
+    const screened = body.firewall !== undefined || key?.firewall;
+    if (key && (screened || ctx.autoRouting?.classifier)) refuseSpentBudget(gateway.limits, key);
+    if (screened) await runFirewall(ctx, gateway, body);
     if (body.inferada !== undefined || ctx.snapshot.raw.processors.default.length) {
       const answer = await runPreProcessors(ctx, gateway, body);
       if (answer !== undefined) return answerItself(ctx, gateway, answer);

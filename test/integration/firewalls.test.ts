@@ -223,6 +223,20 @@ describe("keys and the ledger", () => {
     expect(await ask()).toBe(0);
   });
 
+  test("a key whose budget is spent is refused before the judge is asked (the judge costs money too)", async () => {
+    // $1 a day; the judge's one token costs $1 and the echo model nothing: the first request spends it all.
+    const api = await key({ budget_usd_daily: 1 });
+    const judgeCalls = async () => (await judgeRequests()).length;
+    const before = await judgeCalls();
+    await api.chat.completions.create({ model: "echo", messages: [{ role: "user", content: `first ${crypto.randomUUID()}` }], firewall: "judged-priced" } as never);
+    expect(await judgeCalls()).toBe(before + 1);
+    const refused = await api.chat.completions.create({ model: "echo", messages: [{ role: "user", content: `second ${crypto.randomUUID()}` }], firewall: "judged-priced" } as never).catch((e) => e);
+    expect(refused.status).toBe(429);
+    expect(refused.code).toBe("budget_exceeded");
+    expect(refused.message).toContain("has nothing left of its daily budget of $1");
+    expect(await judgeCalls()).toBe(before + 1);
+  });
+
   test("the ledger records the firewall, its verdict and the rules, for blocked requests too", async () => {
     const error = await blocked("strict", `leak ${FAKE_OPENAI_KEY}`);
     const row = await eventually(() => new Database(join(gateway.dir, "data", "sluice.db"), { readonly: true }).query("SELECT status, error_code, firewall, firewall_verdict, firewall_rules, firewall_ms > 0 AS timed FROM ledger WHERE request_id = ?").get(error.requestID!) ?? undefined);
