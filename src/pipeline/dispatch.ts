@@ -74,7 +74,10 @@ export async function retryPlanned<T>(ctx: RequestContext, gateway: Gateway, thr
     if (!backend) break;
     tried.push(backend);
     ctx.admission?.releaseBackend();
-    if (backend.maxConcurrent !== undefined) ctx.admission!.holdBackend(await backendSlot(ctx, gateway, backend));
+    if (backend.maxConcurrent !== undefined) {
+      const slot = await backendSlot(ctx, gateway, backend); // creates ctx.admission when the request had none
+      ctx.admission!.holdBackend(slot);
+    }
     try {
       return await attempt(backend, beginAttempt(ctx, gateway, backend));
     } catch (retryThrown) {

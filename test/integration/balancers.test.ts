@@ -62,12 +62,14 @@ ${backends.join("\n")}
   - {name: one-slot, url: ${c.url}/v1, model: slow, max_concurrent: 1, queue_timeout_ms: 10000}
   - {name: refused-slot, url: "http://127.0.0.1:9/v1", health_url: "${c.url}/health", model: echo, max_concurrent: 1, queue_timeout_ms: 300}
   - {name: slow-c, url: ${c.url}/v1, model: slow}
+  - {name: slot-c, url: ${c.url}/v1, model: echo, max_concurrent: 2}
 balancers:
 ${balancers.join("\n")}
   - {name: failover, strategy: priority, retries: 2, retry_backoff_ms: 5, routes: [{targets: [refused, c]}]}
   - {name: cutter, strategy: priority, retries: 2, routes: [{targets: [cut]}]}
   - {name: slotted, strategy: priority, routes: [{targets: [one-slot]}]}
   - {name: slotted-failover, strategy: priority, retries: 1, retry_backoff_ms: 5, routes: [{targets: [refused-slot, slow-c]}]}
+  - {name: failover-into-slot, strategy: priority, retries: 1, retry_backoff_ms: 5, routes: [{targets: [refused, slot-c]}]}
   - name: router
     strategy: priority
     routes:
@@ -333,6 +335,16 @@ describe("max_concurrent on a balancer's backends", () => {
       expect(backend).toBe("slow-c");
       expect(completion.routing).toMatchObject({ balancer: "slotted-failover", model: "slow-c", attempts: 2 });
     }
+  });
+});
+
+describe("max_concurrent on a balancer's backends, on retries", () => {
+  test("a retry onto a backend with max_concurrent takes its slot, though the first backend had none", async () => {
+    const { backend, completion } = await ask("failover-into-slot");
+    expect(backend).toBe("slot-c");
+    expect(completion.routing).toMatchObject({ model: "slot-c", attempts: 2 });
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    expect(metrics).toMatch(/sluice_concurrency_in_use\{[^}]*backend:slot-c[^}]*\} 0/);
   });
 });
 
