@@ -76,3 +76,8 @@ export function newContext(endpoint: RequestContext["endpoint"], req: Request, s
     promptTokensBound: 0,
   };
 }
+
+/** Bills a call the gateway made for this request besides the model's answer (see `sideCostMicros`). */
+export function addSideCost(ctx: RequestContext, micros: number): void {
+  if (micros > 0) ctx.sideCostMicros = (ctx.sideCostMicros ?? 0) + micros;
+}

@@ -3,7 +3,7 @@
 // may give a default, and with `firewall_required` no request can choose another or go without.
 import { GatewayError } from "../errors.ts";
 import type { Gateway } from "../gateway.ts";
-import type { RequestContext } from "./context.ts";
+import { addSideCost, type RequestContext } from "./context.ts";
 import { screenConversation } from "../firewall/screen.ts";
 import { OutputScreen } from "../firewall/output.ts";
 
@@ -23,7 +23,7 @@ export async function runFirewall(ctx: RequestContext, gateway: Gateway, body: R
   }
   const { outcome, messages, costMicros } = await screenConversation(firewall, body.messages as never, gateway.judgeCache, ctx.clientSignal);
   ctx.firewall = outcome;
-  if (costMicros) ctx.sideCostMicros = (ctx.sideCostMicros ?? 0) + costMicros;
+  addSideCost(ctx, costMicros);
   if (outcome.verdict === "blocked") {
     const blocking = outcome.rules.filter((rule) => rule.action === "block");
     const named = blocking.map((rule) => `${rule.rule}${rule.signals.length ? ` (${rule.signals.join(", ")})` : ""}`).join("; ");

@@ -7,7 +7,7 @@
 // `tool_run`), and end with one usage chunk summed over the rounds.
 import { GatewayError } from "../errors.ts";
 import type { Gateway } from "../gateway.ts";
-import type { RequestContext, TokenUsage } from "./context.ts";
+import { addSideCost, type RequestContext, type TokenUsage } from "./context.ts";
 import type { LoadedPlugin } from "../plugins/host.ts";
 import type { ToolContext, ToolOutput } from "../plugins/api.ts";
 import { platformServices } from "../tools/services.ts";
@@ -114,13 +114,13 @@ export async function runCalls(ctx: RequestContext, gateway: Gateway, platform: 
 
 function toolContext(ctx: RequestContext, gateway: Gateway, request: Record<string, unknown>, signal: AbortSignal): ToolContext {
   const key = ctx.principal?.key;
-  const charge = (micros: number) => (ctx.sideCostMicros = (ctx.sideCostMicros ?? 0) + micros);
+  const charge = (micros: number) => addSideCost(ctx, micros);
   return { requestId: ctx.requestId, key: key ? { id: key.id, name: key.name } : null, request, services: platformServices(gateway, ctx.snapshot, signal, charge), signal };
 }
 
 /** A tool's own reported cost (a plugin calling a paid API itself), on top of what the platform services charged. */
 function addCost(ctx: RequestContext, output: ToolOutput): void {
-  if (output.costUsd) ctx.sideCostMicros = (ctx.sideCostMicros ?? 0) + usdToMicros(output.costUsd);
+  if (output.costUsd) addSideCost(ctx, usdToMicros(output.costUsd));
 }
 
 export function addUsage(total: TokenUsage, usage: TokenUsage | undefined): void {

@@ -6,7 +6,7 @@ import { GatewayError } from "../errors.ts";
 import type { Gateway } from "../gateway.ts";
 import type { Backend } from "../config/resolve.ts";
 import type { AutoRouting, Balancer, RetryPolicy, Route } from "../config/resolve-routing.ts";
-import type { RequestContext } from "../pipeline/context.ts";
+import { addSideCost, type RequestContext } from "../pipeline/context.ts";
 import type { RetryBudget } from "./retry-budget.ts";
 import { chooseRoute } from "./route-match.ts";
 import { orderCandidates, type Candidate } from "./strategies.ts";
@@ -81,7 +81,7 @@ export async function planAuto(ctx: RequestContext, gateway: Gateway, auto: Auto
   const classification = overrides.task
     ? { ...(await classifyWith(undefined, 0, body.messages as never)), task: overrides.task, confidence: 1, classifier: "request" }
     : await classifyWith(auto.classifier?.backend, auto.classifier?.timeoutMs ?? 0, body.messages as never, ctx.clientSignal);
-  if (classification.costMicros) ctx.sideCostMicros = (ctx.sideCostMicros ?? 0) + classification.costMicros;
+  addSideCost(ctx, classification.costMicros ?? 0);
   const permitted = permittedTargets(ctx, allowed.map((backend) => ({ backend, weight: 1 })), "auto's model pool");
   const available = availableCandidates(gateway, permitted);
   if (!available.length) throw noHealthyBackend("auto's model pool", allowed);
