@@ -10,8 +10,8 @@
  */
 import { isIPv4, isIPv6 } from "node:net";
 import { isValidIBAN } from "ibantools";
-import { findPhoneNumbersInText, type CountryCode, type PhoneNumber } from "libphonenumber-js/max";
-import type nlpType from "compromise";
+import { findPeople } from "./pii-person.ts";
+import { findPhones } from "./pii-phone.ts";
 
 export const PII_KINDS = ["email", "phone", "credit_card", "iban", "ip_address", "national_id", "person"] as const;
 export type PiiKind = (typeof PII_KINDS)[number];
@@ -40,7 +40,7 @@ export function findPii(text: string, options: PiiOptions = {}): PiiMatch[] {
   const language = (options.language ?? "").toLowerCase();
   const found: PiiMatch[] = [];
   if (kinds.has("email")) findEmails(text, found);
-  if (kinds.has("phone")) findPhones(text, defaultRegion(language), found);
+  if (kinds.has("phone")) findPhones(text, language, found);
   if (kinds.has("credit_card")) findCards(text, found);
   if (kinds.has("iban")) findIbans(text, found);
   if (kinds.has("ip_address")) findIps(text, found);
@@ -83,73 +83,6 @@ const EMAIL =
 
 function findEmails(text: string, found: PiiMatch[]): void {
   for (const m of text.matchAll(EMAIL)) push(found, "email", text, m.index, m.index + m[0].length);
-}
-
-// ---- phone -------------------------------------------------------------------------------------------------
-
-const LANGUAGE_REGIONS: Record<string, CountryCode> = { en: "US", de: "DE", fr: "FR", es: "ES" };
-
-/** "de-AT" → AT, "fr" → FR, "it" → none (only numbers written with + or 00 are then found). */
-function defaultRegion(language: string): CountryCode | undefined {
-  const [primary = "", region] = language.split(/[-_]/);
-  if (region && /^[a-z]{2}$/.test(region)) return region.toUpperCase() as CountryCode;
-  return LANGUAGE_REGIONS[primary];
-}
-
-const PHONE_WORD = /(?:tel|phone|call|cell|mobile|fax|sms|text|whatsapp|contact|reach|ruf|telefon|handy|mobil|appel|portable|numéro|llam|teléfono|móvil|número)/i;
-const NOT_A_PHONE_BEFORE =
-  /(?:[#№$€£¥]|\b(?:order|invoice|ref|id|rechnung|bestellung|kunden|commande|facture|pedido|factura)\w*\.?(?:\s*(?:nr|no|n°|num|number|nummer|numéro|número)\.?)?\s*[:#]?)\s*$/i;
-const NOT_A_PHONE_AFTER = /^\s?(?:[$€£¥%]|(?:eur|usd|gbp|chf|units?|pcs|stück|unités|unidades)\b)/i;
-const DATE_LIKE = /^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})$/;
-/** "1 234 567" or "12.345.678": thousands separators, not a phone. */
-const THOUSANDS_LIKE = /^\d{1,2}(?:[ .,]\d{3})+$/;
-const IPV4_LIKE = /^\d{1,3}(?:\.\d{1,3}){3}$/;
-
-/**
- * Numbers with + or 00 count wherever they are; numbers in national format only in the default region, and
- * not when they read as dates, amounts or order numbers. An unbroken run of digits in national format needs a
- * phone word shortly before it ("call", "Tel.", "appelez", "llámame"), since most such runs are ids.
- * Only numbers libphonenumber calls valid under its full ("max") metadata count; the default metadata only
- * checks lengths and let order numbers and card fragments through.
- */
-function findPhones(text: string, region: CountryCode | undefined, found: PiiMatch[]): void {
-  const options = region ? { defaultCountry: region } : undefined;
-  // libphonenumber's matcher costs 20–200 µs per call, so it sees only digit runs that could hold a number we
-  // would keep (plus one character either side, for its own "not inside a word" check).
-  for (const chunk of text.matchAll(PHONE_CHUNK)) {
-    if (!worthParsing(chunk[0], text.slice(Math.max(0, chunk.index - 40), chunk.index), region)) continue;
-    const offset = Math.max(0, chunk.index - 1);
-    const window = text.slice(offset, chunk.index + chunk[0].length + 1);
-    for (const m of findPhoneNumbersInText(window, options)) {
-      const start = offset + m.startsAt;
-      const end = offset + m.endsAt;
-      if (m.number.isValid() && looksLikePhone(text, start, end, m.number)) push(found, "phone", text, start, end, m.number.country);
-    }
-  }
-}
-
-/** The checks of `looksLikePhone` that can be made on the whole run, before paying for the parser. */
-function worthParsing(chunk: string, before: string, region: CountryCode | undefined): boolean {
-  if (chunk.replace(/\D/g, "").length < PHONE_MIN_DIGITS) return false;
-  if (chunk.startsWith("+")) return true;
-  if (!region || IPV4_LIKE.test(chunk) || DATE_LIKE.test(chunk) || THOUSANDS_LIKE.test(chunk)) return false;
-  if (/^\d+$/.test(chunk) && !PHONE_WORD.test(before)) return false;
-  return !NOT_A_PHONE_BEFORE.test(before.slice(-24));
-}
-
-/** A digit, then digits and the separators phone numbers are written with, ending in a digit. */
-const PHONE_CHUNK = /(?<![\p{L}\p{N}])(?:\+|\()?\d[\d \t().\/-]*\d/gu;
-const PHONE_MIN_DIGITS = 6;
-
-function looksLikePhone(text: string, start: number, end: number, number: PhoneNumber): boolean {
-  const raw = text.slice(start, end);
-  if (/^(?:\+|00|011)/.test(raw)) return true;
-  const before = text.slice(Math.max(0, start - 40), start);
-  if (DATE_LIKE.test(raw) || THOUSANDS_LIKE.test(raw)) return false;
-  if (NOT_A_PHONE_BEFORE.test(before.slice(-24)) || NOT_A_PHONE_AFTER.test(text.slice(end, end + 8))) return false;
-  if (/^\d+$/.test(raw) && !PHONE_WORD.test(before)) return false;
-  // Where the national format has a trunk 0 ("06 12 …", "030 …") people write it; without it, it is not a phone.
-  return !(digitsOf(number.formatNational()).startsWith("0") && !digitsOf(raw).startsWith("0"));
 }
 
 // ---- credit card -------------------------------------------------------------------------------------------
@@ -329,122 +262,4 @@ export function codiceFiscaleValid(code: string): boolean {
     sum += i % 2 === 0 ? CF_ODD[value]! : value;
   }
   return String.fromCharCode(65 + (sum % 26)) === code[15];
-}
-
-// ---- person ------------------------------------------------------------------------------------------------
-
-/** A capitalized name word: "Müller", "O'Brien", "Jean-Luc", "McDonald". Case-sensitive on purpose. */
-const NAME_WORD = String.raw`\p{Lu}\p{L}*(?:-\p{L}+|['’]\p{Lu}\p{L}*)*`;
-const NAME_AFTER = new RegExp(String.raw`[ \t\u00a0]+(${NAME_WORD})(?:[ \t\u00a0]+(${NAME_WORD}))?`, "uy");
-const ABBREVIATED_TITLES = "Mr Mrs Ms Mx Dr Prof Sr Sra Srta Mme Mlle Hr Dña".split(" ");
-const FULL_TITLES = "Miss Sir Dame Herr Herrn Frau Monsieur Madame Mademoiselle Señor Señora Señorita Don Doña".split(" ");
-const TITLE = String.raw`(?:(?:${ABBREVIATED_TITLES.join("|")})\.?|M\.|D\.|${FULL_TITLES.join("|")})(?=\s)`;
-const HONORIFIC = new RegExp(String.raw`(?<![\p{L}\p{N}])${TITLE}(?:\s+${TITLE})*`, "gu");
-const LEADING_TITLES = new RegExp(String.raw`^(?:${TITLE}\s+)+`, "u");
-const INTRODUCTION =
-  /(?<![\p{L}])(?:my name is|my name's|i am called|ich heiße|ich heisse|mein name ist|je m['’]appelle|mon nom est|me llamo|mi nombre es)(?=\s)/giu;
-/** Capitalized words that follow a title or start a sentence without being a name. */
-const NOT_NAMES = new Set(
-  (
-    "The And Und Der Die Das Le La Les El Los Las Et Y I " +
-    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday Montag Dienstag Mittwoch Donnerstag Freitag Samstag Sonntag " +
-    "Lundi Mardi Mercredi Jeudi Vendredi Samedi Dimanche Lunes Martes Miércoles Jueves Viernes Sábado Domingo " +
-    "January February March April May June July August September October November December Januar Februar März Juni Juli " +
-    "Oktober Dezember Janvier Février Mars Avril Mai Juin Juillet Août Septembre Octobre Novembre Décembre Enero Febrero " +
-    "Marzo Abril Mayo Junio Julio Agosto Septiembre Octubre Noviembre Diciembre"
-  ).split(" "),
-);
-
-/** "M. Dupont", "D. Juan" — but elsewhere an initial or a sentence ending in a capital ("room M. Please …"). */
-const INITIAL_LIKE_TITLES: Record<string, string> = { "M.": "fr", "D.": "es" };
-const TITLE_WORDS = new Set([...ABBREVIATED_TITLES, ...FULL_TITLES, "Madam"]);
-
-type NlpPerson = { offset: { start: number; length: number } };
-let nlp: typeof nlpType | undefined;
-
-function findPeople(text: string, language: string, found: PiiMatch[]): void {
-  nameAfter(text, HONORIFIC, "title", found, (title) => {
-    const onlyIn = INITIAL_LIKE_TITLES[title];
-    return onlyIn === undefined || language.startsWith(onlyIn);
-  });
-  nameAfter(text, INTRODUCTION, "introduction", found, () => true);
-  if (language !== "" && !language.startsWith("en")) return;
-  // Loaded here, not at import: only requests that ask for names pay for the tagger.
-  nlp ??= require("compromise") as typeof nlpType;
-  for (let from = 0; from < text.length; ) {
-    const to = chunkEnd(text, from);
-    const chunk = text.slice(from, to);
-    // The tagger costs ~0.3 ms even for a short sentence; most chunks have no word it could call a name.
-    if (mayNameSomeone(chunk)) {
-      for (const person of nlp(chunk).people().json({ offset: true }) as NlpPerson[])
-        taggedName(text, from + person.offset.start, from + person.offset.start + person.offset.length, found);
-    }
-    from = to;
-  }
-}
-
-const CAPITALIZED_WORD = /(?<![\p{L}\p{N}])\p{Lu}\p{Ll}+/gu;
-const NAME_TAGS = new Set(["FirstName", "MaleName", "FemaleName", "LastName", "Person", "Honorific"]);
-let nameLexicon: Set<string> | undefined;
-
-/**
- * Whether the tagger could find a person here: some capitalized word is a name in its lexicon, or is capitalized
- * in mid-sentence (where only names and other proper nouns are). A sentence like "Say hello." has neither.
- */
-function mayNameSomeone(chunk: string): boolean {
-  nameLexicon ??= new Set(
-    Object.entries((nlp as unknown as { model(): { one: { lexicon: Record<string, string | string[]> } } }).model().one.lexicon)
-      .filter(([, tags]) => [tags].flat().some((tag) => NAME_TAGS.has(tag)))
-      .map(([word]) => word),
-  );
-  for (const match of chunk.matchAll(CAPITALIZED_WORD)) {
-    const word = match[0];
-    if (NOT_NAMES.has(word)) continue;
-    if (nameLexicon.has(word.toLowerCase()) || !startsSentence(chunk, match.index)) return true;
-  }
-  return false;
-}
-
-function startsSentence(text: string, index: number): boolean {
-  let i = index - 1;
-  while (i >= 0 && /[\s"'“‘(\[*_-]/u.test(text[i]!)) i--;
-  return i < 0 || /[.!?:;\n]/.test(text[i]!);
-}
-
-/**
- * compromise's cost grows faster than the text (a 50 KB run without sentence breaks takes seconds), so it is
- * fed pieces of at most this many characters, cut after a sentence or at least between words.
- */
-const TAGGER_CHUNK_CHARS = 1500;
-
-function chunkEnd(text: string, from: number): number {
-  const limit = from + TAGGER_CHUNK_CHARS;
-  if (limit >= text.length) return text.length;
-  for (let i = limit - 1; i > from + 1; i--) if (/\s/.test(text[i]!) && /[.!?\n]/.test(text[i - 1]!)) return i + 1;
-  const space = text.lastIndexOf(" ", limit - 1);
-  return space > from ? space + 1 : limit;
-}
-
-/** A name as the tagger saw it, less its title, possessive and trailing punctuation. */
-function taggedName(text: string, start: number, end: number, found: PiiMatch[]): void {
-  const title = LEADING_TITLES.exec(text.slice(start, end));
-  if (title) start += title[0].length;
-  const possessive = /['’]s\W*$/u.exec(text.slice(start, end));
-  if (possessive) end -= possessive[0].length;
-  while (end > start && !/\p{L}/u.test(text[end - 1]!)) end--;
-  const value = text.slice(start, end);
-  if (end > start && !NOT_NAMES.has(value) && !TITLE_WORDS.has(value)) push(found, "person", text, start, end, "nlp");
-}
-
-/** The one or two capitalized words after each `trigger` match; the name alone is the span, not the title. */
-function nameAfter(text: string, trigger: RegExp, detail: string, found: PiiMatch[], accept: (trigger: string) => boolean): void {
-  for (const m of text.matchAll(trigger)) {
-    if (!accept(m[0])) continue;
-    NAME_AFTER.lastIndex = m.index + m[0].length;
-    const name = NAME_AFTER.exec(text);
-    if (!name || NOT_NAMES.has(name[1]!)) continue;
-    const start = NAME_AFTER.lastIndex - name[0].length + name[0].indexOf(name[1]!);
-    const end = name[2] && !NOT_NAMES.has(name[2]) ? NAME_AFTER.lastIndex : start + name[1]!.length;
-    push(found, "person", text, start, end, detail);
-  }
 }

@@ -1,0 +1,207 @@
+/**
+ * Person names for `findPii`, the one heuristic kind. Four sources, all case-sensitive on purpose:
+ *   - a title before the name ("Dr. Anna Schmidt", "Herrn Müller", "Mme Lefèvre", "Sra. López");
+ *   - a trigger before it: self-introductions ("my name is", "ich heiße", "je m'appelle", "me llamo"), "Name:",
+ *     greetings and sign-offs ("Dear Anna", "Hallo Jonas", "Best regards,\nPriya Patel", "-- Marc");
+ *   - the name lists (src/detectors/lists/names.json, generated from faker's locale data by
+ *     test/train/pii-names.ts): a known first name, and the capitalised name words after it. A first name that
+ *     is also an everyday word ("Will", "May", "Mark", "Rose") counts only before a known surname, or mid-sentence
+ *     before a capitalised word; alone it needs a title, greeting or introduction;
+ *   - compromise's English named-entity tagger (English or no language), loaded on first use because it costs
+ *     ~200 ms to load, and run only on pieces where it could find something.
+ */
+import type nlpType from "compromise";
+import names from "./lists/names.json" with { type: "json" };
+import type { PiiMatch } from "./pii.ts";
+
+const FIRST = new Set(names.first);
+const FIRST_COMMON = new Set(names.firstCommon);
+const LAST = new Set(names.last);
+const LAST_COMMON = new Set(names.lastCommon);
+const isKnownName = (word: string) => FIRST.has(word) || FIRST_COMMON.has(word) || LAST.has(word) || LAST_COMMON.has(word);
+
+/** A capitalized name word: "Müller", "O'Brien", "Jean-Luc", "McDonald". */
+const NAME_WORD = String.raw`\p{Lu}\p{L}*(?:-\p{L}+|['’]\p{Lu}\p{L}*)*`;
+const NAME_AT = new RegExp(String.raw`[ \t\u00a0]*(?:\n[ \t\u00a0]*)?(${NAME_WORD})(?:[ \t\u00a0]+(${NAME_WORD}))?`, "uy");
+const ABBREVIATED_TITLES = "Mr Mrs Ms Mx Dr Prof Sr Sra Srta Mme Mlle Hr Dña Dott Dott.ssa Sig Sig.ra Dhr Mevr Sen".split(" ");
+const FULL_TITLES =
+  "Miss Sir Dame Lord Lady Herr Herrn Frau Monsieur Madame Mademoiselle Señor Señora Señorita Don Doña Signor Signora Signorina Dottore Dottoressa Senhor Senhora Mevrouw Meneer".split(
+    " ",
+  );
+const TITLE = String.raw`(?:(?:${ABBREVIATED_TITLES.map((t) => t.replace(".", "\\.")).join("|")})\.?|M\.|D\.|${FULL_TITLES.join("|")})(?=\s)`;
+const HONORIFIC = new RegExp(String.raw`(?<![\p{L}\p{N}])${TITLE}(?:\s+${TITLE})*`, "gu");
+const LEADING_TITLES = new RegExp(String.raw`^(?:${TITLE}\s+)+`, "u");
+const INTRODUCTION =
+  /(?<![\p{L}])(?:my name is|my name's|i am called|ich heiße|ich heisse|mein name ist|je m['’]appelle|mon nom est|me llamo|mi nombre es|mi chiamo|il mio nome è|mijn naam is|ik heet|meu nome é|me chamo|(?:full )?name\s?:|nombre\s?:|nom\s?:|nome\s?:|naam\s?:|signed,?|gez\.|firmado,?|signé,?)(?=\s)/giu;
+/** Greetings and sign-offs: the words after them are a name only when the first one is on the name lists. */
+const GREETING =
+  /(?<![\p{L}])(?:dear|hi|hello|hey|thanks|thank you|cheers|regards|best|sincerely|yours|liebe|lieber|hallo|grüße|gruß|viele grüße|bonjour|salut|cher|chère|merci|cordialement|hola|querid[oa]|estimad[oa]|saludos|gracias|ciao|car[oa]|gentile|grazie|saluti|beste|groeten|olá|oi|obrigad[oa]|atenciosamente|abraços|i['’]m|i am|this is|it['’]s|ask|asked|tell|told|cc)[,!:]?[ \t]*(?:\n[ \t]*)?(?=\p{Lu})|(?:^|\n)[ \t]*(?:--|—|–)[ \t]*(?=\p{Lu})/giu;
+/** Capitalized words that follow a title, greeting or list name, or start a sentence, without being a name. */
+const NOT_NAMES = new Set(
+  (
+    "The And Und Der Die Das Le La Les El Los Las Et Y I A An Of In On At To For With From By Team All Everyone Customer " +
+    "Customers Sir Madam Madame Client Clients Kunde Kunden Colleague Colleagues Friend Friends Support Service Sales Admin " +
+    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday Montag Dienstag Mittwoch Donnerstag Freitag Samstag Sonntag " +
+    "Lundi Mardi Mercredi Jeudi Vendredi Samedi Dimanche Lunes Martes Miércoles Jueves Viernes Sábado Domingo " +
+    "January February March April May June July August September October November December Januar Februar März Juni Juli " +
+    "Oktober Dezember Janvier Février Mars Avril Mai Juin Juillet Août Septembre Octobre Novembre Décembre Enero Febrero " +
+    "Marzo Abril Mayo Junio Julio Agosto Septiembre Octubre Noviembre Diciembre Gennaio Febbraio Aprile Maggio Giugno " +
+    "Luglio Settembre Ottobre Dicembre Christmas Easter Paris London Berlin Madrid Rome Roma Lyon Marseille Munich München " +
+    "Hamburg Vienna Wien Zurich Zürich Geneva Genève Milan Milano Florence Venice Naples Barcelona Sevilla Valencia Lisbon " +
+    "Lisboa Porto Amsterdam Rotterdam Brussels Bruxelles Dublin Sydney Melbourne Austin Dallas Houston Phoenix Denver " +
+    "Boston Chicago Seattle Atlanta Orlando Miami Washington Lincoln Jackson Madison Georgia Virginia Carolina Florida " +
+    "Indiana Montana Nevada Jordan Israel India China America Africa Asia Europe German English French Spanish Italian " +
+    "Dutch Christian Catholic Chelsea Arsenal Mercedes Porsche Toyota Tesla Siri Alexa Python Java Ruby Swift Rust " +
+    "Linux Windows Android Apple Google Amazon Microsoft Meta Oracle Adobe Intel Nvidia Samsung Street Avenue Road Hotel " +
+    "Hi Hello Dear Thanks Best Regards Cheers Hallo Bonjour Hola Ciao Please Note North South East West New Saint San Santa"
+  ).split(" "),
+);
+/** Words between a first name and a surname: "Ludwig van Beethoven", "María de la Cruz", "Otto von Bismarck". */
+const PARTICLES = new Set("van von der den de del della di da das do dos du la le zu ten ter y e".split(" "));
+
+/** "M. Dupont", "D. Juan" — but elsewhere an initial or a sentence ending in a capital ("room M. Please …"). */
+const INITIAL_LIKE_TITLES: Record<string, string> = { "M.": "fr", "D.": "es" };
+const TITLE_WORDS = new Set([...ABBREVIATED_TITLES, ...FULL_TITLES, "Madam"]);
+
+export function findPeople(text: string, language: string, found: PiiMatch[]): void {
+  nameAfter(text, HONORIFIC, "title", found, (title) => {
+    const onlyIn = INITIAL_LIKE_TITLES[title];
+    return onlyIn === undefined || language.startsWith(onlyIn);
+  });
+  nameAfter(text, INTRODUCTION, "introduction", found, () => true);
+  nameAfter(text, GREETING, "greeting", found, () => true, isKnownName);
+  listedNames(text, language, found);
+  if (language === "" || language.startsWith("en")) taggerNames(text, found);
+}
+
+// ---- the name lists ----------------------------------------------------------------------------------------
+
+const CAPITALIZED = /(?<![\p{L}\p{N}_@.'’-])\p{Lu}\p{Ll}+(?:-\p{Lu}?\p{Ll}+|['’]\p{Lu}\p{Ll}+)*(?![\p{L}\p{N}_@]|\.\p{L})/gu;
+
+function listedNames(text: string, language: string, found: PiiMatch[]): void {
+  const words = [...text.matchAll(CAPITALIZED)];
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]![0];
+    const plain = FIRST.has(word);
+    if (!plain && !FIRST_COMMON.has(word)) continue;
+    const start = words[i]!.index;
+    // The name words that follow: capitalised, separated by one space and maybe particles, none a stop word.
+    let end = start + word.length;
+    let next = i + 1;
+    const followers: string[] = [];
+    while (next < words.length && followers.length < 3) {
+      const gap = text.slice(end, words[next]!.index);
+      if (!/^[ \u00a0]$/.test(gap) && !(gap.length > 2 && gap.trim().split(/[ \u00a0]+/).every((p) => PARTICLES.has(p)) && /^[ \u00a0]/.test(gap)))
+        break;
+      const follower = words[next]![0];
+      if (NOT_NAMES.has(follower) || TITLE_WORDS.has(follower)) break;
+      followers.push(follower);
+      end = words[next]!.index + follower.length;
+      next++;
+    }
+    const surname = followers[0];
+    const midSentence = !startsSentence(text, start);
+    const accept = NOT_NAMES.has(word)
+      ? surname !== undefined && LAST.has(surname)
+      : surname === undefined
+        ? plain && !TITLE_WORDS.has(word)
+        : LAST.has(surname) || FIRST.has(surname) || plain || (midSentence && (LAST_COMMON.has(surname) || !/^(?:de|nl)/.test(language)));
+    if (!accept) continue;
+    found.push({ kind: "person", start, end, value: text.slice(start, end), detail: "list" });
+    i = next - 1;
+  }
+}
+
+function startsSentence(text: string, index: number): boolean {
+  let i = index - 1;
+  while (i >= 0 && /[\s"'“‘(\[*_-]/u.test(text[i]!)) i--;
+  return i < 0 || /[.!?:;\n]/.test(text[i]!);
+}
+
+// ---- compromise --------------------------------------------------------------------------------------------
+
+type NlpPerson = { offset: { start: number; length: number } };
+let nlp: typeof nlpType | undefined;
+const CAPITALIZED_WORD = /(?<![\p{L}\p{N}])\p{Lu}\p{Ll}+/gu;
+const NAME_TAGS = new Set(["FirstName", "MaleName", "FemaleName", "LastName", "Person", "Honorific"]);
+let nameLexicon: Set<string> | undefined;
+
+function taggerNames(text: string, found: PiiMatch[]): void {
+  // Loaded here, not at import: only requests that ask for names pay for the tagger.
+  nlp ??= require("compromise") as typeof nlpType;
+  for (let from = 0; from < text.length; ) {
+    const to = chunkEnd(text, from);
+    const chunk = text.slice(from, to);
+    // The tagger costs ~0.3 ms even for a short sentence; most chunks have no word it could call a name.
+    if (mayNameSomeone(chunk)) {
+      for (const person of nlp(chunk).people().json({ offset: true }) as NlpPerson[])
+        taggedName(text, from + person.offset.start, from + person.offset.start + person.offset.length, found);
+    }
+    from = to;
+  }
+}
+
+/**
+ * Whether the tagger could find a person here: some capitalized word is a name in its lexicon, or is capitalized
+ * in mid-sentence (where only names and other proper nouns are). A sentence like "Say hello." has neither.
+ */
+function mayNameSomeone(chunk: string): boolean {
+  nameLexicon ??= new Set(
+    Object.entries((nlp as unknown as { model(): { one: { lexicon: Record<string, string | string[]> } } }).model().one.lexicon)
+      .filter(([, tags]) => [tags].flat().some((tag) => NAME_TAGS.has(tag)))
+      .map(([word]) => word),
+  );
+  for (const match of chunk.matchAll(CAPITALIZED_WORD)) {
+    const word = match[0];
+    if (NOT_NAMES.has(word)) continue;
+    if (nameLexicon.has(word.toLowerCase()) || !startsSentence(chunk, match.index)) return true;
+  }
+  return false;
+}
+
+/**
+ * compromise's cost grows faster than the text (a 50 KB run without sentence breaks takes seconds), so it is
+ * fed pieces of at most this many characters, cut after a sentence or at least between words.
+ */
+const TAGGER_CHUNK_CHARS = 1500;
+
+function chunkEnd(text: string, from: number): number {
+  const limit = from + TAGGER_CHUNK_CHARS;
+  if (limit >= text.length) return text.length;
+  for (let i = limit - 1; i > from + 1; i--) if (/\s/.test(text[i]!) && /[.!?\n]/.test(text[i - 1]!)) return i + 1;
+  const space = text.lastIndexOf(" ", limit - 1);
+  return space > from ? space + 1 : limit;
+}
+
+/** A name as the tagger saw it, less its title, possessive and trailing punctuation. */
+function taggedName(text: string, start: number, end: number, found: PiiMatch[]): void {
+  const title = LEADING_TITLES.exec(text.slice(start, end));
+  if (title) start += title[0].length;
+  const possessive = /['’]s\W*$/u.exec(text.slice(start, end));
+  if (possessive) end -= possessive[0].length;
+  while (end > start && !/\p{L}/u.test(text[end - 1]!)) end--;
+  const value = text.slice(start, end);
+  if (end > start && !NOT_NAMES.has(value) && !TITLE_WORDS.has(value)) found.push({ kind: "person", start, end, value, detail: "nlp" });
+}
+
+// ---- triggers ----------------------------------------------------------------------------------------------
+
+/** The one or two capitalized words after each `trigger` match; the name alone is the span, not the title. */
+function nameAfter(
+  text: string,
+  trigger: RegExp,
+  detail: string,
+  found: PiiMatch[],
+  accept: (trigger: string) => boolean,
+  firstWordOk: (word: string) => boolean = () => true,
+): void {
+  for (const m of text.matchAll(trigger)) {
+    if (!accept(m[0])) continue;
+    NAME_AT.lastIndex = m.index + m[0].length;
+    const name = NAME_AT.exec(text);
+    if (!name || NOT_NAMES.has(name[1]!) || TITLE_WORDS.has(name[1]!) || !firstWordOk(name[1]!)) continue;
+    const start = NAME_AT.lastIndex - name[0].length + name[0].indexOf(name[1]!);
+    const end = name[2] && !NOT_NAMES.has(name[2]) ? NAME_AT.lastIndex : start + name[1]!.length;
+    found.push({ kind: "person", start, end, value: text.slice(start, end), detail });
+  }
+}
