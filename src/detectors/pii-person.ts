@@ -53,9 +53,22 @@ const NOT_NAMES = new Set(
     "Indiana Montana Nevada Jordan Israel India China America Africa Asia Europe German English French Spanish Italian " +
     "Dutch Christian Catholic Chelsea Arsenal Mercedes Porsche Toyota Tesla Siri Alexa Python Java Ruby Swift Rust " +
     "Linux Windows Android Apple Google Amazon Microsoft Meta Oracle Adobe Intel Nvidia Samsung Street Avenue Road Hotel " +
-    "Hi Hello Dear Thanks Best Regards Cheers Hallo Bonjour Hola Ciao Please Note North South East West New Saint San Santa"
+    "Hi Hello Dear Thanks Best Regards Cheers Hallo Bonjour Hola Ciao Please Note North South East West New Saint San Santa " +
+    "Sul Norte Leste Oeste Nord Alt Neu Old Lake Port Mount Fort Rose Amber Grace Hope Faith Joy Summer Winter"
   ).split(" "),
 );
+/** Streets and places are often named after people: "Via Fedele", "Rua João Pedro", "6832 Hayes Summit". */
+const PLACE_BEFORE =
+  /(?:\d+[a-z]?,?|\b(?:Via|Viale|Piazza|Piazzale|Corso|Contrada|Borgo|Largo|Vicolo|Strada|Rotonda|Rua|Avenida|Travessa|Rodovia|Alameda|Praça|Estrada|Calle|Plaza|Paseo|Camino|Ronda|Bloque|Jardines|Riera|Rambla|Carrer|Conjunto|Rue|Avenue|Boulevard|Place|Passage|Allée|Impasse|Quai|Chemin|Voie|Square|Platz|Street|Road|Lane|Drive|Saint|San|Santa|Sankt|St|Sesto|Nord|Süd|Ost|Alt|Neu|Bad|Old|Lake|Port|Mount|Fort|Villa|Ciudad|Puerto|Vila|Colonia|Barrio|Hotel|Restaurant|Café|Universidad|Université|University|Hospital|Klinik)\.?)[ \u00a0]+$/u;
+const PLACE_AFTER =
+  /^(?:-?(?:Str\.|Straße|Strasse|straße|strasse|Platz|Weg|Allee|Gasse|Ring)|[ \u00a0]+(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Lane|Drive|Boulevard|Way|Court|Place|Summit|Ranch|Square|Park|Bridge|Hill|Heights|Terrace|Crescent|Close|Gardens|Mews|Valley|University|College|Institute|Foundation|Hospital|Airport|Station|Stadium|Center|Centre|Museum|terme|umbro|do Sul|do Norte|veneto|salentino|City|County|Beach|Falls|Springs))\b/u;
+/** "Carroll and Sons", "Dini, Degano e Giampaolo SPA", "Pierre EI": the names of companies. */
+const COMPANY_AFTER =
+  /^(?:,?[ \u00a0]+(?:and|et|e|y|und|&|en)?[ \u00a0]*\p{Lu}[\p{L}'’-]*){0,3}[ \u00a0,]+(?:GmbH|AG|KG|OHG|SE|S\.A\.|SA|SpA|SPA|S\.p\.A\.|s\.r\.l\.|srl|Srl|Ltd|LLC|Inc|PLC|plc|Group|Gruppe|Groupe|Grupo|Sons|figli|Hermanos|Hijos|SNC|SARL|SAS|EI|EIRELI|LTDA|Ltda|BV|NV|B\.V\.|N\.V\.|Comércio|Associados|Partners|Holding|Corp|Co\.|& Co|and Co)(?![\p{L}])/u;
+
+const inPlaceOrCompany = (text: string, start: number, end: number): boolean =>
+  PLACE_BEFORE.test(text.slice(Math.max(0, start - 16), start)) || PLACE_AFTER.test(text.slice(end, end + 16)) || COMPANY_AFTER.test(text.slice(end, end + 60));
+
 /** Words between a first name and a surname: "Ludwig van Beethoven", "María de la Cruz", "Otto von Bismarck". */
 const PARTICLES = new Set("van von der den de del della di da das do dos du la le zu ten ter y e".split(" "));
 
@@ -106,7 +119,7 @@ function listedNames(text: string, language: string, found: PiiMatch[]): void {
       : surname === undefined
         ? plain && !TITLE_WORDS.has(word)
         : LAST.has(surname) || FIRST.has(surname) || plain || (midSentence && (LAST_COMMON.has(surname) || !/^(?:de|nl)/.test(language)));
-    if (!accept) continue;
+    if (!accept || inPlaceOrCompany(text, start, end)) continue;
     found.push({ kind: "person", start, end, value: text.slice(start, end), detail: "list" });
     i = next - 1;
   }
@@ -173,15 +186,26 @@ function chunkEnd(text: string, from: number): number {
   return space > from ? space + 1 : limit;
 }
 
-/** A name as the tagger saw it, less its title, possessive and trailing punctuation. */
+/**
+ * A name as the tagger saw it, less its title, possessive and what follows the name words. compromise also calls
+ * "Grace period", "Amber" or a company "Klein - van Iersel" people, so only capitalised words count, and a single
+ * word only when the name lists call it a first name that is not an everyday word.
+ */
+const TAGGED_WORD = String.raw`\p{Lu}[\p{L}\p{M}]*(?:[-'’]\p{Lu}[\p{L}\p{M}]*)*`;
+const TAGGED_WORDS = new RegExp(String.raw`^${TAGGED_WORD}(?:[ \u00a0]+${TAGGED_WORD})*(?![\p{L}\p{M}])`, "u");
+
 function taggedName(text: string, start: number, end: number, found: PiiMatch[]): void {
   const title = LEADING_TITLES.exec(text.slice(start, end));
   if (title) start += title[0].length;
-  const possessive = /['’]s\W*$/u.exec(text.slice(start, end));
-  if (possessive) end -= possessive[0].length;
-  while (end > start && !/\p{L}/u.test(text[end - 1]!)) end--;
+  const words = TAGGED_WORDS.exec(text.slice(start, end));
+  if (!words) return;
+  end = start + words[0].length;
   const value = text.slice(start, end);
-  if (end > start && !NOT_NAMES.has(value) && !TITLE_WORDS.has(value)) found.push({ kind: "person", start, end, value, detail: "nlp" });
+  const parts = value.split(/[ \u00a0]+/);
+  if (parts.some((p) => NOT_NAMES.has(p) || TITLE_WORDS.has(p))) return;
+  if (parts.length === 1 && !FIRST.has(value)) return;
+  if (inPlaceOrCompany(text, start, end)) return;
+  found.push({ kind: "person", start, end, value, detail: "nlp" });
 }
 
 // ---- triggers ----------------------------------------------------------------------------------------------

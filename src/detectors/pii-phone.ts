@@ -42,13 +42,13 @@ export function defaultRegion(language: string): CountryCode | undefined {
  * only where no letter, digit or "+" precedes, and the body is bounded, so a scan is linear in the text.
  */
 const PHONE_CANDIDATE =
-  /(?<![\p{L}\p{N}_+])(?:\+[ \u00a0]?|\()?\d[\d \u00a0().\/–-]{4,30}\d(?:[ \u00a0]*(?:,[ \u00a0]*)?(?:ext\.?|extension|x|#|Durchwahl|DW|poste|int\.?)[ \u00a0]*\d{1,6})?(?![\p{L}\p{N}_])/giu;
+  /(?<![\p{L}\p{N}_+]|[\p{L}\p{N}][-.\/])(?:\+[ \u00a0]?|\()?\d[\d \u00a0().\/–-]{4,30}\d(?:[ \u00a0]*(?:,[ \u00a0]*)?(?:ext\.?|extension|x|#|Durchwahl|DW|poste|int\.?)[ \u00a0]*\d{1,6})?(?![\p{L}\p{N}_])/giu;
 const EXTENSION = /[ \u00a0]*(?:,[ \u00a0]*)?(?:ext\.?|extension|x|#|Durchwahl|DW|poste|int\.?)[ \u00a0]*\d{1,6}$/iu;
 const PHONE_MIN_DIGITS = 7;
 const PHONE_MAX_DIGITS = 15;
 
 const PHONE_WORD =
-  /(?:\b(?:tel|tél|fon|phone|telephone|call|calling|cell|cellphone|mobile|mob|fax|sms|text|texting|whatsapp|signal|dial|ring|hotline|reach|contact|number|nummer|numéro|numero|número|ruf|rufen?|anrufen|telefon|telefonisch|handy|mobil|mobilnummer|festnetz|erreichbar|appel|appelez|appelle[rz]?|portable|joignable|téléphone|llam\w*|teléfono|telefono|móvil|movil|celular|cellulare|chiam\w*|bellen|bel|telefoon|mobiel|ligue|ligar|telefone|contato|whats)\b|☎|📞)[^\d\n]{0,24}$/iu;
+  /(?:\b(?:tel|tél|fon|phone|telephone|call|calling|cell|cellphone|mobile|mob|fax|sms|text|texting|whatsapp|signal|dial|ring|hotline|reach|contact|number|nummer|numéro|numero|número|ruf|rufen?|anrufen|telefon|telefonisch|handy|mobil|mobilnummer|festnetz|erreichbar|appel|appelez|appelle[rz]?|portable|joignable|téléphone|ll[aá]m\w*|teléfono|telefono|móvil|movil|celular|cellulare|chiam\w*|bellen|bel|telefoon|mobiel|liga|ligue|ligar|telefone|contato|whats)\w*|☎|📞)[^\d\n]{0,24}$/iu;
 /** What is written right before ids, amounts and references rather than phones. */
 const NOT_A_PHONE_BEFORE =
   /(?:[#№$€£¥]|\b(?:order|invoice|ref|reference|id|ticket|case|tracking|account|acct|customer|serial|model|part|item|sku|isbn|issn|doi|zip|postal|postcode|plz|pin|otp|code|version|ver|v|build|release|rechnung|bestell|bestellung|kunden|konto|auftrag|vorgang|artikel|commande|facture|référence|dossier|pedido|factura|referencia|cuenta|ordine|fattura|bestelling|factuur|fatura)(?:s|n|es)?(?:-?(?:nummer|nr|no|number|id|code))?\.?(?:\s*(?:nr|no|n°|num|number|nummer|numéro|número|numero|id))?\.?\s*[:#=]?)\s*$/iu;
@@ -104,17 +104,18 @@ function phoneCountry(text: string, start: number, end: number, region: CountryC
   if (digits.length < PHONE_MIN_DIGITS || digits.length > PHONE_MAX_DIGITS + 2) return undefined;
   const before = text.slice(Math.max(0, start - 40), start);
   if (NOT_A_PHONE_BEFORE.test(before.slice(-28)) || NOT_A_PHONE_AFTER.test(text.slice(end, end + 8))) return undefined;
-  const international = /^(?:\+|00[1-9]|011)/.test(number);
+  const international = /^(?:\+|00[1-9])/.test(number);
   if (international) {
     // "+44 (0)20 …": the trunk 0 in parentheses is not dialled from abroad.
-    const dialled = number.replace("(0)", "").replace(/\D/g, "").replace(/^(?:00|011)/, "");
+    const dialled = number.replace("(0)", "").replace(/\D/g, "").replace(/^00/, "");
     const best = parsePhoneNumberFromString("+" + dialled);
     return best?.isPossible() ? (best.country ?? "") : undefined;
   }
-  if (DATE_LIKE.test(number) || YEAR_RANGE.test(number) || THOUSANDS_LIKE.test(number) || DOTTED.test(number)) return undefined;
+  if (DATE_LIKE.test(number) || YEAR_RANGE.test(number) || THOUSANDS_LIKE.test(number)) return undefined;
   if (ISBN_LIKE.test(number) && digits.length === 13) return undefined;
   const context = PHONE_WORD.test(before);
   if (!context) {
+    if (DOTTED.test(number)) return undefined;
     if (NUMBER_SIGN_BEFORE.test(before)) return undefined;
     if (SSN_LIKE.test(number)) return undefined;
     const shaped = NANP.test(number) || TRUNK_GROUPED.test(number) || SOUTHERN_MOBILE.test(number) || TRUNK_UNBROKEN.test(number);

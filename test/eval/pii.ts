@@ -1,0 +1,99 @@
+/**
+ * PII detector on generated labelled data (test/train/pii-data.ts, the seeded dev split): per-kind precision and
+ * recall by span overlap, the share of texts without PII that pii_guard (all kinds) would refuse, and latency per
+ * text — for the detector as it is and, side by side, as it was before issue 14 (commit 9006f99's pii.ts, taken
+ * from git into node_modules/.cache at run time). Scored twice: without a language (what a request without
+ * `inferada.language` gets) and with the text's language.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { findPii, type PiiKind, type PiiMatch } from "../../src/detectors/pii.ts";
+import { generatePiiTexts, type LabelledText } from "../train/pii-data.ts";
+
+const OLD_COMMIT = "9006f993748b3507b985cd3d5e281bf1a944cc16";
+const DEV_TEXTS = Number(process.env.PII_EVAL_TEXTS ?? 2400);
+type Detector = (text: string, options: { language?: string }) => PiiMatch[];
+
+async function oldDetector(): Promise<Detector | undefined> {
+  const root = join(import.meta.dir, "../..");
+  const show = Bun.spawnSync(["git", "show", `${OLD_COMMIT}:src/detectors/pii.ts`], { cwd: root });
+  if (show.exitCode !== 0) return undefined;
+  const dir = join(root, "node_modules/.cache/sluice-pii-old");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "pii.ts"), show.stdout);
+  return ((await import(join(dir, "pii.ts"))) as { findPii: Detector }).findPii;
+}
+
+interface Score {
+  gold: Map<PiiKind, number>;
+  hit: Map<PiiKind, number>;
+  predicted: Map<PiiKind, number>;
+  correct: Map<PiiKind, number>;
+  cleanTexts: number;
+  cleanRefused: number;
+  latencyMs: number[];
+}
+
+const add = (map: Map<PiiKind, number>, kind: PiiKind) => map.set(kind, (map.get(kind) ?? 0) + 1);
+const overlaps = (a: { start: number; end: number }, b: { start: number; end: number }) => a.start < b.end && b.start < a.end;
+
+function score(detect: Detector, texts: LabelledText[], withLanguage: boolean): Score {
+  const s: Score = { gold: new Map(), hit: new Map(), predicted: new Map(), correct: new Map(), cleanTexts: 0, cleanRefused: 0, latencyMs: [] };
+  for (const t of texts.slice(0, 50)) detect(t.text, { language: withLanguage ? t.language : undefined }); // warm-up: lazy loads
+  for (const t of texts) {
+    const began = performance.now();
+    const found = detect(t.text, { language: withLanguage ? t.language : undefined });
+    s.latencyMs.push(performance.now() - began);
+    for (const g of t.spans) {
+      add(s.gold, g.kind);
+      if (found.some((m) => m.kind === g.kind && overlaps(m, g))) add(s.hit, g.kind);
+    }
+    for (const m of found) {
+      add(s.predicted, m.kind);
+      if (t.spans.some((g) => g.kind === m.kind && overlaps(m, g))) add(s.correct, m.kind);
+    }
+    if (t.spans.length === 0) {
+      s.cleanTexts++;
+      if (found.length > 0) s.cleanRefused++;
+    }
+  }
+  return s;
+}
+
+const pct = (a: number, b: number) => (b === 0 ? "   –  " : `${((100 * a) / b).toFixed(1).padStart(5)}%`);
+function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+function report(title: string, current: Score, old: Score | undefined): void {
+  console.log(`\n${title}`);
+  console.log("kind          gold  | recall new   old | precision new   old");
+  const kinds = [...new Set([...current.gold.keys(), ...current.predicted.keys(), ...(old ? old.predicted.keys() : [])])].sort();
+  for (const kind of kinds) {
+    const g = current.gold.get(kind) ?? 0;
+    const row = [
+      kind.padEnd(12),
+      String(g).padStart(5),
+      " |       ",
+      pct(current.hit.get(kind) ?? 0, g),
+      old ? pct(old.hit.get(kind) ?? 0, g) : "",
+      " |          ",
+      pct(current.correct.get(kind) ?? 0, current.predicted.get(kind) ?? 0),
+      old ? pct(old.correct.get(kind) ?? 0, old.predicted.get(kind) ?? 0) : "",
+    ];
+    console.log(row.join(" "));
+  }
+  const refused = (s: Score) => `${pct(s.cleanRefused, s.cleanTexts)} (${s.cleanRefused}/${s.cleanTexts})`;
+  console.log(`no-PII texts refused by pii_guard (all kinds): new ${refused(current)}${old ? `, old ${refused(old)}` : ""}`);
+  const latency = (s: Score) => `p50 ${quantile(s.latencyMs, 0.5).toFixed(3)} ms, p99 ${quantile(s.latencyMs, 0.99).toFixed(3)} ms`;
+  console.log(`latency per text: new ${latency(current)}${old ? `; old ${latency(old)}` : ""}`);
+}
+
+const texts = generatePiiTexts("dev", DEV_TEXTS);
+const old = await oldDetector();
+if (!old) console.log(`(old detector unavailable: git show ${OLD_COMMIT} failed)`);
+const meanChars = texts.reduce((n, t) => n + t.text.length, 0) / texts.length;
+console.log(`dev set: ${texts.length} generated texts (mean ${meanChars.toFixed(0)} chars), ${texts.filter((t) => !t.spans.length).length} without PII`);
+for (const withLanguage of [false, true])
+  report(withLanguage ? "with the text's language" : "without a language", score(findPii, texts, withLanguage), old && score(old, texts, withLanguage));
