@@ -48,7 +48,7 @@ const PHONE_MIN_DIGITS = 7;
 const PHONE_MAX_DIGITS = 15;
 
 const PHONE_WORD =
-  /(?:\b(?:tel|tél|fon|phone|telephone|call|calling|cell|cellphone|mobile|mob|fax|sms|text|texting|whatsapp|signal|dial|ring|hotline|reach|contact|number|nummer|numéro|numero|número|ruf|rufen?|anrufen|telefon|telefonisch|handy|mobil|mobilnummer|festnetz|erreichbar|appel|appelez|appelle[rz]?|portable|joignable|téléphone|ll[aá]m\w*|teléfono|telefono|móvil|movil|celular|cellulare|chiam\w*|bellen|bel|telefoon|mobiel|liga|ligue|ligar|telefone|contato|whats)\w*|☎|📞)[^\d\n]{0,24}$/iu;
+  /(?:\b(?:tel|tél|phone|telephone|call|calling|cell|cellphone|mobile|mob|fax|sms|text|texting|whatsapp|signal|dial|ring|hotline|reach|contact|number|nummer|numéro|numero|número|ruf|rufen?|anrufen|telefon|telefonisch|handy|mobil|mobilnummer|festnetz|erreichbar|appel|appelez|appelle[rz]?|portable|joignable|téléphone|ll[aá]m\w*|teléfono|telefono|móvil|movil|celular|cellulare|chiam\w*|bellen|bel|telefoon|mobiel|liga|ligue|ligar|telefone|contato|whats)\w*|☎|📞)[^\d\n]{0,24}$/iu;
 /** What is written right before ids, amounts and references rather than phones. */
 const NOT_A_PHONE_BEFORE =
   /(?:[#№$€£¥]|\b(?:order|invoice|ref|reference|id|ticket|case|tracking|account|acct|customer|serial|model|part|item|sku|isbn|issn|doi|zip|postal|postcode|plz|pin|otp|code|version|ver|v|build|release|rechnung|bestell|bestellung|kunden|konto|auftrag|vorgang|artikel|commande|facture|référence|dossier|pedido|factura|referencia|cuenta|ordine|fattura|bestelling|factuur|fatura)(?:s|n|es)?(?:-?(?:nummer|nr|no|number|id|code))?\.?(?:\s*(?:nr|no|n°|num|number|nummer|numéro|número|numero|id))?\.?\s*[:#=]?)\s*$/iu;
