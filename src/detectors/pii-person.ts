@@ -50,7 +50,7 @@ const NOT_NAMES = new Set(
     "Hamburg Vienna Wien Zurich Zürich Geneva Genève Milan Milano Florence Venice Naples Barcelona Sevilla Valencia Lisbon " +
     "Lisboa Porto Amsterdam Rotterdam Brussels Bruxelles Dublin Sydney Melbourne Austin Dallas Houston Phoenix Denver " +
     "Boston Chicago Seattle Atlanta Orlando Miami Washington Lincoln Jackson Madison Georgia Virginia Carolina Florida " +
-    "Indiana Montana Nevada Jordan Israel India China America Africa Asia Europe German English French Spanish Italian " +
+    "France Germany Spain Italy Portugal Brazil Canada Mexico Japan Russia Poland Austria Switzerland Belgium Sweden Norway Denmark Finland Greece Turkey Egypt Ireland Scotland Wales England Britain Australia Argentina Chile Peru Colombia Kenya Nigeria Holland Indiana Montana Nevada Jordan Israel India China America Africa Asia Europe German English French Spanish Italian " +
     "Dutch Christian Catholic Chelsea Arsenal Mercedes Porsche Toyota Tesla Siri Alexa Python Java Ruby Swift Rust " +
     "Linux Windows Android Apple Google Amazon Microsoft Meta Oracle Adobe Intel Nvidia Samsung Street Avenue Road Hotel " +
     "Hi Hello Dear Thanks Best Regards Cheers Hallo Bonjour Hola Ciao Please Note North South East West New Saint San Santa " +
