@@ -3,7 +3,7 @@
 // normalised text (case, look-alikes, zero-width characters, leetspeak, base64: see detectors/normalize.ts) and so
 // have no spans; secrets, PII, regex and keyword rules report spans in the original text, which `redact` masks.
 import type { FirewallRuleConfig } from "../config/schema.ts";
-import { defaultInjectionThreshold, judgeVariants, type InjectionVerdict } from "../detectors/injection.ts";
+import { combineScore, compileCatalog, INJECTION_CATALOGS, matchCatalog, type CompiledCatalog } from "../detectors/injection.ts";
 import { findSecrets } from "../detectors/secrets.ts";
 import { findTopics, isTopic, TOPIC_NAMES } from "../detectors/topics.ts";
 import { findPii, type PiiKind } from "../detectors/pii.ts";
@@ -61,13 +61,7 @@ export interface CompiledRule {
   check(conversation: Conversation): RuleHit | undefined;
 }
 
-/** The injection verdict of a conversation, computed once however many injection rules a firewall has. */
-const injectionVerdicts = new WeakMap<Conversation, Omit<InjectionVerdict, "flagged">>();
-const injectionVerdictOf = (conversation: Conversation) => {
-  let verdict = injectionVerdicts.get(conversation);
-  if (!verdict) injectionVerdicts.set(conversation, (verdict = judgeVariants(conversation.normalised)));
-  return verdict;
-};
+const compiledCatalogs = new Map<string, CompiledCatalog>(INJECTION_CATALOGS.map((catalog) => [catalog.catalog, compileCatalog(catalog)]));
 
 /** Compiles one rule; problems are reported with the rule's YAML path. */
 export function compileRule(config: FirewallRuleConfig, defaultAction: "block" | "flag", path: string, problems: string[]): CompiledRule | undefined {
@@ -91,15 +85,11 @@ export function compileRule(config: FirewallRuleConfig, defaultAction: "block" |
   };
 
   if (config.catalog === "prompt_injection" || config.catalog === "jailbreak") {
-    // the model scores attacks of both kinds; a rule triggers for its own kind, or when its catalog also matched
-    const catalog = config.catalog;
-    const kind = catalog === "prompt_injection" ? "injection" : "jailbreak";
-    const threshold = config.threshold ?? defaultInjectionThreshold();
-    return rule(catalog, (conversation) => {
-      const verdict = injectionVerdictOf(conversation);
-      const own = verdict.hits.filter((hit) => hit.catalog === catalog).map((hit) => hit.rule);
-      if (verdict.score < threshold || (verdict.kind !== kind && !own.length)) return undefined;
-      return { signals: [...own, "model"], spans: [] };
+    const catalog = compiledCatalogs.get(config.catalog)!;
+    const threshold = config.threshold ?? 0.5;
+    return rule(config.catalog, (conversation) => {
+      const hits = matchCatalog(catalog, conversation.normalised);
+      return hits.length && combineScore(hits) >= threshold ? { signals: hits.map((hit) => hit.rule), spans: [] } : undefined;
     });
   }
   if (config.catalog === "topics") {
