@@ -3,7 +3,8 @@
 // normalised text (case, look-alikes, zero-width characters, leetspeak, base64: see detectors/normalize.ts) and so
 // have no spans; secrets, PII, regex and keyword rules report spans in the original text, which `redact` masks.
 import type { FirewallRuleConfig } from "../config/schema.ts";
-import { combineScore, compileCatalog, INJECTION_CATALOGS, matchCatalog, type CompiledCatalog } from "../detectors/injection.ts";
+import { COMPILED_CATALOGS, defaultInjectionThreshold, matchCatalog, scoreInjection, type ModelVerdict } from "../detectors/injection.ts";
+import { cutVariants } from "../detectors/injection-features.ts";
 import { findSecrets } from "../detectors/secrets.ts";
 import { findTopics, isTopic, TOPIC_NAMES } from "../detectors/topics.ts";
 import { findPii, type PiiKind } from "../detectors/pii.ts";
@@ -61,7 +62,14 @@ export interface CompiledRule {
   check(conversation: Conversation): RuleHit | undefined;
 }
 
-const compiledCatalogs = new Map<string, CompiledCatalog>(INJECTION_CATALOGS.map((catalog) => [catalog.catalog, compileCatalog(catalog)]));
+/** The injection verdict of a conversation, computed once however many injection rules a firewall has. */
+const injectionVerdicts = new WeakMap<Conversation, ModelVerdict>();
+const injectionVerdictOf = (conversation: Conversation) => {
+  let verdict = injectionVerdicts.get(conversation);
+  if (!verdict) injectionVerdicts.set(conversation, (verdict = scoreInjection(conversation.normalised)));
+  return verdict;
+};
+const compiledCatalogs = new Map(COMPILED_CATALOGS.map((compiled) => [compiled.catalog, compiled]));
 
 /** Compiles one rule; problems are reported with the rule's YAML path. */
 export function compileRule(config: FirewallRuleConfig, defaultAction: "block" | "flag", path: string, problems: string[]): CompiledRule | undefined {
@@ -85,11 +93,17 @@ export function compileRule(config: FirewallRuleConfig, defaultAction: "block" |
   };
 
   if (config.catalog === "prompt_injection" || config.catalog === "jailbreak") {
+    // the model scores attacks of both kinds; a rule triggers for its own kind, or when its catalog also
+    // matched; the catalog's rules (matched only then: they are the slow part) name what was seen
     const catalog = compiledCatalogs.get(config.catalog)!;
-    const threshold = config.threshold ?? 0.5;
+    const kind = config.catalog === "prompt_injection" ? "injection" : "jailbreak";
+    const threshold = config.threshold ?? defaultInjectionThreshold();
     return rule(config.catalog, (conversation) => {
-      const hits = matchCatalog(catalog, conversation.normalised);
-      return hits.length && combineScore(hits) >= threshold ? { signals: hits.map((hit) => hit.rule), spans: [] } : undefined;
+      const verdict = injectionVerdictOf(conversation);
+      if (verdict.score < threshold) return undefined;
+      const own = matchCatalog(catalog, cutVariants(conversation.normalised)).map((hit) => hit.rule);
+      if (verdict.kind !== kind && !own.length) return undefined;
+      return { signals: [...own, "model"], spans: [] };
     });
   }
   if (config.catalog === "topics") {

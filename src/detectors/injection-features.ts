@@ -1,0 +1,41 @@
+/**
+ * What the injection / jailbreak model sees (src/detectors/injection.ts at runtime, test/train/injection.ts when
+ * training): one normalised variant of the text (normalize.ts: look-alikes, invisible characters, leetspeak,
+ * base64 undone) as hashed words, word pairs and character n-grams. The catalog rules are not features: as
+ * features they added 1–2 points of attack recall on dev (within noise on 364 attacks) and cost 2–3 ms per
+ * 3,000 characters, three times the budget. Kept apart from injection.ts, which loads the model file, so
+ * training can run before the file exists.
+ */
+import { addTextFeatures, cutText, FeatureBuffer, type FeatureConfig } from "../learn/features.ts";
+import { predict, type LinearModel } from "../learn/linear-model.ts";
+
+export const INJECTION_CLASSES = ["benign", "injection", "jailbreak"] as const;
+/** The head and tail of a text, where instructions sit; the cap bounds the time per request. */
+export const INJECTION_FEATURES: FeatureConfig = { bucketBits: 18, headChars: 2000, tailChars: 1000 };
+
+/** Every variant cut to what the model reads; the catalogs explaining a verdict read the same. */
+export const cutVariants = (variants: readonly string[]) => variants.map((variant) => cutText(variant, INJECTION_FEATURES));
+
+export function injectionFeatures(variant: string, out: FeatureBuffer): FeatureBuffer {
+  addTextFeatures(cutText(variant, INJECTION_FEATURES), INJECTION_FEATURES, out);
+  return out;
+}
+
+export interface ModelVerdict {
+  /** P(attack) = 1 - P(benign), the highest over the variants */
+  score: number;
+  kind: "injection" | "jailbreak";
+}
+
+const buffer = new FeatureBuffer();
+
+/** Scores every variant and keeps the most suspicious, so an evasion is judged by the text it hides. */
+export function scoreVariants(model: LinearModel, variants: readonly string[]): ModelVerdict {
+  let best: ModelVerdict = { score: 0, kind: "injection" };
+  for (const variant of variants) {
+    const p = predict(model, injectionFeatures(variant, buffer.clear()));
+    const score = 1 - p[0]!;
+    if (score > best.score) best = { score, kind: p[2]! > p[1]! ? "jailbreak" : "injection" };
+  }
+  return best;
+}
