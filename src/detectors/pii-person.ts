@@ -23,7 +23,7 @@ const isKnownName = (word: string) => FIRST.has(word) || FIRST_COMMON.has(word) 
 /** A capitalized name word: "Müller", "O'Brien", "Jean-Luc", "McDonald". */
 const NAME_WORD = String.raw`\p{Lu}\p{L}*(?:-\p{L}+|['’]\p{Lu}\p{L}*)*`;
 const NAME_AT = new RegExp(String.raw`[ \t\u00a0]*(?:\n[ \t\u00a0]*)?(${NAME_WORD})(?:[ \t\u00a0]+(${NAME_WORD}))?`, "uy");
-const ABBREVIATED_TITLES = "Mr Mrs Ms Mx Dr Prof Sr Sra Srta Mme Mlle Hr Dña Dott Dott.ssa Sig Sig.ra Dhr Mevr Sen".split(" ");
+const ABBREVIATED_TITLES = "Mr Mrs Ms Mx Dr Dra Drs Prof Sr Sra Srta Mme Mlle Hr Dña Dott Dott.ssa Sig Sig.ra Dhr Mevr Sen".split(" ");
 const FULL_TITLES =
   "Miss Sir Dame Lord Lady Herr Herrn Frau Monsieur Madame Mademoiselle Señor Señora Señorita Don Doña Signor Signora Signorina Dottore Dottoressa Senhor Senhora Mevrouw Meneer".split(
     " ",
@@ -66,8 +66,17 @@ const PLACE_AFTER =
 const COMPANY_AFTER =
   /^(?:,?[ \u00a0]+(?:and|et|e|y|und|&|en)?[ \u00a0]*\p{Lu}[\p{L}'’-]*){0,3}[ \u00a0,]+(?:(?:and|&|e|y|und|et|en)[ \u00a0]+)?(?:GmbH|AG|KG|OHG|SE|S\.A\.|SA|SpA|SPA|S\.p\.A\.|s\.r\.l\.|srl|Srl|Ltd|LLC|Inc|PLC|plc|Group|Gruppe|Groupe|Grupo|Sons|figli|Hermanos|Hijos|SNC|SARL|SAS|EI|EIRELI|LTDA|Ltda|BV|NV|B\.V\.|N\.V\.|Comércio|Associados|Partners|Holding|Corp|Co\.|& Co|and Co)(?![\p{L}])/u;
 
-const inPlaceOrCompany = (text: string, start: number, end: number): boolean =>
-  PLACE_BEFORE.test(text.slice(Math.max(0, start - 16), start)) || PLACE_AFTER.test(text.slice(end, end + 16)) || COMPANY_AFTER.test(text.slice(end, end + 60));
+/** "Xavier, Barros e Pereira", "Karst, Howard und Best": surnames joined like this name a firm. */
+const SURNAME_BEFORE = /(\p{Lu}[\p{L}'’-]*)(?:,|[ \u00a0]+(?:and|&|et|e|y|und|en))[ \u00a0]+$/u;
+const SURNAME_AFTER = /^(?:,|[ \u00a0]+(?:and|&|et|e|y|und|en))[ \u00a0]+(\p{Lu}[\p{L}'’-]*)/u;
+const isOnlySurname = (word: string | undefined) => word !== undefined && (LAST.has(word) || LAST_COMMON.has(word)) && !FIRST.has(word);
+
+function inPlaceOrCompany(text: string, start: number, end: number): boolean {
+  if (/\p{L}-$/u.test(text.slice(Math.max(0, start - 2), start)) || /^-\p{L}/u.test(text.slice(end, end + 2))) return true;
+  if (PLACE_BEFORE.test(text.slice(Math.max(0, start - 16), start)) || PLACE_AFTER.test(text.slice(end, end + 16))) return true;
+  if (COMPANY_AFTER.test(text.slice(end, end + 60))) return true;
+  return isOnlySurname(SURNAME_BEFORE.exec(text.slice(Math.max(0, start - 30), start))?.[1]) || isOnlySurname(SURNAME_AFTER.exec(text.slice(end, end + 30))?.[1]);
+}
 
 /** Words between a first name and a surname: "Ludwig van Beethoven", "María de la Cruz", "Otto von Bismarck". */
 const PARTICLES = new Set("van von der den de del della di da das do dos du la le zu ten ter y e".split(" "));
@@ -119,16 +128,16 @@ function listedNames(text: string, language: string, found: PiiMatch[]): void {
       : surname === undefined
         ? plain && !TITLE_WORDS.has(word)
         : LAST.has(surname) || FIRST.has(surname) || plain || (midSentence && (LAST_COMMON.has(surname) || !/^(?:de|nl)/.test(language)));
-    if (!accept || inPlaceOrCompany(text, start, end)) continue;
-    found.push({ kind: "person", start, end, value: text.slice(start, end), detail: "list" });
-    i = next - 1;
+    if (accept && !inPlaceOrCompany(text, start, end)) found.push({ kind: "person", start, end, value: text.slice(start, end), detail: "list" });
+    if (accept) i = next - 1;
   }
 }
 
+/** After a full stop or a line break, where any word is capitalised; a colon ("Contact: Anna Berg") is not one. */
 function startsSentence(text: string, index: number): boolean {
   let i = index - 1;
-  while (i >= 0 && /[\s"'“‘(\[*_-]/u.test(text[i]!)) i--;
-  return i < 0 || /[.!?:;\n]/.test(text[i]!);
+  while (i >= 0 && /[ \t"'“‘(\[*_-]/u.test(text[i]!)) i--;
+  return i < 0 || /[.!?\n]/.test(text[i]!);
 }
 
 // ---- compromise --------------------------------------------------------------------------------------------

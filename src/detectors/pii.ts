@@ -90,11 +90,16 @@ function findEmails(text: string, found: PiiMatch[]): void {
 /** Runs of digit groups separated by one space or dash; cards are looked for at group boundaries inside. */
 const DIGIT_RUN = /(?<![\p{L}\p{N}.,])\d+(?:[ -]\d+)*/gu;
 
+/** Card words in the languages we know; after one, a mistyped (Luhn-failing) number in a card's shape still counts. */
+const CARD_WORD =
+  /\b(?:card|credit|debit|visa|master\s?card|amex|american express|discover|maestro|cc|pan|karte|kreditkarte|carte|cb|tarjeta|carta|kaart|creditcard|cartão|cartao)\b[^\d\n]{0,24}$/iu;
+
 function findCards(text: string, found: PiiMatch[]): void {
   for (const m of text.matchAll(DIGIT_RUN)) {
     const groups = [...m[0].matchAll(/\d+/g)];
+    const afterCardWord = CARD_WORD.test(text.slice(Math.max(0, m.index - 40), m.index));
     for (let first = 0; first < groups.length; ) {
-      const end = cardEndingAt(groups, first);
+      const end = cardEndingAt(groups, first, afterCardWord);
       if (end === undefined) {
         first++;
         continue;
@@ -107,19 +112,27 @@ function findCards(text: string, found: PiiMatch[]): void {
   }
 }
 
-/** The last group of the longest card starting at group `first`: 13–19 digits in groups of 4–6 (bar the last). */
-function cardEndingAt(groups: readonly RegExpExecArray[], first: number): number | undefined {
+/**
+ * The last group of the longest card starting at group `first`: 13–19 digits in groups of 4–6 (bar the last),
+ * Luhn-valid — or, after a card word, 15 or 16 digits written as one run or as 4-4-4-4 / 4-6-5 (a typo).
+ */
+function cardEndingAt(groups: readonly RegExpExecArray[], first: number, afterCardWord: boolean): number | undefined {
   let digits = "";
   let best: number | undefined;
   for (let i = first; i < groups.length; i++) {
     const group = groups[i]![0];
     digits += group;
     if (digits.length > 19) break;
-    if (digits.length >= 13 && /^[2-6]/.test(digits) && luhnValid(digits)) best = i;
+    const count = i - first + 1;
+    const cardShaped = (digits.length === 16 && (count === 1 || count === 4)) || (digits.length === 15 && (count === 1 || count === 3));
+    if (digits.length >= 13 && CARD_IIN.test(digits) && (luhnValid(digits) || (afterCardWord && cardShaped))) best = i;
     if (group.length < 4 || group.length > 6) break;
   }
   return best;
 }
+
+/** Issuers start with 2–6; JCB's old 15-digit ranges with 1800 and 2131. */
+const CARD_IIN = /^(?:[2-6]|1800)/;
 
 export function luhnValid(digits: string): boolean {
   let sum = 0;
@@ -137,7 +150,7 @@ function cardBrand(digits: string): string | undefined {
   if (digits[0] === "4") return "Visa";
   if ((two >= 51 && two <= 55) || (four >= 2221 && four <= 2720)) return "Mastercard";
   if (two === 34 || two === 37) return "American Express";
-  if (two === 35) return "JCB";
+  if (two === 35 || four === 1800 || four === 2131) return "JCB";
   if (two === 36 || two === 30 || two === 38) return "Diners Club";
   if (four === 6011 || two === 65 || (four >= 6440 && four <= 6499)) return "Discover";
   return undefined;

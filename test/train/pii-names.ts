@@ -1,8 +1,8 @@
 /**
  * Rebuilds src/detectors/lists/names.json, the first-name and surname lists the person detector ships with, from
  * @faker-js/faker's locale data (Latin-script locales only). Faker is a devDependency: the gateway ships only
- * the generated file. A name that is also an everyday lowercase word in the English, French or Spanish
- * Hunspell dictionaries ("Will", "Rose", "Mark", "Paz") goes to the `*Common` lists, which the detector only
+ * the generated file. A name that is also an everyday lowercase word in the English
+ * Hunspell dictionary ("Will", "Rose", "Mark", "Bill") goes to the `*Common` lists, which the detector only
  * believes with more context. Deterministic: the lists are sorted.
  */
 import { readFileSync, writeFileSync } from "node:fs";
@@ -34,7 +34,7 @@ for (const [id, locale] of Object.entries(allLocales as Record<string, Definitio
 
 /** Lowercase headwords of the Hunspell dictionaries: the everyday words a capitalised name may also be. */
 const common = new Set<string>();
-for (const language of ["en", "fr", "es"]) {
+for (const language of ["en"]) {
   const dic = readFileSync(join(root, `node_modules/dictionary-${language}/index.dic`), "utf8");
   for (const line of dic.split("\n")) {
     const word = line.split("/")[0]!;
