@@ -22,7 +22,7 @@ const isKnownName = (word: string) => FIRST.has(word) || FIRST_COMMON.has(word) 
 
 /** A capitalized name word: "Müller", "O'Brien", "Jean-Luc", "McDonald". */
 const NAME_WORD = String.raw`\p{Lu}\p{L}*(?:-\p{L}+|['’]\p{Lu}\p{L}*)*`;
-const NAME_AT = new RegExp(String.raw`[ \t\u00a0]*(?:\n[ \t\u00a0]*)?(${NAME_WORD})(?:[ \t\u00a0]+(${NAME_WORD}))?`, "uy");
+const NAME_AT = new RegExp(String.raw`[ \t\u00a0]*(?:\n[ \t\u00a0]*)?((?:(?:van|von|de|der|den|del|della|di|da|du|dos|das|do|ter|ten|zu)[ \t\u00a0]+){0,2}${NAME_WORD})(?:[ \t\u00a0]+(${NAME_WORD}))?`, "uy");
 const ABBREVIATED_TITLES = "Mr Mrs Ms Mx Dr Dra Drs Prof Sr Sra Srta Mme Mlle Hr Dña Dott Dott.ssa Sig Sig.ra Dhr Mevr Sen".split(" ");
 const FULL_TITLES =
   "Miss Sir Dame Lord Lady Herr Herrn Frau Monsieur Madame Mademoiselle Señor Señora Señorita Don Doña Signor Signora Signorina Dottore Dottoressa Senhor Senhora Mevrouw Meneer".split(
@@ -54,6 +54,7 @@ const NOT_NAMES = new Set(
     "Dutch Christian Catholic Chelsea Arsenal Mercedes Porsche Toyota Tesla Siri Alexa Python Java Ruby Swift Rust " +
     "Linux Windows Android Apple Google Amazon Microsoft Meta Oracle Adobe Intel Nvidia Samsung Street Avenue Road Hotel " +
     "Hi Hello Dear Thanks Best Regards Cheers Hallo Bonjour Hola Ciao Please Note North South East West New Saint San Santa " +
+    "Group Gruppe Groupe Grupo Hermanos Hijos Asociados Associados Sons Partners Holding Comércio " +
     "Descoberto Nossa Senhora Sul Norte Leste Oeste Nord Alt Neu Old Lake Port Mount Fort Rose Amber Grace Hope Faith Joy Summer Winter"
   ).split(" "),
 );
