@@ -121,29 +121,32 @@ function phoneCountry(text: string, start: number, end: number, region: CountryC
     const shaped = NANP.test(number) || TRUNK_GROUPED.test(number) || SOUTHERN_MOBILE.test(number) || TRUNK_UNBROKEN.test(number);
     if (!shaped) return undefined;
   }
-  // The first region where the number is valid names it; failing that, the first where it is possible (555
-  // numbers, unassigned area codes), NANP's area code and exchange not starting with 0 or 1.
+  // The language's region if the number is valid there, else the first region where it is valid and grouped
+  // as written, else possible and grouped as written (555 numbers, unassigned area codes; NANP's area code and
+  // exchange not starting with 0 or 1), else valid, else possible.
   const candidates = region ? [region, ...LIKELY_REGIONS.filter((r) => r !== region)] : LIKELY_REGIONS;
   // "06 12 34 56 78" is valid in Germany and France; the region whose own format groups it as written wins.
+  // "555-0199": a seven-digit local number, possible only with an area code; with a phone word it is one.
+  if (context && /^\d{3}[ .-]\d{4}$/.test(number)) return region ?? "US";
   let valid: string | undefined;
   let possible: string | undefined;
+  let possibleAsWritten: string | undefined;
   const grouping = groupsOf(number);
   for (const country of candidates) {
     const parsed = parsePhoneNumberFromString(number, country);
     if (!parsed?.isPossible() || !trunkAsWritten(parsed, digits)) continue;
     if (parsed.isValid()) {
-      if (groupsOf(parsed.formatNational()) === grouping) return parsed.country ?? country;
+      if (country === region || groupsOf(parsed.formatNational()) === grouping) return parsed.country ?? country;
       valid ??= parsed.country ?? country;
       continue;
     }
-    if (possible !== undefined || (!context && TRUNK_UNBROKEN.test(number))) continue;
+    if (possibleAsWritten !== undefined || (!context && TRUNK_UNBROKEN.test(number))) continue;
     if (parsed.countryCallingCode === "1" && !/^[2-9]\d\d[2-9]/.test(parsed.nationalNumber)) continue;
-    possible = country;
+    possible ??= country;
+    if (grouping.includes(" ") && groupsOf(parsed.formatNational()) === grouping) possibleAsWritten = country;
   }
-  if (valid !== undefined || possible !== undefined) return valid ?? possible;
-  // "555-0199": a seven-digit local number, possible only with an area code; with a phone word it is one.
-  if (context && /^\d{3}[ .-]\d{4}$/.test(number)) return region ?? "US";
-  return undefined;
+  // Grouped as the region writes it beats valid elsewhere: "(555) 555-0199" is a fictional US number, not Italian.
+  return possibleAsWritten ?? valid ?? possible;
 }
 
 /** "(030) 123-45" → "3 3 2": the lengths of the digit groups. */

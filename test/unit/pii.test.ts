@@ -93,6 +93,45 @@ describe("phone", () => {
   });
 });
 
+describe("phone: formats, regions, fictional numbers and extensions", () => {
+  runCases([
+    { text: "Phone: (555) 555-0199 ext. 42", expect: [["phone", "(555) 555-0199 ext. 42", "US"]] },
+    { text: "reach me on +1 (415) 555-2671 x123 today", expect: [["phone", "+1 (415) 555-2671 x123", "US"]] },
+    { text: "Office 1-800-555-0100, ask for billing", language: "en", expect: [["phone", "1-800-555-0100", "US"]] },
+    { text: "dial 415.555.2671 now", expect: [["phone", "415.555.2671", "US"]] },
+    { text: "Call 555-0123 for details.", language: "en", expect: [["phone", "555-0123", "US"]] },
+    { text: "Ring the London office on 020 7946 0958.", language: "en-GB", expect: [["phone", "020 7946 0958", "GB"]] },
+    { text: "From abroad: +44 (0)20 7946 0958", expect: [["phone", "+44 (0)20 7946 0958", "GB"]] },
+    { text: "Tel.: 030/1234567", language: "de", expect: [["phone", "030/1234567", "DE"]] },
+    { text: "Handy 0171 1234567", expect: [["phone", "0171 1234567", "DE"]] },
+    { text: "téléphone : 01.23.45.67.89", language: "fr", expect: [["phone", "01.23.45.67.89", "FR"]] },
+    { text: "móvil 612-345-678", language: "es", expect: [["phone", "612-345-678", "ES"]] },
+    { text: "Chiamami al 347 123 4567", language: "it", expect: [["phone", "347 123 4567", "IT"]] },
+    { text: "Bel me op 06 12345678", language: "nl", expect: [["phone", "06 12345678", "NL"]] },
+    { text: "Me liga no (11) 91234-5678", language: "pt-BR", expect: [["phone", "(11) 91234-5678", "BR"]] },
+    { text: "Tel. 030 1234567 / Fax 030 1234568", language: "de", expect: [["phone", "030 1234567", "DE"], ["phone", "030 1234568", "DE"]] },
+  ]);
+
+  test("dates, times, prices, ids, versions, IPs, ISBNs and year ranges are not phones, in any language", () => {
+    for (const language of [undefined, "en", "de", "fr", "es", "it", "nl", "pt"])
+      for (const text of [
+        "Order 2024-001234 placed 2024-01-15 for $1,299.00",
+        "Tracking number A-2020-42817, expected 09/30/2022",
+        "Version 10.2.3.4 released",
+        "ISBN 978-3-16-148410-0",
+        "revenue from 1990-2024",
+        "It costs 1 299,00 € or 12.999 Euro",
+        "Meeting at 14:30, room 4.12",
+        "Compute 123456 * 7890",
+        "Combien font 9740293 fois 31 ?",
+        "population 8 336 817 in 2019",
+        "Invoice no. 0123456789",
+        "coordinates 48.85661, 2.35222",
+      ])
+        expect(findPii(text, { kinds: ["phone"], language })).toEqual([]);
+  });
+});
+
 describe("credit_card", () => {
   runCases([
     { text: "Card number 4111 1111 1111 1111, exp 12/27", language: "en", expect: [["credit_card", "4111 1111 1111 1111", "Visa"]] },
@@ -110,6 +149,18 @@ describe("credit_card", () => {
       "41111111111111110000", // 20 digits
     ])
       expect(findPii(text, { kinds: ["credit_card"] })).toEqual([]);
+  });
+
+  runCases([
+    { text: "Amex 3782 822463 10005 please", expect: [["credit_card", "3782 822463 10005", "American Express"]] },
+    { text: "test card 4242-4242-4242-4242 works", expect: [["credit_card", "4242-4242-4242-4242", "Visa"]] },
+    { text: "Diners 3056-930902-5904", expect: [["credit_card", "3056-930902-5904", "Diners Club"]] },
+  ]);
+
+  test("after a card word, a 16-digit number in card shape counts even when Luhn fails (a typo is still a card)", () => {
+    expect(findPii("visa 4111 1111 1111 1112", { kinds: ["credit_card"] })).toHaveLength(1);
+    expect(findPii("tarjeta 5555-5555-5555-4445", { kinds: ["credit_card"] })).toHaveLength(1);
+    expect(findPii("ticket 4111 1111 1111 1112", { kinds: ["credit_card"] })).toEqual([]);
   });
 
   test("a card inside a longer run of groups is found at group boundaries", () => {
@@ -222,6 +273,37 @@ describe("person", () => {
     { text: "Mi nombre es Lucía Fernández.", language: "es", expect: [["person", "Lucía Fernández", "introduction"]] },
     { text: "La Sra. López llamó ayer.", language: "es", expect: [["person", "López", "title"]] },
   ]);
+
+  runCases([
+    { text: "I had lunch with Mark Zuckerberg.", language: "en", expect: [["person", "Mark Zuckerberg", "list"]] },
+    { text: "Anna Schneider kommt morgen.", language: "de", expect: [["person", "Anna Schneider", "list"]] },
+    { text: "Contact: Lucía Romero, lucia@example.es", language: "es", expect: [["person", "Lucía Romero", "list"], ["email", "lucia@example.es"]] },
+    { text: "Thanks for your help!\n\nBest regards,\nPriya", language: "en", expect: [["person", "Priya", "greeting"]] },
+    { text: "Thanks, Mark", language: "en", expect: [["person", "Mark", "greeting"]] },
+    { text: "Signed, Peter Meyer", language: "en", expect: [["person", "Peter Meyer", "introduction"]] },
+    { text: "Ik heb met Dhr. van den Velde gesproken.", language: "nl", expect: [["person", "van den Velde", "title"]] },
+    { text: "Ho parlato con Sig.ra Bianchi.", language: "it", expect: [["person", "Bianchi", "title"]] },
+    { text: "Falei com Dra. Braga ontem.", language: "pt", expect: [["person", "Braga", "title"]] },
+  ]);
+
+  test("names that are everyday words, places, firms and products are not people without context", () => {
+    for (const [text, language] of [
+      ["Will the build pass?", "en"],
+      ["May I ask you something?", "en"],
+      ["Mark the ticket as done.", "en"],
+      ["Rose gold and Amber are the new colours.", "en"],
+      ["Grace period ends on Friday.", "en"],
+      ["The Apple Watch and Google Pixel are on sale.", "en"],
+      ["Hi Team, the Berlin office closes early.", "en"],
+      ["Dear Customer,", "en"],
+      ["Jordan is a country in the Middle East.", "en"],
+      ["Carroll and Sons is located at 48 Schmitt Road.", "en"],
+      ["Xavier, Barros e Pereira fica na Rua João Pedro.", "pt"],
+      ["Ferrario SPA ha sede in Via Fedele 3.", "it"],
+      ["Der Wolf und der Fuchs", "de"],
+    ] as const)
+      expect(findPii(text, { kinds: ["person"], language })).toEqual([]);
+  });
 
   test("weekdays, months, cities and titles alone are not people", () => {
     for (const [text, language] of [
