@@ -11,7 +11,7 @@ import { predict, type LinearModel } from "../learn/linear-model.ts";
 
 export const INJECTION_CLASSES = ["benign", "injection", "jailbreak"] as const;
 /** The head and tail of a text, where instructions sit; the cap bounds the time per request. */
-export const INJECTION_FEATURES: FeatureConfig = { bucketBits: 18, headChars: 2000, tailChars: 1000 };
+export const INJECTION_FEATURES: FeatureConfig = { bucketBits: 18, headChars: 2000, tailChars: 1000, charGrams: false };
 
 /** Every variant cut to what the model reads; the catalogs explaining a verdict read the same. */
 export const cutVariants = (variants: readonly string[]) => variants.map((variant) => cutText(variant, INJECTION_FEATURES));

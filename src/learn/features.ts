@@ -5,7 +5,7 @@
  * Features (each in its own hash namespace): lower-cased word unigrams and bigrams, character 3–5-grams of the
  * whitespace-collapsed text, the words of the instruction (first line and a short last line, where people
  * put the ask), and a few coarse shape buckets (length, lines, code fences). Every occurrence adds one entry;
- * a block's entries share the value 1/√n, so a long paste does not drown a short one. Indices are hashed into
+ * each block is scaled to unit length (see normalise), so a long paste does not drown a short one. Indices are hashed into
  * `buckets` slots (a power of two): no vocabulary to ship, unknown words still land somewhere useful.
  */
 
@@ -15,6 +15,8 @@ export interface FeatureConfig {
   /** characters kept from the start and from the end of a long text */
   headChars: number;
   tailChars: number;
+  /** character 3–5-grams too (default true) */
+  charGrams?: boolean;
 }
 
 /** Sparse features of one text; entries may repeat an index (they add up when scored). */
@@ -41,14 +43,28 @@ export class FeatureBuffer {
     this.values[this.length++] = value;
   }
 
-  /** Gives the entries from `start` on the value scale/√count. */
+  /**
+   * Gives the entries from `start` on the value scale/‖counts‖, the L2 norm of the block's per-bucket counts:
+   * the block then scores like a unit-length term-frequency vector, however often one n-gram repeats.
+   */
   normalise(start: number, scale: number): void {
-    const count = this.length - start;
-    if (count <= 0) return;
-    const value = scale / Math.sqrt(count);
+    if (this.length <= start) return;
+    let sumOfSquares = 0;
+    for (let i = start; i < this.length; i++) {
+      const index = this.indices[i]!;
+      sumOfSquares += 2 * counts[index]! + 1; // (c + 1)² - c²
+      counts[index]!++;
+    }
+    for (let i = start; i < this.length; i++) counts[this.indices[i]!] = 0;
+    const value = scale / Math.sqrt(sumOfSquares);
     for (let i = start; i < this.length; i++) this.values[i] = value;
   }
 }
+
+/** The largest bucketBits a model may use: the size of the scratch counts below. */
+export const MAX_BUCKET_BITS = 18;
+// scratch for normalise, all zero between calls
+const counts = new Uint32Array(1 << MAX_BUCKET_BITS);
 
 const enum Namespace {
   Word = 0x9e3779b1,
@@ -88,6 +104,7 @@ export function cutText(text: string, config: FeatureConfig): string {
  * less than the user's turn). `text` should already be cut with cutText.
  */
 export function addTextFeatures(text: string, config: FeatureConfig, out: FeatureBuffer, weight = 1): void {
+  if (config.bucketBits > MAX_BUCKET_BITS) throw new Error(`bucketBits ${config.bucketBits} > ${MAX_BUCKET_BITS}`);
   const mask = (1 << config.bucketBits) - 1;
   const lower = text.toLowerCase();
   const words = lower.match(WORD) ?? [];
@@ -103,7 +120,7 @@ export function addTextFeatures(text: string, config: FeatureConfig, out: Featur
   out.normalise(start, weight);
 
   start = out.length;
-  const collapsed = ` ${lower.replace(/\s+/g, " ").trim()} `;
+  const collapsed = config.charGrams === false ? "" : ` ${lower.replace(/\s+/g, " ").trim()} `;
   for (let i = 0; i + 3 <= collapsed.length; i++) {
     let hash = Namespace.Char;
     for (let n = 0; n < 5 && i + n < collapsed.length; n++) {

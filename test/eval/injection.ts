@@ -71,7 +71,7 @@ const either = (v: Scores) => model(v) || rules(v);
 
 const dev = readJsonl<Row>(join(DATA_DIR, "injection/dev.jsonl"));
 const verdicts = dev.map((row) => scoresOf(row.text));
-console.log(`injection dev: ${dev.length} texts; model threshold ${threshold} (chosen on dev: ≤ 3 % of hard_benign flagged)\n`);
+console.log(`injection dev: ${dev.length} texts; model threshold ${threshold} (chosen on dev: attack recall ≥ 90 % with ≤ 3 % of hard_benign flagged; see test/train/injection.ts)\n`);
 console.log(table({ [`model ≥ ${threshold}`]: rates(dev, verdicts, model), "old rules ≥ 0.5": rates(dev, verdicts, rules), "model or old rules": rates(dev, verdicts, either) }));
 
 console.log(`\nthreshold sweep (model score)`);

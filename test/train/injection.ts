@@ -1,10 +1,12 @@
 /**
  * Trains the prompt-injection / jailbreak model (src/learn/models/injection.bin): softmax regression over
- * benign / injection / jailbreak on ../shared/data/injection/train.jsonl, each text normalised like at runtime
- * (normalize.ts). Settings were chosen on dev.jsonl; the
- * temperature is fitted there, and so is the default threshold: the lowest score at which at most 3 % of the
- * dev set's hard_benign prompts (benign but risky-sounding) are flagged, which maximises attack recall under
- * that ceiling. Seeded: the same data gives the same file.
+ * benign / injection / jailbreak on ../shared/data/injection/train.jsonl plus, as benign, the task prompts of
+ * ../shared/data/routing/train.jsonl (without them ordinary asks — "Summarise the plot of Hamlet." — scored as
+ * attacks: the attack sources wrap their payloads in such asks more often than the benign sources ask them).
+ * Each text is normalised like at runtime (normalize.ts). Settings were chosen on dev.jsonl; the
+ * temperature is fitted there, and so is the default threshold (see chooseThreshold): at most 3 % of the dev
+ * set's hard_benign prompts (benign but risky-sounding) flagged, attack recall at the 90 % target, and no more
+ * false positives than that recall needs. Seeded: the same data gives the same file.
  *
  *   INJECTION_GRID=0.2:1e-6,0.1:1e-5 bun test/train/injection.ts   dev figures per epoch for other settings
  */
@@ -23,21 +25,38 @@ export interface InjectionRow {
   source: string;
 }
 
-const CHOSEN: TrainOptions = { classes: INJECTION_CLASSES.length, bucketBits: INJECTION_FEATURES.bucketBits, epochs: 4, learningRate: 0.1, l2: 1e-5, seed: 14 };
+const CHOSEN: TrainOptions = { classes: INJECTION_CLASSES.length, bucketBits: INJECTION_FEATURES.bucketBits, epochs: 4, learningRate: 0.1, l2: 1e-4, seed: 14 };
 export const HARD_BENIGN_CEILING = 0.03;
+export const RECALL_TARGET = 0.9;
 
 const prepare = (row: InjectionRow) => normalizeForMatching(row.text);
 
-/** The lowest threshold that flags at most `ceiling` of the hard_benign rows; its attack recall. */
-export function chooseThreshold(scores: readonly number[], rows: readonly InjectionRow[], ceiling = HARD_BENIGN_CEILING): number {
-  const hard = rows.map((r, i) => (r.kind === "hard_benign" ? scores[i]! : -1)).filter((s) => s >= 0).sort((a, b) => b - a);
-  const allowed = Math.floor(hard.length * ceiling);
-  // just above the (allowed+1)-th highest hard_benign score, rounded up to 0.01
-  return Math.min(0.99, Math.ceil(((hard[allowed] ?? 0) + 1e-9) * 100) / 100);
+/**
+ * The default threshold, to 0.01: the highest at which dev attack recall still reaches RECALL_TARGET (the
+ * issue's target), so that false positives are as few as that recall allows — as long as at most `ceiling` of
+ * the hard_benign rows are flagged there; otherwise the lowest threshold that keeps to the ceiling. (The lowest
+ * threshold within the hard_benign ceiling alone, printed too, flagged 6 % of the plain benign dev texts and
+ * ordinary asks like "Summarise the plot of Hamlet.": plain benign texts score higher than hard_benign ones here,
+ * because BIPIA's tables and emails without the inserted attack look like the same tables with it.)
+ */
+export function chooseThreshold(scores: readonly number[], rows: readonly InjectionRow[], ceiling = HARD_BENIGN_CEILING, recallTarget = RECALL_TARGET): number {
+  const share = (kind: (r: InjectionRow) => boolean, threshold: number) => {
+    const picked = rows.map((r, i) => [r, scores[i]!] as const).filter(([r]) => kind(r));
+    return picked.filter(([, score]) => score >= threshold).length / picked.length;
+  };
+  const steps = Array.from({ length: 99 }, (_, i) => (i + 1) / 100);
+  const withinCeiling = steps.filter((t) => share((r) => r.kind === "hard_benign", t) <= ceiling);
+  const lowest = withinCeiling[0] ?? 0.99;
+  const meetingTarget = withinCeiling.filter((t) => share((r) => r.label === "attack", t) >= recallTarget);
+  return meetingTarget.length ? meetingTarget[meetingTarget.length - 1]! : lowest;
 }
 
 if (import.meta.main) {
-  const train = readJsonl<InjectionRow>(join(DATA_DIR, "injection/train.jsonl"));
+  const tasks = readJsonl<{ text: string; source: string }>(join(DATA_DIR, "routing/train.jsonl"));
+  const train = [
+    ...readJsonl<InjectionRow>(join(DATA_DIR, "injection/train.jsonl")),
+    ...tasks.map((row): InjectionRow => ({ text: row.text, label: "benign", kind: "benign", source: `routing/${row.source}` })),
+  ];
   const dev = readJsonl<InjectionRow>(join(DATA_DIR, "injection/dev.jsonl"));
   const classOf = (row: InjectionRow) => (row.label === "benign" ? 0 : row.kind === "jailbreak" ? 2 : 1);
   const started = Date.now();
@@ -74,6 +93,7 @@ if (import.meta.main) {
   const model = decodeModel(encodeModel(header, trained.weights));
   const scores = devPrepared.map((p) => scoreVariants(model, p).score);
   header.extra.threshold = chooseThreshold(scores, dev);
+  console.log(`threshold for ≤ 3 % hard_benign alone: ${chooseThreshold(scores, dev, HARD_BENIGN_CEILING, 1)}`);
   mkdirSync(MODELS_DIR, { recursive: true });
   const bytes = encodeModel(header, trained.weights);
   writeFileSync(join(MODELS_DIR, "injection.bin"), bytes);

@@ -1,0 +1,152 @@
+/**
+ * Training for src/learn/linear-model.ts: softmax regression over hashed features, AdaGrad steps with L2 on
+ * the weights an example touches, examples visited in a seeded shuffled order — the same data and options
+ * give the same bytes. Also the shared helpers of the training and eval scripts (data loading, temperature
+ * fitting, reliability table).
+ */
+import { readFileSync } from "node:fs";
+import { FeatureBuffer } from "../../../src/learn/features.ts";
+import { softmax } from "../../../src/learn/linear-model.ts";
+
+export interface TrainOptions {
+  classes: number;
+  bucketBits: number;
+  epochs: number;
+  learningRate: number;
+  l2: number;
+  seed: number;
+}
+
+export interface TrainedWeights {
+  weights: Float32Array;
+  bias: number[];
+}
+
+/** A small seeded generator (mulberry32): enough for shuffling, identical on every machine. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function shuffled(count: number, random: () => number): number[] {
+  const order = Array.from({ length: count }, (_, i) => i);
+  for (let i = count - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+}
+
+/**
+ * `featurise(i, out)` fills the features of example i; labels[i] is its class. Returns float weights,
+ * bucket-major like the model file.
+ */
+export function trainSoftmax(
+  count: number,
+  labels: ArrayLike<number>,
+  featurise: (index: number, out: FeatureBuffer) => void,
+  options: TrainOptions,
+  onEpoch?: (epoch: number, weights: TrainedWeights) => void,
+): TrainedWeights {
+  const classes = options.classes;
+  const weights = new Float32Array((1 << options.bucketBits) * classes);
+  const squares = new Float32Array(weights.length);
+  const bias = new Array<number>(classes).fill(0);
+  const biasSquares = new Array<number>(classes).fill(0);
+  const random = seededRandom(options.seed);
+  const buffer = new FeatureBuffer();
+  const scores = new Float64Array(classes);
+  const gradient = new Float64Array(classes);
+  const rate = options.learningRate;
+  const l2 = options.l2;
+  for (let epoch = 0; epoch < options.epochs; epoch++) {
+    for (const index of shuffled(count, random)) {
+      featurise(index, buffer.clear());
+      scores.fill(0);
+      for (let k = 0; k < buffer.length; k++) {
+        const base = buffer.indices[k]! * classes;
+        const value = buffer.values[k]!;
+        for (let c = 0; c < classes; c++) scores[c]! += weights[base + c]! * value;
+      }
+      for (let c = 0; c < classes; c++) scores[c]! += bias[c]!;
+      softmax(scores);
+      for (let c = 0; c < classes; c++) gradient[c] = scores[c]! - (labels[index] === c ? 1 : 0);
+      for (let k = 0; k < buffer.length; k++) {
+        const base = buffer.indices[k]! * classes;
+        const value = buffer.values[k]!;
+        for (let c = 0; c < classes; c++) {
+          const at = base + c;
+          const step = gradient[c]! * value + l2 * weights[at]!;
+          squares[at]! += step * step;
+          weights[at]! -= (rate * step) / Math.sqrt(squares[at]! + 1e-8);
+        }
+      }
+      for (let c = 0; c < classes; c++) {
+        biasSquares[c]! += gradient[c]! * gradient[c]!;
+        bias[c]! -= (rate * gradient[c]!) / Math.sqrt(biasSquares[c]! + 1e-8);
+      }
+    }
+    onEpoch?.(epoch + 1, { weights, bias });
+  }
+  return { weights, bias };
+}
+
+/** Float scores of one example under float weights (for selection before quantising). */
+export function floatLogits(trained: TrainedWeights, features: FeatureBuffer, classes: number): Float64Array {
+  const out = new Float64Array(classes);
+  for (let k = 0; k < features.length; k++) {
+    const base = features.indices[k]! * classes;
+    for (let c = 0; c < classes; c++) out[c]! += trained.weights[base + c]! * features.values[k]!;
+  }
+  for (let c = 0; c < classes; c++) out[c]! += trained.bias[c]!;
+  return out;
+}
+
+/** The temperature that minimises the negative log-likelihood of the labels (grid search, 0.25–8). */
+export function fitTemperature(scores: readonly Float64Array[], labels: ArrayLike<number>): number {
+  let best = 1;
+  let bestLoss = Infinity;
+  for (let t = 0.25; t <= 8; t *= 1.05) {
+    let loss = 0;
+    scores.forEach((row, i) => {
+      const p = softmax(Float64Array.from(row), t);
+      loss -= Math.log(Math.max(p[labels[i]!]!, 1e-12));
+    });
+    if (loss < bestLoss) [best, bestLoss] = [t, loss];
+  }
+  return Math.round(best * 1000) / 1000;
+}
+
+/** Confidence bins vs accuracy, and the expected calibration error. */
+export function reliabilityTable(rows: readonly { confidence: number; correct: boolean }[], bins = 10): string {
+  const lines = ["confidence    n   accuracy  mean conf"];
+  let ece = 0;
+  for (let b = 0; b < bins; b++) {
+    const low = b / bins;
+    const high = (b + 1) / bins;
+    const inBin = rows.filter((r) => r.confidence >= low && (r.confidence < high || (b === bins - 1 && r.confidence <= 1)));
+    if (!inBin.length) continue;
+    const accuracy = inBin.filter((r) => r.correct).length / inBin.length;
+    const mean = inBin.reduce((sum, r) => sum + r.confidence, 0) / inBin.length;
+    ece += (inBin.length / rows.length) * Math.abs(accuracy - mean);
+    lines.push(`${low.toFixed(1)}–${high.toFixed(1)}  ${String(inBin.length).padStart(5)}   ${(accuracy * 100).toFixed(1).padStart(5)}%     ${mean.toFixed(3)}`);
+  }
+  lines.push(`expected calibration error: ${(ece * 100).toFixed(1)}%`);
+  return lines.join("\n");
+}
+
+export function readJsonl<T>(path: string): T[] {
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as T);
+}
+
+export const DATA_DIR = process.env.SLUICE_DATA_DIR ?? "/work/shared/data";
+export const MODELS_DIR = new URL("../../../src/learn/models/", import.meta.url).pathname;
