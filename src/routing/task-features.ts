@@ -23,7 +23,7 @@ export type TaskType = (typeof TASK_TYPES)[number];
  * The head and tail hold the ask and a taste of any pasted material; the cap bounds the time per prompt. Both
  * models (task and complexity) read the same features, computed once per prompt.
  */
-export const ROUTER_FEATURES: FeatureConfig = { bucketBits: 18, headChars: 1500, tailChars: 500 };
+export const ROUTER_FEATURES: FeatureConfig = { bucketBits: 16, headChars: 1500, tailChars: 500 };
 /** A system prompt nudges an ambiguous turn ("You are a translator…") without outvoting a clear one. */
 const SYSTEM_WEIGHT = 0.3;
 const SYSTEM_SCAN_CHARS = 1000;
