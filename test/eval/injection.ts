@@ -5,7 +5,7 @@
  * risky-sounding; benign), a threshold sweep, the reliability of the score, latency per text.
  */
 import { join } from "node:path";
-import { combineScore, COMPILED_CATALOGS, defaultInjectionThreshold, detectInjection, matchCatalog } from "../../src/detectors/injection.ts";
+import { combineScore, COMPILED_CATALOGS, defaultInjectionThreshold, detectInjection, matchCatalog, scoreInjection } from "../../src/detectors/injection.ts";
 import { normalizeForMatching } from "../../src/detectors/normalize.ts";
 import { DATA_DIR, readJsonl, reliabilityTable } from "../train/lib/softmax.ts";
 
@@ -102,5 +102,6 @@ console.log(table({ [`model ≥ ${threshold}`]: rates(fixtures, fixtureVerdicts,
 const texts = dev.map((r) => r.text);
 console.log(`\nlatency per text (warm, dev texts)`);
 console.log(`  detectInjection (normalisation + model; catalogs when flagged): ${latency(texts, (text) => detectInjection(text))}`);
+console.log(`  the decision alone (normalisation + model):                    ${latency(texts, (text) => scoreInjection(normalizeForMatching(text)))}`);
 console.log(`  same, benign texts only:                                       ${latency(dev.filter((r) => r.label === "benign").map((r) => r.text), (text) => detectInjection(text))}`);
 console.log(`  old rules (normalisation + catalogs):                          ${latency(texts, oldRulesScore)}`);
