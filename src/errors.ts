@@ -20,6 +20,7 @@ export type ErrorCode =
   | "no_healthy_backend"
   | "processor_failed"
   | "upstream_timeout"
+  | "client_closed"
   | "internal";
 
 const STATUS: Record<ErrorCode, number> = {
@@ -41,6 +42,7 @@ const STATUS: Record<ErrorCode, number> = {
   no_healthy_backend: 503,
   processor_failed: 503,
   upstream_timeout: 504,
+  client_closed: 499, // nginx's code: nobody reads the answer, the ledger records it
   internal: 500,
 };
 
@@ -63,6 +65,7 @@ const TYPE: Record<ErrorCode, string> = {
   no_healthy_backend: "upstream_error",
   processor_failed: "api_error",
   upstream_timeout: "upstream_error",
+  client_closed: "invalid_request_error",
   internal: "api_error",
 };
 

@@ -4,7 +4,7 @@
 // cached by conversation, so a retried or repeated prompt does not pay for the judge twice.
 import type { Backend } from "../config/resolve.ts";
 import { UpstreamCall } from "../upstream/call.ts";
-import { postToBackend } from "../upstream/client.ts";
+import { chatCompletion } from "../upstream/client.ts";
 import { sideCallCostMicros } from "../billing/cost.ts";
 
 export interface JudgeSettings {
@@ -64,8 +64,7 @@ export async function askJudge(settings: JudgeSettings, transcript: string, sign
       max_tokens: 20,
       stream: false,
     });
-    const response = await postToBackend({ ...backend, timeoutMs: settings.timeoutMs }, backend.chatUrl, body, call);
-    const answer = (await response.json()) as Parameters<typeof sideCallCostMicros>[2];
+    const answer = (await chatCompletion({ ...backend, timeoutMs: settings.timeoutMs }, body, call)) as Parameters<typeof sideCallCostMicros>[2];
     const costMicros = sideCallCostMicros(backend.pricing, body, answer, performance.now() - started);
     return { verdict: parseJudgeVerdict(answer.choices?.[0]?.message?.content), costMicros };
   } catch (error) {

@@ -38,9 +38,9 @@ export class OutputScreen {
     return held ? this.check(held) : "";
   }
 
-  /** Everything still held back, checked (an engine that ended without a finish_reason). */
-  drain(): { choice: number; text: string }[] {
-    return [...this.pending.keys()].map((choice) => ({ choice, text: this.finish(choice) }));
+  /** The choices with text held back (to finish when an engine ends without a finish_reason). */
+  heldChoices(): number[] {
+    return [...this.pending.keys()];
   }
 
   /** A whole answer (buffered responses). */

@@ -191,7 +191,7 @@ async function queue(admission: Admission, slot: Promise<Release>, what: string,
     return await slot;
   } catch (error) {
     if (error instanceof QueueTimeoutError) throw new GatewayError("concurrency_limited", `${what}; waited ${Math.round(error.waitedMs)} ms in the queue (${setting})`, { headers: { "retry-after": "1" } });
-    throw new GatewayError("upstream_error", "client closed the request while it was queued", { status: 499 });
+    throw new GatewayError("client_closed", "client closed the request while it was queued");
   } finally {
     admission.queuedMs += Math.round((performance.now() - started) * 100) / 100;
   }

@@ -9,6 +9,7 @@ import type { BackendStat } from "../routing/backend-stats.ts";
 import type { ProcessorRun } from "./processors.ts";
 import type { FirewallOutcome } from "../firewall/screen.ts";
 import type { OutputScreen } from "../firewall/output.ts";
+import type { AnswerHooks } from "./answer-hooks.ts";
 
 export interface TokenUsage {
   prompt_tokens: number;
@@ -31,6 +32,8 @@ export interface RequestContext {
   /** The model the client asked for. */
   requestedModel: string;
   stream: boolean;
+  /** The client set `stream_options.include_usage`: its stream ends with OpenAI's separate usage chunk. */
+  clientWantsUsage: boolean;
   promptTokensBound: number;
   /** The backend serving the request (for a balancer or `auto`: the current attempt's). */
   backend?: Backend;
@@ -54,6 +57,8 @@ export interface RequestContext {
   toolsMs?: number;
   /** Screens the answer when the firewall says `output:`. */
   outputScreen?: OutputScreen;
+  /** The post halves of the hooks whose pre half ran (answer-hooks.ts); undefined when none touches the answer. */
+  answerHooks?: AnswerHooks;
   /** The processors `inferada` named, once their pre hooks ran. */
   processors?: ProcessorRun;
   call?: UpstreamCall;
@@ -73,6 +78,7 @@ export function newContext(endpoint: RequestContext["endpoint"], req: Request, s
     body: {},
     requestedModel: "",
     stream: false,
+    clientWantsUsage: false,
     promptTokensBound: 0,
   };
 }

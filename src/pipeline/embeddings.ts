@@ -6,14 +6,14 @@ import type { Gateway } from "../gateway.ts";
 import { compileValidator } from "../api/validate.ts";
 import { EmbeddingRequest } from "../api/schemas.ts";
 import { NO_ADDRESS, type ClientAddress } from "../client-ip.ts";
-import { newContext, type TokenUsage } from "./context.ts";
+import { newContext } from "./context.ts";
 import { admitRequest, intake } from "./intake.ts";
 import { finishRequest } from "./finish.ts";
 import type { UpstreamCall } from "../upstream/call.ts";
 import type { Backend } from "../config/resolve.ts";
 import { beginAttempt, dispatchPlanned } from "./dispatch.ts";
 import { planBalancer } from "../routing/plan.ts";
-import { postToBackend } from "../upstream/client.ts";
+import { embed, type Embeddings } from "../upstream/client.ts";
 import { jsonResponse, withHeaders } from "./response-headers.ts";
 
 const validateEmbeddingRequest = compileValidator(EmbeddingRequest);
@@ -28,15 +28,12 @@ export async function handleEmbeddings(req: Request, gateway: Gateway, clientIp:
     const queued = admitRequest(ctx, gateway, 0);
     if (queued) await queued;
 
-    const embed = async (backend: Backend, call: UpstreamCall): Promise<EmbeddingResult> => {
-      const upstream = await postToBackend(backend, backend.embeddingsUrl, JSON.stringify({ ...body, model: backend.upstreamModel }), call);
-      const result = (await upstream.json().catch(() => undefined)) as EmbeddingResult | undefined;
-      call.clear();
+    const attempt = async (backend: Backend, call: UpstreamCall): Promise<Embeddings> => {
+      const result = await embed(backend, JSON.stringify({ ...body, model: backend.upstreamModel }), call);
       ctx.upstreamEndedAt = performance.now();
-      if (!Array.isArray(result?.data)) throw new GatewayError("upstream_error", `backend '${backend.id}' answered embeddings without a data array`);
       return result;
     };
-    const result = ctx.plan ? await dispatchPlanned(ctx, gateway, ctx.plan, embed) : await embed(ctx.backend!, beginAttempt(ctx, gateway, ctx.backend!));
+    const result = ctx.plan ? await dispatchPlanned(ctx, gateway, ctx.plan, attempt) : await attempt(ctx.backend!, beginAttempt(ctx, gateway, ctx.backend!));
     if (body.encoding_format === "base64") for (const item of result.data) if (Array.isArray(item.embedding)) item.embedding = toBase64(item.embedding as number[]);
     result.model = ctx.plan ? ctx.backend!.id : ctx.requestedModel;
     const usage = result.usage ? { prompt_tokens: result.usage.prompt_tokens ?? 0, completion_tokens: 0, total_tokens: result.usage.total_tokens ?? 0 } : undefined;
@@ -47,12 +44,6 @@ export async function handleEmbeddings(req: Request, gateway: Gateway, clientIp:
     finishRequest(ctx, gateway, { status: error.status, errorCode: error.reportedCode ?? error.code, usage: undefined, usageEstimated: false });
     return toErrorResponse(error, ctx.requestId);
   }
-}
-
-interface EmbeddingResult {
-  data: { embedding?: unknown }[];
-  model?: string;
-  usage?: TokenUsage;
 }
 
 /** OpenAI's base64 encoding: the little-endian float32 bytes of the vector. */

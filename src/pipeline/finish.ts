@@ -4,6 +4,7 @@ import type { Gateway } from "../gateway.ts";
 import type { RequestContext, TokenUsage } from "./context.ts";
 import { costOf } from "../billing/cost.ts";
 import { endAttempt } from "./dispatch.ts";
+import type { StreamOutcome } from "../sse/relay.ts";
 
 export interface Outcome {
   status: number;
@@ -11,6 +12,26 @@ export interface Outcome {
   usage: TokenUsage | undefined;
   /** The engine reported no usage; the counts are the gateway's estimate. */
   usageEstimated: boolean;
+}
+
+/**
+ * What a stream's end means for the ledger: its headers went out with 200, so the row records what happened to
+ * the stream. A client that left is 499 `client_closed`, never the backend's failure.
+ */
+export function streamOutcome(stream: StreamOutcome): Outcome {
+  const { usage, usageEstimated } = stream;
+  switch (stream.status) {
+    case "ok":
+      return { status: 200, errorCode: null, usage, usageEstimated };
+    case "client_gone":
+      return { status: 499, errorCode: "client_closed", usage, usageEstimated };
+    case "bad_stream":
+      // Also where the gateway ended it: a blocked answer is the firewall's 422, a failed processor its code.
+      if (stream.errorCode === "firewall_blocked") return { status: 422, errorCode: stream.errorCode, usage, usageEstimated };
+      return { status: 502, errorCode: stream.errorCode ?? "bad_upstream_sse", usage, usageEstimated };
+    case "interrupted":
+      return { status: 502, errorCode: "stream_interrupted", usage, usageEstimated };
+  }
 }
 
 export function finishRequest(ctx: RequestContext, gateway: Gateway, outcome: Outcome): void {

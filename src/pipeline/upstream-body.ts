@@ -1,6 +1,9 @@
 // Stage: the body the engine sees. Every OpenAI field (and any unknown one) passes unchanged; sluice's own
 // extensions are removed, `model` becomes the engine's id, and streams always ask for usage.
 import type { Backend } from "../config/resolve.ts";
+import type { Message } from "../plugins/api.ts";
+import type { ChatRequest } from "./chat-request.ts";
+import { renderMessages } from "./template.ts";
 
 const PLATFORM_TOOL_TYPES = new Set(["search", "browser", "flexible_vector_database_search"]);
 
@@ -23,4 +26,24 @@ export function prepareUpstreamBody(body: Record<string, unknown>, backend: Back
   if (stream) upstream.stream_options = { ...(upstream.stream_options as object | undefined), include_usage: true };
   else if (upstream.stream_options !== undefined) upstream.stream_options = undefined;
   return JSON.stringify(upstream);
+}
+
+/**
+ * One request's bodies for the engines: each attempt renders the conversation for its backend's template; the
+ * tool loop appends to the conversation between rounds. The rest of the body is edited in place.
+ */
+export class UpstreamRequest {
+  readonly messages: Message[];
+
+  constructor(
+    readonly body: ChatRequest,
+    readonly stream: boolean,
+  ) {
+    this.messages = [...body.messages];
+  }
+
+  for(backend: Backend): string {
+    this.body.messages = renderMessages(this.messages as never, backend.templateRenderMode) as never;
+    return prepareUpstreamBody(this.body, backend, this.stream);
+  }
 }

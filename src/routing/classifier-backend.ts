@@ -3,7 +3,7 @@
 // built-in classifier, so a broken classifier model never fails a request.
 import type { Backend } from "../config/resolve.ts";
 import { UpstreamCall } from "../upstream/call.ts";
-import { postToBackend } from "../upstream/client.ts";
+import { chatCompletion } from "../upstream/client.ts";
 import { TASK_TYPES, classifyPrompt, isTaskType, type Classification, type Complexity } from "./classify.ts";
 import { textOf } from "../pipeline/template.ts";
 import { sideCallCostMicros } from "../billing/cost.ts";
@@ -39,8 +39,7 @@ export async function classifyWith(backend: Backend | undefined, timeoutMs: numb
       max_tokens: 60,
       stream: false,
     });
-    const response = await postToBackend({ ...backend, timeoutMs }, backend.chatUrl, body, call);
-    const answer = (await response.json()) as Parameters<typeof sideCallCostMicros>[2];
+    const answer = (await chatCompletion({ ...backend, timeoutMs }, body, call)) as Parameters<typeof sideCallCostMicros>[2];
     costMicros = sideCallCostMicros(backend.pricing, body, answer, performance.now() - started);
     const parsed = parseVerdict(answer.choices?.[0]?.message?.content);
     if (parsed) return { ...parsed, classifier: `model:${backend.id}`, costMicros };

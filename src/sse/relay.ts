@@ -1,8 +1,19 @@
 // Relays an engine's SSE stream to the client. The engine's bytes go out untouched unless a chunk holds something
-// we must act on: the usage event (gets `timings`), `[DONE]` (a usage event is synthesized first when the engine
-// sent none), an event split across network chunks, or a malformed event. Those chunks take the slow path:
-// decoded, split into events, and re-framed. A stream that ends without `[DONE]` gets an error event instead.
+// we must act on: the usage event (gets `timings` and the hooks' reports), the finish_reason event when the client
+// did not ask for a separate usage chunk (usage rides on it: see the stream contract below), `[DONE]` (a usage
+// event is synthesized first when the engine sent none), an event split across network chunks, or a malformed
+// event. Those chunks take the slow path: decoded, split into events, and re-framed. When the answer hooks rewrite
+// content (processors, output screening), every event takes the slow path. A stream that ends without `[DONE]`
+// gets an error event instead.
+//
+// Stream contract (DESIGN.md): sluice always asks the engine for usage. A client that set
+// `stream_options.include_usage` gets OpenAI's shape, a last chunk with `choices: []` and `usage`. One that did not
+// gets usage, timings and reports on the last chunk that carries a choice (the finish_reason chunk), so every
+// chunk it sees has `choices[0].delta`.
 import type { RequestContext, TokenUsage } from "../pipeline/context.ts";
+import type { AnswerHooks } from "../pipeline/answer-hooks.ts";
+import type { ChunkReader } from "../upstream/client.ts";
+import { GatewayError } from "../errors.ts";
 import { computeTimings } from "../observability/timings.ts";
 import type { UpstreamCall } from "../upstream/call.ts";
 
@@ -22,32 +33,27 @@ const NEWLINE = 0x0a;
 const BLANK_LINE = Buffer.from("\n\n");
 const DONE_MARK = Buffer.from("[DONE]");
 const USAGE_KEY = Buffer.from('"usage"');
+const FINISH_KEY = Buffer.from('"finish_reason"');
 const CLOSE_BRACE = 0x7d;
 const CLOSE_BRACKET = 0x5d;
-
-/** What the relay needs of the engine's body reader. */
-export interface ChunkReader {
-  read(): Promise<{ done: boolean; value?: Uint8Array }>;
-  cancel(reason?: unknown): Promise<void>;
-}
+/** Top-level fields of a chunk that describe the chunk itself rather than the request. */
+const ENVELOPE = new Set(["id", "object", "created", "model", "choices", "usage", "timings", "system_fingerprint", "service_tier"]);
 
 export interface RelayStart {
   /** The engine's first chunk, when dispatch already read it (a balancer commits to a backend only after it). */
   first?: Uint8Array;
   /** An event to send before the engine's (the routing event). */
   prelude?: string;
-  /** Rewrites each chunk's delta content (processors' post hooks, output screening); every event then takes the slow path. */
-  rewriteContent?: (text: string, choice: number) => string;
-  /** Text to add when a choice finishes (what output screening held back). */
-  finishContent?: (choice: number) => string;
-  /** At [DONE]: whatever is still held back, for engines that end without a finish_reason. */
-  drainContent?: () => { choice: number; text: string }[];
-  /** Fields added to the final (usage) event, e.g. the processors' `inferada` report. */
-  final?: () => Record<string, unknown>;
+  /** The answer hooks' post halves (processors, output screening); every event then takes the slow path. */
+  hooks?: AnswerHooks;
+  /** Fields added to the event that carries usage: the hooks' `firewall` and `inferada` reports. */
+  final?: () => Record<string, unknown> | undefined;
+  /** The reader guards the engine's silence itself (the tool loop, one guard per round): no idle guard here. */
+  guarded?: boolean;
 }
 
 export function relayStream(ctx: RequestContext, reader: ChunkReader, call: UpstreamCall, onEnd: (outcome: StreamOutcome) => void, start?: RelayStart): ReadableStream<Uint8Array> {
-  const relay = new StreamRelay(ctx, call, start?.rewriteContent, start?.final, start?.finishContent, start?.drainContent);
+  const relay = new StreamRelay(ctx, call, start?.hooks, start?.final);
   let pending = start?.first;
   let prelude = start?.prelude;
   let ended = false;
@@ -57,9 +63,14 @@ export function relayStream(ctx: RequestContext, reader: ChunkReader, call: Upst
     call.clear();
     onEnd({ status, usage: relay.usage, usageEstimated: relay.usageEstimated, errorCode: relay.failureCode });
   };
+  const clientGone = () => {
+    call.abort("client");
+    reader.cancel().catch(() => {});
+    end("client_gone");
+  };
 
   // A balancer's stream attempt armed it already, before waiting for the first chunk.
-  if (call.armedFor !== "idle") call.guardIdle(ctx.backend!.streamIdleTimeoutMs);
+  if (!start?.guarded && call.armedFor !== "idle") call.guardIdle(ctx.backend!.streamIdleTimeoutMs);
   // A "direct" stream (Bun): one pull call writes straight to the socket, with no per-chunk queue or promise.
   const source: Bun.DirectUnderlyingSource<Uint8Array> = {
     type: "direct",
@@ -70,20 +81,22 @@ export function relayStream(ctx: RequestContext, reader: ChunkReader, call: Upst
       }
       for (;;) {
         let chunk: { done: boolean; value?: Uint8Array };
+        let failure: unknown;
         if (pending) {
           chunk = { done: false, value: pending };
           pending = undefined;
         } else {
           try {
             chunk = await reader.read();
-          } catch {
+          } catch (error) {
+            failure = error;
             chunk = { done: true, value: undefined };
           }
         }
         if (ended) return;
         if (chunk.done) {
-          if (call.reason === "client") return end("client_gone");
-          controller.write(relay.interruption());
+          if (call.reason === "client" || ctx.clientSignal?.aborted) return end("client_gone");
+          controller.write(relay.interruption(failure));
           end("interrupted");
           await controller.end();
           return;
@@ -95,10 +108,7 @@ export function relayStream(ctx: RequestContext, reader: ChunkReader, call: Upst
         if (relay.tail) written = controller.write(relay.tail);
         // 0 means the client has gone; a promise means its socket is full (backpressure).
         if (relay.head || relay.tail) {
-          if ((typeof written === "number" ? written : await written) === 0) {
-            call.abort("client");
-            return end("client_gone");
-          }
+          if ((typeof written === "number" ? written : await written) === 0) return clientGone();
         }
         if (relay.finished) {
           // After [DONE] the engine is done too; a malformed stream is cut off.
@@ -112,10 +122,7 @@ export function relayStream(ctx: RequestContext, reader: ChunkReader, call: Upst
         }
       }
     },
-    cancel() {
-      call.abort("client");
-      end("client_gone");
-    },
+    cancel: clientGone,
   };
   return new ReadableStream(source);
 }
@@ -135,24 +142,28 @@ class StreamRelay {
   /** Kept to copy the engine's id and model into a synthesized usage event. */
   private firstChunk: Uint8Array | undefined;
   private events = 0;
+  /** Usage rides on the finish_reason chunk: the client did not ask for a separate usage chunk. */
+  private readonly usageOnFinish: boolean;
+  /** The finish_reason event's data, held until the usage event's fields are merged into it. */
+  private held: string | undefined;
 
   constructor(
     private readonly ctx: RequestContext,
     private readonly call: UpstreamCall,
-    private readonly rewriteContent?: (text: string, choice: number) => string,
-    private readonly final?: () => Record<string, unknown>,
-    private readonly finishContent?: (choice: number) => string,
-    private readonly drainContent?: () => { choice: number; text: string }[],
-  ) {}
+    private readonly hooks?: AnswerHooks,
+    private readonly final?: () => Record<string, unknown> | undefined,
+  ) {
+    this.usageOnFinish = !ctx.clientWantsUsage;
+  }
 
   /**
    * The fast path forwards the leading run of whole, well-formed events with nothing to act on as the engine's
-   * own bytes; only the rest (usage event, [DONE], a partial or odd event) is decoded and re-framed.
+   * own bytes; only the rest (usage event, finish event, [DONE], a partial or odd event) is decoded and re-framed.
    */
   transform(bytes: Uint8Array): void {
     if (this.ctx.firstTokenAt === undefined) this.ctx.firstTokenAt = performance.now();
     this.firstChunk ??= bytes;
-    const passEnd = this.carry === "" && !this.rewriteContent ? this.untouchedPrefix(bytes) : 0;
+    const passEnd = this.carry === "" && !this.hooks ? this.untouchedPrefix(bytes) : 0;
     this.head = passEnd === 0 ? undefined : passEnd === bytes.length ? bytes : bytes.subarray(0, passEnd);
     this.tail = passEnd === bytes.length ? "" : this.rewrite(bytes.subarray(passEnd));
   }
@@ -160,7 +171,7 @@ class StreamRelay {
   /** Length of the leading whole events that pass untouched; counts them for usage estimates. */
   private untouchedPrefix(bytes: Uint8Array): number {
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-    const attention = firstAttention(buf);
+    const attention = firstAttention(buf, this.usageOnFinish);
     const limit = attention === -1 ? bytes.length : attention;
     let start = 0;
     while (start < limit) {
@@ -206,7 +217,7 @@ class StreamRelay {
         return this.stop(error);
       }
       this.finished = true;
-      return rest + (this.usage ? "" : this.synthesizedUsageEvent()) + DONE_EVENT;
+      return rest + (this.usage ? "" : this.synthesizedUsageEvent()) + this.releaseHeld() + DONE_EVENT;
     }
     let parsed: Record<string, unknown>;
     try {
@@ -215,36 +226,60 @@ class StreamRelay {
       return this.fail();
     }
     this.events++;
-    const usage = parsed.usage;
-    if (this.rewriteContent && Array.isArray(parsed.choices) && parsed.choices.length) {
+    const choices = parsed.choices as { index?: number; delta?: { content?: unknown }; finish_reason?: unknown }[] | undefined;
+    const hasChoices = Array.isArray(choices) && choices.length > 0;
+    let changed = false;
+    if (this.hooks && hasChoices) {
       try {
-        if (!rewriteDeltas(parsed.choices, this.rewriteContent, this.finishContent)) return `${event}\n\n`;
+        changed = rewriteDeltas(choices, this.hooks);
       } catch (error) {
         return this.stop(error);
       }
-      if (usage === null || typeof usage !== "object") return `data: ${JSON.stringify(parsed)}\n\n`;
     }
-    if (usage === null || typeof usage !== "object") return `${event}\n\n`;
+    const text = changed ? JSON.stringify(parsed) : data;
+    const usage = parsed.usage;
+    if (usage === null || typeof usage !== "object") {
+      if (this.usageOnFinish && hasChoices && choices.some((choice) => choice?.finish_reason != null)) {
+        const earlier = this.releaseHeld();
+        this.held = text;
+        return earlier;
+      }
+      return changed ? `data: ${text}\n\n` : `${event}\n\n`;
+    }
     this.usage = usage as TokenUsage;
     this.ctx.upstreamEndedAt = performance.now();
-    const timings = computeTimings(this.ctx, this.usage);
-    const extra = this.final?.();
-    // llama.cpp sends its own `timings`: replace it rather than write the key twice.
-    if ("timings" in parsed || this.rewriteContent) {
-      const out: Record<string, unknown> = { ...parsed, timings, ...extra };
-      if ("timings" in parsed) out.engine_timings = parsed.timings;
-      return `data: ${JSON.stringify(out)}\n\n`;
+    const fields: Record<string, unknown> = { timings: computeTimings(this.ctx, this.usage), ...this.final?.() };
+    // llama.cpp sends its own `timings`: kept as engine_timings rather than writing the key twice.
+    if ("timings" in parsed) fields.engine_timings = parsed.timings;
+    if (hasChoices || !this.usageOnFinish) {
+      // The event carries a choice itself, or the client asked for OpenAI's separate usage chunk: ours go on it.
+      const rebuilt = changed || "timings" in parsed ? withoutTimings(parsed) : undefined;
+      return this.releaseHeld() + `data: ${withFields(text, rebuilt, fields)}\n\n`;
     }
-    // Otherwise splice ours in before the event's closing brace: no re-serialisation.
-    const inner = extra ? JSON.stringify(extra).slice(1, -1) : "";
-    const more = inner ? `,${inner}` : "";
-    return `data: ${data.slice(0, data.lastIndexOf("}"))},"timings":${JSON.stringify(timings)}${more}}\n\n`;
+    // A usage-only event the client did not ask for: its fields (usage, the tool loop's tool_runs …) and ours go
+    // on the held finish_reason chunk, or on an empty-delta chunk when there is none.
+    fields.usage = usage;
+    for (const field in parsed) if (!ENVELOPE.has(field)) fields[field] = parsed[field];
+    const held = this.held;
+    this.held = undefined;
+    if (held !== undefined) return `data: ${withFields(held, undefined, fields)}\n\n`;
+    const { id, object, created, model } = parsed;
+    return `data: ${JSON.stringify({ id, object, created, model, choices: [EMPTY_CHOICE], ...fields })}\n\n`;
+  }
+
+  /** The held finish_reason event, as it is (before an error event, or when no usage came to merge). */
+  private releaseHeld(): string {
+    const held = this.held;
+    if (held === undefined) return "";
+    this.held = undefined;
+    return `data: ${held}\n\n`;
   }
 
   /** The gateway ends the stream itself: a processor failed, or the firewall blocked the answer. */
   private stop(error: unknown): string {
     this.finished = true;
     this.malformed = true;
+    this.held = undefined; // it may carry content the stop is about
     const code = (error as { reportedCode?: string }).reportedCode ?? "processor_failed";
     this.failureCode = code;
     return errorEvent(`${(error as Error).message}; the answer is incomplete`, code);
@@ -252,7 +287,7 @@ class StreamRelay {
 
   /** Chunks for text still held back when the engine ended without a finish_reason. */
   private drainedEvents(): string {
-    const rest = this.drainContent?.().filter((entry) => entry.text);
+    const rest = this.hooks?.drain().filter((entry) => entry.text);
     if (!rest?.length) return "";
     const { id, created, model } = this.envelope();
     const choices = rest.map((entry) => ({ index: entry.choice, delta: { content: entry.text }, finish_reason: null }));
@@ -268,73 +303,91 @@ class StreamRelay {
 
   /** The engine sent no usage: estimate completion tokens from the events (about one token each). */
   private synthesizedUsageEvent(): string {
-    const { id, created, model } = this.envelope();
     const completion = Math.max(0, this.events - 2);
     this.usage = { prompt_tokens: 0, completion_tokens: completion, total_tokens: completion };
     this.usageEstimated = true;
     this.ctx.upstreamEndedAt = performance.now();
-    const chunk = {
-      id,
-      object: "chat.completion.chunk",
-      created,
-      model,
-      choices: [],
-      usage: { ...this.usage, estimated: true },
-      timings: computeTimings(this.ctx, this.usage),
-      ...this.final?.(),
-    };
+    const fields = { usage: { ...this.usage, estimated: true }, timings: computeTimings(this.ctx, this.usage), ...this.final?.() };
+    const held = this.held;
+    this.held = undefined;
+    if (held !== undefined && this.usageOnFinish) return `data: ${withFields(held, undefined, fields)}\n\n`;
+    const { id, created, model } = this.envelope();
+    const chunk = { id, object: "chat.completion.chunk", created, model, choices: this.usageOnFinish ? [EMPTY_CHOICE] : [], ...fields };
     return `data: ${JSON.stringify(chunk)}\n\n`;
   }
 
   private fail(): string {
     this.finished = true;
     this.malformed = true;
-    return errorEvent(`backend '${this.ctx.backend!.id}' sent a malformed stream event; the answer is incomplete`, "bad_upstream_sse");
+    return this.releaseHeld() + errorEvent(`backend '${this.ctx.backend!.id}' sent a malformed stream event; the answer is incomplete`, "bad_upstream_sse");
   }
 
-  /** The error event that ends a stream the engine cut (or stalled on). */
-  interruption(): string {
+  /** The error event that ends a stream the engine cut (or stalled on), or the stream's producer failed with. */
+  interruption(failure?: unknown): string {
     const backend = this.ctx.backend!;
     const why =
-      this.call.reason === "idle"
-        ? `backend '${backend.id}' sent nothing for ${backend.streamIdleTimeoutMs} ms (backends[].stream_idle_timeout_ms)`
-        : `backend '${backend.id}' closed the stream before it finished`;
-    return errorEvent(`${why}; the answer is incomplete`, "stream_interrupted");
+      failure instanceof GatewayError
+        ? failure.message
+        : this.call.reason === "idle"
+          ? `backend '${backend.id}' sent nothing for ${backend.streamIdleTimeoutMs} ms (backends[].stream_idle_timeout_ms)`
+          : `backend '${backend.id}' closed the stream before it finished`;
+    return this.releaseHeld() + errorEvent(`${why}; the answer is incomplete`, "stream_interrupted");
   }
 }
 
-/** Start of the first event that holds a non-null usage object or [DONE], or -1. */
-function firstAttention(buf: Buffer): number {
-  let at = buf.indexOf(DONE_MARK);
-  for (let u = buf.indexOf(USAGE_KEY); u !== -1 && (at === -1 || u < at); u = buf.indexOf(USAGE_KEY, u + 7)) {
-    let i = u + 7;
-    while (buf[i] === 0x20 || buf[i] === 0x3a /* : */) i++;
-    if (buf[i] !== 0x6e /* n of null */) {
-      at = u;
-      break;
-    }
+const EMPTY_CHOICE = Object.freeze({ index: 0, delta: {}, finish_reason: null });
+
+/**
+ * An event's JSON with `fields` added. Spliced in before the closing brace when the event has none of them and
+ * `parsed` is not needed (no re-serialisation); otherwise rebuilt, ours replacing the event's own.
+ */
+function withFields(data: string, parsed: Record<string, unknown> | undefined, fields: Record<string, unknown>): string {
+  if (parsed === undefined && !Object.keys(fields).some((field) => data.includes(`"${field}"`))) {
+    return `${data.slice(0, data.lastIndexOf("}"))},${JSON.stringify(fields).slice(1)}`;
   }
+  return JSON.stringify({ ...(parsed ?? JSON.parse(data)), ...fields });
+}
+
+function withoutTimings(parsed: Record<string, unknown>): Record<string, unknown> {
+  const { timings: _, ...rest } = parsed;
+  return rest;
+}
+
+/**
+ * Start of the first event that needs the slow path: one with a non-null usage object, [DONE], or (when usage
+ * rides on the finish chunk) a non-null finish_reason; -1 when there is none.
+ */
+function firstAttention(buf: Buffer, watchFinish: boolean): number {
+  let at = buf.indexOf(DONE_MARK);
+  at = firstNonNull(buf, USAGE_KEY, at);
+  if (watchFinish) at = firstNonNull(buf, FINISH_KEY, at);
   if (at === -1) return -1;
   const previousEnd = buf.lastIndexOf(BLANK_LINE, at);
   return previousEnd === -1 ? 0 : previousEnd + 2;
 }
 
-/** Applies `rewrite` to each choice's delta content, and `finish` when a choice ends; false when nothing changed. */
-function rewriteDeltas(
-  choices: { index?: number; delta?: { content?: unknown }; finish_reason?: unknown }[],
-  rewrite: (text: string, choice: number) => string,
-  finish?: (choice: number) => string,
-): boolean {
+/** The first `"key": <not null>` before `before` (or anywhere when it is -1); else `before`. */
+function firstNonNull(buf: Buffer, key: Buffer, before: number): number {
+  for (let u = buf.indexOf(key); u !== -1 && (before === -1 || u < before); u = buf.indexOf(key, u + key.length)) {
+    let i = u + key.length;
+    while (buf[i] === 0x20 || buf[i] === 0x3a /* : */) i++;
+    if (buf[i] !== 0x6e /* n of null */) return u;
+  }
+  return before;
+}
+
+/** The hooks on each choice's delta content, and their held-back text when a choice ends; false when nothing changed. */
+function rewriteDeltas(choices: { index?: number; delta?: { content?: unknown }; finish_reason?: unknown }[], hooks: AnswerHooks): boolean {
   let changed = false;
   for (const choice of choices) {
     const delta = choice?.delta;
     const index = typeof choice?.index === "number" ? choice.index : 0;
     if (delta && typeof delta.content === "string" && delta.content) {
-      delta.content = rewrite(delta.content, index);
+      delta.content = hooks.delta(delta.content, index);
       changed = true;
     }
-    if (finish && delta && choice.finish_reason) {
-      const rest = finish(index);
+    if (delta && choice.finish_reason) {
+      const rest = hooks.finish(index);
       if (rest) {
         delta.content = (typeof delta.content === "string" ? delta.content : "") + rest;
         changed = true;

@@ -1,16 +1,82 @@
 // The one backend implementation: an OpenAI-compatible HTTP client. vLLM, SGLang, llama.cpp server, TGI, Ollama
-// and hosted providers all speak this protocol, so nothing here knows which engine it talks to.
+// and hosted providers all speak this protocol, so nothing here knows which engine it talks to. Every caller
+// (chat, the tool loop, embeddings, the firewall's judge, auto's classifier model, vector databases) goes through
+// chatCompletion / chatStream / embed: none of them parses an engine's answer or maps its failures itself.
 import { GatewayError } from "../errors.ts";
 import type { Backend } from "../config/resolve.ts";
 import type { UpstreamCall } from "./call.ts";
 
 const DEFAULT_RETRY_AFTER_S = "1";
 
+/** An engine's buffered chat answer, checked to have a choices array; other fields pass through. */
+export type Completion = Record<string, unknown> & { choices: unknown[] };
+
+/** An engine's embeddings answer, checked to have a data array. */
+export interface Embeddings {
+  data: { embedding?: unknown; index?: number }[];
+  model?: string;
+  usage?: { prompt_tokens?: number; total_tokens?: number };
+}
+
+/** What a stream's consumer needs of the engine's body. */
+export interface ChunkReader {
+  read(): Promise<{ done: boolean; value?: Uint8Array }>;
+  cancel(reason?: unknown): Promise<void>;
+}
+
+/** A buffered chat completion. Invalid JSON, no choices array or a body cut off are the engine's failure (502/504). */
+export async function chatCompletion(backend: Backend, body: string, call: UpstreamCall): Promise<Completion> {
+  const completion = await readJson(backend, await postToBackend(backend, backend.chatUrl, body, call), call);
+  if (!Array.isArray(completion.choices)) throw new GatewayError("upstream_error", `backend '${backend.id}' answered without a choices array`);
+  return completion as Completion;
+}
+
+/** A streamed chat completion: the engine's body once its headers are in (see postToBackend for the TTFT guard). */
+export async function chatStream(backend: Backend, body: string, call: UpstreamCall, ttftTimeoutMs?: number): Promise<ChunkReader> {
+  const upstream = await postToBackend(backend, backend.chatUrl, body, call, ttftTimeoutMs);
+  return upstream.body!.getReader();
+}
+
+/** Embeddings for a request body (its `model` already the engine's). */
+export async function embed(backend: Backend, body: string, call: UpstreamCall): Promise<Embeddings> {
+  const result = await readJson(backend, await postToBackend(backend, backend.embeddingsUrl, body, call), call);
+  if (!Array.isArray(result.data)) throw new GatewayError("upstream_error", `backend '${backend.id}' answered embeddings without a data array`);
+  return result as unknown as Embeddings;
+}
+
+async function readJson(backend: Backend, upstream: Response, call: UpstreamCall): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await upstream.text();
+  } catch (error) {
+    throw call.reason === "timeout"
+      ? new GatewayError("upstream_timeout", `backend '${backend.id}' did not finish within ${backend.timeoutMs} ms (backends[].timeout_ms)`)
+      : call.reason === "client"
+        ? clientClosed()
+        : new GatewayError("upstream_error", `backend '${backend.id}' broke off its answer: ${(error as Error).message}`);
+  } finally {
+    call.clear();
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new GatewayError("upstream_error", `backend '${backend.id}' answered with invalid JSON: ${JSON.stringify(text.slice(0, 120))}`);
+  }
+  if (parsed === null || typeof parsed !== "object") throw new GatewayError("upstream_error", `backend '${backend.id}' answered with JSON that is not an object`);
+  return parsed as Record<string, unknown>;
+}
+
+/** The client went away while the gateway waited on the engine: recorded as 499, never blamed on the backend. */
+export function clientClosed(): GatewayError {
+  return new GatewayError("client_closed", "client closed the request");
+}
+
 /**
  * POSTs a JSON body; resolves with a 2xx response, or throws the GatewayError that describes the failure.
  * `ttftTimeoutMs` (a balancer's TTFT guard) replaces the backend's timeout; the caller reads the first chunk in it.
  */
-export async function postToBackend(backend: Backend, url: string, body: string, call: UpstreamCall, ttftTimeoutMs?: number): Promise<Response> {
+async function postToBackend(backend: Backend, url: string, body: string, call: UpstreamCall, ttftTimeoutMs?: number): Promise<Response> {
   if (ttftTimeoutMs === undefined) call.arm(backend.timeoutMs, "timeout");
   else call.arm(ttftTimeoutMs, "ttft");
   let response: Response;
@@ -30,7 +96,7 @@ export function fetchFailure(backend: Backend, call: UpstreamCall, error: unknow
     return new GatewayError("upstream_timeout", `backend '${backend.id}' did not answer within ${backend.timeoutMs} ms (backends[].timeout_ms)`);
   }
   if (call.reason === "ttft") return ttftTimeout(backend);
-  if (call.reason === "client") return new GatewayError("upstream_error", "client closed the request", { status: 499 });
+  if (call.reason === "client") return clientClosed();
   const detail = error instanceof Error ? error.message : String(error);
   return new GatewayError("upstream_error", `backend '${backend.id}' is unreachable at ${backend.baseUrl}: ${detail}`);
 }

@@ -15,7 +15,7 @@ export interface VectorStore {
   close(): void;
 }
 import { UpstreamCall } from "../upstream/call.ts";
-import { postToBackend } from "../upstream/client.ts";
+import { embed } from "../upstream/client.ts";
 import { GatewayError } from "../errors.ts";
 import { costOf } from "../billing/cost.ts";
 
@@ -53,13 +53,12 @@ export class VectorDatabases {
       const call = new UpstreamCall(signal);
       const started = performance.now();
       try {
-        const response = await postToBackend(backend, backend.embeddingsUrl, JSON.stringify({ model: backend.upstreamModel, input: texts }), call);
-        const body = (await response.json()) as { data?: { embedding?: unknown; index?: number }[]; usage?: { prompt_tokens?: number } };
+        const body = await embed(backend, JSON.stringify({ model: backend.upstreamModel, input: texts }), call);
         if (charge) {
           const promptTokens = body.usage?.prompt_tokens ?? Math.ceil(texts.reduce((sum, text) => sum + text.length, 0) / 4);
           charge(costOf(backend.pricing, { promptTokens, completionTokens: 0 }, performance.now() - started).micros);
         }
-        const vectors = (body.data ?? []).slice().sort((a, b) => (a.index ?? 0) - (b.index ?? 0)).map((item) => item.embedding);
+        const vectors = body.data.slice().sort((a, b) => (a.index ?? 0) - (b.index ?? 0)).map((item) => item.embedding);
         if (vectors.length !== texts.length || !vectors.every((vector) => Array.isArray(vector))) {
           throw new GatewayError("upstream_error", `embedding backend '${backend.id}' answered ${vectors.length} float vectors for ${texts.length} texts`);
         }

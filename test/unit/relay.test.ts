@@ -17,7 +17,7 @@ function context(): RequestContext {
   return { ...newContext("chat", new Request("http://x/"), snapshot), requestedModel: "engine", stream: true, backend: snapshot.backends.get("engine"), upstreamStartedAt: performance.now() };
 }
 
-async function relay(parts: (string | Uint8Array)[], cut = false): Promise<{ text: string; outcome: StreamOutcome }> {
+async function relay(parts: (string | Uint8Array)[], cut = false, clientWantsUsage = false): Promise<{ text: string; outcome: StreamOutcome }> {
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       for (const part of parts) controller.enqueue(typeof part === "string" ? new TextEncoder().encode(part) : part);
@@ -26,7 +26,7 @@ async function relay(parts: (string | Uint8Array)[], cut = false): Promise<{ tex
     },
   });
   let outcome: StreamOutcome | undefined;
-  const stream = relayStream(context(), new Response(body).body!.getReader(), new UpstreamCall(), (o) => (outcome = o));
+  const stream = relayStream({ ...context(), clientWantsUsage }, new Response(body).body!.getReader(), new UpstreamCall(), (o) => (outcome = o));
   const text = await new Response(stream).text();
   return { text, outcome: outcome! };
 }
@@ -116,6 +116,52 @@ describe("SSE relay", () => {
   });
 });
 
+describe("stream contract: where usage goes", () => {
+  const FINISH = `data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null}\n\n`;
+  const ENDED = ROLE + chunk("a") + chunk("b") + FINISH + USAGE + DONE;
+  type Chunk = { choices: { delta: unknown; finish_reason?: unknown }[]; usage?: { total_tokens: number }; timings?: unknown };
+  const chunks = (text: string) => events(text).filter((e) => e !== "[DONE]") as Chunk[];
+
+  test("client did not ask for usage: every chunk has choices[0].delta; usage and timings ride on the finish chunk", async () => {
+    for (let at = 1; at < ENDED.length; at += 7) {
+      const { text, outcome } = await relay([ENDED.slice(0, at), ENDED.slice(at)]);
+      const all = chunks(text);
+      expect(all.every((c) => c.choices[0]?.delta !== undefined)).toBe(true);
+      const last = all.at(-1)!;
+      expect(last.choices[0]!.finish_reason).toBe("stop");
+      expect(last.usage!.total_tokens).toBe(8);
+      expect(last.timings).toBeDefined();
+      expect(all.filter((c) => c.usage)).toHaveLength(1);
+      expect(text.endsWith(DONE)).toBe(true);
+      expect(outcome.usage?.total_tokens).toBe(8);
+    }
+  });
+
+  test("client set include_usage: OpenAI's shape, a last chunk with choices [] and usage", async () => {
+    const { text } = await relay([ENDED], false, true);
+    const all = chunks(text);
+    expect(all.at(-2)!.choices[0]!.finish_reason).toBe("stop");
+    expect(all.at(-1)!.choices).toEqual([]);
+    expect(all.at(-1)!.usage!.total_tokens).toBe(8);
+  });
+
+  test("an engine without usage: the estimate rides on the finish chunk", async () => {
+    const { text, outcome } = await relay([ROLE, chunk("a"), FINISH, DONE]);
+    const all = chunks(text);
+    expect(all.every((c) => c.choices[0]?.delta !== undefined)).toBe(true);
+    expect(all.at(-1)!.choices[0]!.finish_reason).toBe("stop");
+    expect((all.at(-1)!.usage as { estimated?: boolean }).estimated).toBe(true);
+    expect(outcome.usageEstimated).toBe(true);
+  });
+
+  test("a stream that ends after its finish chunk without [DONE] still delivers it before the error event", async () => {
+    const { text } = await relay([ROLE, chunk("a"), FINISH]);
+    const all = events(text) as Record<string, unknown>[];
+    expect((all.at(-2) as Chunk).choices[0]!.finish_reason).toBe("stop");
+    expect(all.at(-1)).toMatchObject({ error: { code: "stream_interrupted" } });
+  });
+});
+
 describe("output screening in the relay", () => {
   const screened = parseConfig(
     "backends:\n  - name: engine\n    url: http://127.0.0.1:1/v1\nfirewalls:\n  - {slug: hide, rules: [{keywords: [bc], action: redact}], output: {window_chars: 2}}\n  - {slug: stop, rules: [{keywords: [bc]}], output: {window_chars: 2}}\n",
@@ -130,9 +176,12 @@ describe("output screening in the relay", () => {
     const body = new Response(parts.join("")).body!;
     let outcome: StreamOutcome | undefined;
     const stream = relayStream(context(), body.getReader(), new UpstreamCall(), (o) => (outcome = o), {
-      rewriteContent: (text, choice) => output.push(choice, text),
-      finishContent: (choice) => output.finish(choice),
-      drainContent: () => output.drain(),
+      hooks: {
+        delta: (text, choice) => output.push(choice, text),
+        finish: (choice) => output.finish(choice),
+        drain: () => output.heldChoices().map((choice) => ({ choice, text: output.finish(choice) })),
+        whole: async (text) => output.screenWhole(text),
+      },
     });
     return { text: await new Response(stream).text(), outcome: outcome! };
   }
