@@ -1,6 +1,7 @@
 // injection_guard: rejects (422) prompt-injection and jailbreak attempts, reporting the score and the rules that
 // matched. The rules are sluice's prompt_injection and jailbreak catalogs, matched against normalised text
-// (case, look-alike characters, zero-width characters, leetspeak, base64).
+// (case, look-alike characters, zero-width characters, leetspeak, base64). Without a `threshold` the detector's
+// default applies, the same one the firewall's prompt_injection / jailbreak rules use (chosen on the dev set).
 //   inferada: {processors: ["injection_guard"], injection_guard: {threshold: 0.6}}
 import { definePlugin, detectInjection, t, textOf } from "sluice/plugin";
 
@@ -10,7 +11,7 @@ export default definePlugin({
   description: "Rejects prompt-injection and jailbreak attempts.",
   config: t.Object(
     {
-      threshold: t.Number({ minimum: 0, maximum: 1, default: 0.5, description: "score at or above which the request is rejected" }),
+      threshold: t.Optional(t.Number({ minimum: 0, maximum: 1, description: "score at or above which the request is rejected; default the firewall's (chosen on the dev set)" })),
       roles: t.Array(t.String(), { default: ["user", "tool"], description: "whose messages are screened (system prompts are the operator's)" }),
     },
     { additionalProperties: false },
@@ -27,7 +28,7 @@ export default definePlugin({
     if (!verdict.flagged) return;
     return {
       reject: {
-        message: `the prompt looks like a prompt-injection or jailbreak attempt (score ${verdict.score.toFixed(2)} ≥ ${ctx.config.threshold}; signals: ${signals.join(", ")})`,
+        message: `the prompt looks like a prompt-injection or jailbreak attempt (score ${verdict.score.toFixed(2)} ≥ ${verdict.threshold}; signals: ${signals.join(", ")})`,
         code: "prompt_injection",
       },
     };

@@ -39,13 +39,19 @@ export interface InjectionVerdict {
   hits: RuleHit[];
   /** score >= threshold */
   flagged: boolean;
+  /** The threshold the score was held against: the caller's, or defaultInjectionThreshold(). */
+  threshold: number;
   /** The more likely kind of attack, by the model. */
   kind: "injection" | "jailbreak";
 }
 
 const injectionModel = lazyModel(injectionModelPath);
 
-/** The threshold chosen on the dev set (at most 3 % of risky-sounding benign prompts flagged). */
+/**
+ * The one default threshold of every injection check (the firewall's `prompt_injection` / `jailbreak` rules and
+ * the `injection_guard` processor): chosen on the dev set at training time and stored in the model file
+ * (see test/train/injection.ts).
+ */
 export function defaultInjectionThreshold(): number {
   return injectionModel().header.extra.threshold ?? 0.5;
 }
@@ -65,5 +71,5 @@ export function detectInjection(text: string, options: { threshold?: number } = 
   const variants = normalizeForMatching(text);
   const model = scoreInjection(variants);
   const flagged = model.score >= threshold;
-  return { score: model.score, hits: flagged ? explainInjection(variants, model) : [], flagged, kind: model.kind };
+  return { score: model.score, hits: flagged ? explainInjection(variants, model) : [], flagged, kind: model.kind, threshold };
 }

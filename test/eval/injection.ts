@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { combineScore, COMPILED_CATALOGS, defaultInjectionThreshold, detectInjection, matchCatalog, scoreInjection } from "../../src/detectors/injection.ts";
 import { normalizeForMatching } from "../../src/detectors/normalize.ts";
 import { DATA_DIR, readJsonl, reliabilityTable } from "../train/lib/softmax.ts";
+import { latency } from "./lib/latency.ts";
 
 interface Row {
   text: string;
@@ -50,19 +51,6 @@ function table(columns: Record<string, Record<string, string>>): string {
   const names = Object.keys(columns);
   const keys = Object.keys(columns[names[0]!]!);
   return [["".padEnd(16), ...names.map((n) => n.padStart(22))].join(""), ...keys.map((k) => [k.padEnd(16), ...names.map((n) => columns[n]![k]!.padStart(22))].join(""))].join("\n");
-}
-
-function latency(texts: readonly string[], detect: (text: string) => unknown): string {
-  for (const text of texts.slice(0, 300)) detect(text);
-  const times: number[] = [];
-  for (const text of texts) {
-    const started = Bun.nanoseconds();
-    detect(text);
-    times.push((Bun.nanoseconds() - started) / 1000);
-  }
-  times.sort((a, b) => a - b);
-  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(times.length * q))]!.toFixed(0);
-  return `p50 ${at(0.5)} µs, p99 ${at(0.99)} µs, max ${at(1)} µs`;
 }
 
 const model = (v: Scores) => v.model >= threshold;

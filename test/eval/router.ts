@@ -12,6 +12,7 @@ import { classifyByRules } from "../../src/routing/classify-rules.ts";
 import { classifyPrompt, TASK_TYPES, type Classification, type TaskType } from "../../src/routing/classify.ts";
 import { auc, splitComplexity, type ComplexityRow } from "../train/complexity.ts";
 import { DATA_DIR, readJsonl, reliabilityTable } from "../train/lib/softmax.ts";
+import { latency } from "./lib/latency.ts";
 
 type Classifier = (text: string) => Classification;
 const classifiers: Record<string, Classifier> = {
@@ -47,19 +48,6 @@ function perClass(rows: readonly { expected: TaskType; predicted: TaskType }[]):
   return lines.join("\n");
 }
 
-function latency(classify: Classifier, texts: readonly string[]): string {
-  for (const text of texts.slice(0, 300)) classify(text); // warm the JIT
-  const times: number[] = [];
-  for (const text of texts) {
-    const started = Bun.nanoseconds();
-    classify(text);
-    times.push((Bun.nanoseconds() - started) / 1000);
-  }
-  times.sort((a, b) => a - b);
-  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(times.length * q))]!.toFixed(0);
-  return `p50 ${at(0.5)} µs, p99 ${at(0.99)} µs, max ${at(1)} µs`;
-}
-
 const dev = readJsonl<DevRow>(join(DATA_DIR, "routing/dev.jsonl"));
 console.log(`routing dev: ${dev.length} prompts (${dev.filter((r) => r.subset === "split").length} split, ${dev.filter((r) => r.subset === "arena-hard").length} arena-hard)`);
 const summary: string[] = [];
@@ -76,7 +64,7 @@ for (const [name, classify] of Object.entries(classifiers)) {
     console.log(`\n${name}, ${subset}: confusion (rows expected, columns predicted)\n${confusion(bySubset(subset))}`);
   }
   console.log(`\n${name}: reliability of the confidence, all dev\n${reliabilityTable(results)}`);
-  const time = latency(classify, dev.map((r) => r.text));
+  const time = latency(dev.map((r) => r.text), classify);
   console.log(`\n${name}: latency per prompt (warm, dev prompts) ${time}`);
   summary.push(`${name.padEnd(10)} task split ${accuracy(bySubset("split"))}, arena-hard ${accuracy(bySubset("arena-hard"))}; ${time}`);
 }

@@ -327,6 +327,13 @@ describe("scoring", () => {
     expect(defaultInjectionThreshold()).toBeGreaterThan(0);
     expect(defaultInjectionThreshold()).toBeLessThan(1);
   });
+
+  test("one default threshold: the verdict reports it, and injection_guard has none of its own", async () => {
+    expect(detectInjection("Hello there").threshold).toBe(defaultInjectionThreshold());
+    expect(detectInjection("Hello there", { threshold: 0.7 }).threshold).toBe(0.7);
+    const guard = (await import("../../plugins/processors/injection_guard.ts")).default as unknown as { config: { properties: { threshold: { default?: unknown } } } };
+    expect(guard.config.properties.threshold.default).toBeUndefined();
+  });
 });
 
 describe("compileCatalog and matchCatalog", () => {

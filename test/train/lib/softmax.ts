@@ -7,6 +7,9 @@
 import { readFileSync } from "node:fs";
 import { FeatureBuffer } from "../../../src/learn/features.ts";
 import { softmax } from "../../../src/learn/linear-model.ts";
+import { seededRandom } from "../../support/random.ts";
+
+export { seededRandom };
 
 export interface TrainOptions {
   classes: number;
@@ -20,18 +23,6 @@ export interface TrainOptions {
 export interface TrainedWeights {
   weights: Float32Array;
   bias: number[];
-}
-
-/** A small seeded generator (mulberry32): enough for shuffling, identical on every machine. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function shuffled(count: number, random: () => number): number[] {
