@@ -12,6 +12,8 @@ import { createKey, getKey, listKeys, revokeKey, updateKey } from "./api/keys.ts
 import { usageReport } from "./api/usage.ts";
 import { addSearchDocuments, addVectorDocuments, listVectorDatabases, removeSearchDocuments, removeVectorDocuments } from "./api/tools-admin.ts";
 import { createSession } from "./api/session.ts";
+import { dashboardRoutes } from "./api/dashboard.ts";
+import { requireSameOrigin } from "./api/dashboard-access.ts";
 import { requireModel, requireScope, type Principal } from "./auth/authenticate.ts";
 import type { Scope } from "./auth/key-record.ts";
 import { clientIpOf } from "./client-ip.ts";
@@ -22,6 +24,7 @@ export function createApp(gateway: Gateway) {
   const ip = (c: Context) => () => clientIpOf(c.request) ?? c.server?.requestIP(c.request)?.address;
   /** The caller's principal, refused unless it holds `scope`. */
   const authorize = async (context: Context, scope: Scope): Promise<Principal> => {
+    requireSameOrigin(context.request); // a write carried by the session cookie must come from this origin (CSRF)
     const principal = await gateway.principal(context.request, ip(context));
     requireScope(principal, scope);
     return principal;
@@ -34,6 +37,7 @@ export function createApp(gateway: Gateway) {
       return toErrorResponse(error);
     })
     .use(openapiRoutes())
+    .use(dashboardRoutes(gateway, async (c) => gateway.principal(c.request, ip(c as Context))))
     .post("/v1/chat/completions", (c) => handleChat(c.request, gateway, ip(c)), { parse: "none" })
     .post("/v1/embeddings", (c) => handleEmbeddings(c.request, gateway, ip(c)), { parse: "none" })
     .get("/v1/models", async (c) => listModels(gateway.snapshot, await authorize(c, "models")))

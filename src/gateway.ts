@@ -55,7 +55,7 @@ export class Gateway {
     this.keys = new KeyStore(this.db);
     this.sessions = new SessionSigner(snapshot.auth.session_secret ?? sessionSecret(options.dataDir));
     this.authenticator = new Authenticator(this.keys, this.sessions);
-    this.ledger = new LedgerWriter(this.db);
+    this.ledger = new LedgerWriter(this.db, { retentionDays: () => this.current.storage.retention_days });
     this.localSearch = new LocalSearchIndex(this.db);
     this.vectors = new VectorDatabases(options.dataDir);
     this.limits = new Limits((keyId, sinceMs) => {

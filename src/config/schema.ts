@@ -62,7 +62,10 @@ export const AuthConfig = T.Object(
 );
 
 export const StorageConfig = T.Object(
-  { url: T.Optional(T.String({ description: "sqlite:<file>; default sqlite:<data dir>/sluice.db" })) },
+  {
+    url: T.Optional(T.String({ description: "sqlite:<file>; default sqlite:<data dir>/sluice.db" })),
+    retention_days: T.Optional(T.Integer({ minimum: 1, description: "days raw ledger rows are kept (the request log); hourly and daily roll-ups keep their sums. Default: forever" })),
+  },
   { ...strict, default: {} },
 );
 

@@ -3,6 +3,7 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { migrateRollups } from "./rollups.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -68,6 +69,7 @@ export function openDatabase(file: string): Database {
   db.run("PRAGMA busy_timeout = 5000");
   db.run(SCHEMA);
   migrate(db);
+  migrateRollups(db);
   return db;
 }
 

@@ -3,6 +3,7 @@
 import type { Database, Statement } from "bun:sqlite";
 import type { BillingBasis } from "../billing/cost.ts";
 import { log } from "../observability/log.ts";
+import { pruneLedger, rollUp } from "./rollups.ts";
 
 export interface LedgerRow {
   requestId: string;
@@ -50,7 +51,12 @@ export interface LedgerWriterOptions {
    * and retrying later. Short, because SQLite waits synchronously and would stall every request. Default 10.
    */
   lockWaitMs?: number;
+  /** storage.retention_days, read at each flush (it follows reloads); undefined keeps raw rows forever. */
+  retentionDays?: () => number | undefined;
 }
+
+/** How often a flush also deletes raw rows past the retention (the roll-ups keep their sums). */
+const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
 
 const COLUMNS = `request_id, key_id, model, backend, route, endpoint, status, error_code, prompt_tokens, completion_tokens,
   tokens_estimated, cost_micros, billing_basis, stream, started_at, total_ms, upstream_ms, queued_ms, ttft_ms,
@@ -77,6 +83,8 @@ export class LedgerWriter {
   private readonly insertOne: Statement<unknown, RowParams>;
   private readonly insertMany: Statement<unknown, RowParams>;
   private readonly insertAll: (rows: LedgerRow[]) => void;
+  private readonly retentionDays: () => number | undefined;
+  private nextPruneAt = 0;
 
   constructor(
     private readonly db: Database,
@@ -85,6 +93,7 @@ export class LedgerWriter {
     this.batchSize = options.batchSize ?? 1024;
     this.flushIntervalMs = options.flushIntervalMs ?? 50;
     this.lockWaitMs = options.lockWaitMs ?? 10;
+    this.retentionDays = options.retentionDays ?? (() => undefined);
     this.insertOne = db.prepare<unknown, RowParams>(insertSql(1));
     this.insertMany = db.prepare<unknown, RowParams>(insertSql(ROWS_PER_INSERT));
     // One transaction per flush: one fsync for the whole batch, and a failed batch leaves nothing half-written.
@@ -96,6 +105,8 @@ export class LedgerWriter {
         this.insertMany.run(...params);
       }
       for (; i < rows.length; i++) this.insertOne.run(...appendParams([], rows[i]!));
+      // Same transaction: the roll-ups can never disagree with the rows they sum.
+      rollUp(db, rows);
     });
   }
 
@@ -132,6 +143,20 @@ export class LedgerWriter {
     this.queue = [];
     if (this.failedFlushes > 0) log.info(`ledger: writing again after ${this.failedFlushes} failed flushes`);
     this.failedFlushes = 0;
+    this.pruneIfDue();
+  }
+
+  // One chunk per flush while old rows remain, then nothing for an hour: a flush never stalls on a big delete.
+  private pruneIfDue(now = Date.now()): void {
+    const days = this.retentionDays();
+    if (days === undefined || now < this.nextPruneAt) return;
+    try {
+      const deleted = this.withLockWait(() => pruneLedger(this.db, days, now));
+      if (deleted === 0) this.nextPruneAt = now + PRUNE_INTERVAL_MS;
+    } catch (error) {
+      this.nextPruneAt = now + PRUNE_INTERVAL_MS / 60;
+      log.warn(`ledger: could not delete rows past storage.retention_days (${describe(error)}); retrying later`);
+    }
   }
 
   /** Final flush; stops the timer. Does not close the database, which the writer does not own. */
@@ -161,11 +186,11 @@ export class LedgerWriter {
   }
 
   // The connection is shared, so its busy timeout is lowered only for this write and restored after.
-  private withLockWait(write: () => void): void {
+  private withLockWait<T>(write: () => T): T {
     const previous = (this.db.query("PRAGMA busy_timeout").get() as { timeout: number }).timeout;
     this.db.run(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(this.lockWaitMs))}`);
     try {
-      write();
+      return write();
     } finally {
       this.db.run(`PRAGMA busy_timeout = ${previous}`);
     }
