@@ -17,7 +17,8 @@ let lastReload: ReloadResult | null = null;
 
 /** Called by the config watcher after each reload attempt. */
 export function noteReload(result: ReloadResult): void {
-  lastReload = result;
+  // A config error may quote the value it refused, such as a database URL with its password.
+  lastReload = { ...result, error: result.error === null ? null : result.error.replace(/(:\/\/[^/:@\s]*):[^@/\s]+@/g, `$1:${MASK}@`) };
 }
 
 export function effectiveConfig(snapshot: Snapshot) {

@@ -13,6 +13,7 @@ import { version } from "../../package.json";
 import { components } from "./schemas.ts";
 import { docsRoutes } from "./swagger-assets.ts";
 import { ApiKeyObject, KeyCreateRequest, KeyUpdateRequest } from "../auth/key-record.ts";
+import { DASHBOARD_PATHS, dashboardParameters, dashboardSchemas } from "./dashboard-openapi.ts";
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
@@ -117,7 +118,7 @@ type ErrorStatus = keyof typeof ERRORS;
 const UPSTREAM_ERRORS = [400, 401, 403, 404, 413, 429, 502, 503, 504] as const satisfies ErrorStatus[];
 const TRACE_HEADERS = ["x-request-id", "x-sluice-backend"];
 
-interface OperationSpec {
+export interface OperationSpec {
   operationId: string;
   tag: string;
   summary: string;
@@ -353,7 +354,7 @@ export function openapiRoutes() {
 
 function buildDocument(): OpenApiDocument {
   const paths: JsonObject = {};
-  for (const [path, methods] of Object.entries(PATHS)) {
+  for (const [path, methods] of Object.entries({ ...PATHS, ...DASHBOARD_PATHS })) {
     paths[path] = Object.fromEntries(Object.entries(methods).map(([method, spec]) => [method, operation(spec)]));
   }
   return {
@@ -365,10 +366,10 @@ function buildDocument(): OpenApiDocument {
     },
     servers: [{ url: "/" }],
     security: [{ bearerAuth: [] }],
-    tags: [...new Set(Object.values(PATHS).flatMap((methods) => Object.values(methods).map((spec) => spec.tag)))].map((name) => ({ name })),
+    tags: [...new Set(Object.values({ ...PATHS, ...DASHBOARD_PATHS }).flatMap((methods) => Object.values(methods).map((spec) => spec.tag)))].map((name) => ({ name })),
     paths,
     components: {
-      schemas: Object.fromEntries([...components, ...docOnlySchemas].map((schema) => [String(schema.$id), toOpenApiSchema(schema)])),
+      schemas: Object.fromEntries([...components, ...docOnlySchemas, ...dashboardSchemas].map((schema) => [String(schema.$id), toOpenApiSchema(schema)])),
       responses: Object.fromEntries(Object.entries(ERRORS).map(([status, [name, description]]) => [name, errorResponse(Number(status), description)])),
       parameters: {
         ModelId: {
@@ -381,6 +382,7 @@ function buildDocument(): OpenApiDocument {
         },
         KeyId: { name: "key_id", in: "path", required: true, description: "An API key's id (key_…).", schema: { type: "string" } },
         VectorDatabaseName: { name: "name", in: "path", required: true, description: "A vector database's name from vector_databases in the config.", schema: { type: "string" } },
+        ...dashboardParameters,
       },
       headers: Object.fromEntries(Object.entries(HEADERS).map(([name, description]) => [name, { description, schema: { type: "string" } }])),
       securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", description: "A sluice API key (`sluice keys create`)." } },

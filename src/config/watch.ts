@@ -5,6 +5,7 @@ import { basename, dirname } from "node:path";
 import { ConfigError } from "./load.ts";
 import type { Snapshot } from "./resolve.ts";
 import { log } from "../observability/log.ts";
+import { noteReload } from "../api/dashboard-config.ts";
 
 const DEBOUNCE_MS = 100;
 
@@ -26,8 +27,10 @@ export function watchConfig(file: string, load: () => Promise<Snapshot>, current
       if (next.auth.session_secret !== before.auth.session_secret) log.warn(`config ${file}: auth.session_secret changed; it takes effect after a restart`);
       apply(next);
       log.info(`config ${file} reloaded (${next.backends.size} backends)`);
+      noteReload({ at_ms: Date.now(), ok: true, error: null }); // shown on the dashboard's config page
     } catch (error) {
       log.error(error instanceof ConfigError ? `${error.message}\n  (the previous config keeps serving)` : `config reload failed: ${error}`);
+      noteReload({ at_ms: Date.now(), ok: false, error: error instanceof Error ? error.message : String(error) });
     }
   };
   void Bun.file(file).text().then((text) => (lastText = text), () => undefined);
