@@ -17,6 +17,10 @@ export interface FeatureConfig {
   tailChars: number;
   /** character 3–5-grams too (default true) */
   charGrams?: boolean;
+  /** the words of the first and last line as features of their own (default true) */
+  instructionWords?: boolean;
+  /** the length, line-count and code-fence buckets (default true) */
+  shape?: boolean;
 }
 
 /** Sparse features of one text; entries may repeat an index (they add up when scored). */
@@ -130,10 +134,13 @@ export function addTextFeatures(text: string, config: FeatureConfig, out: Featur
   }
   out.normalise(start, weight);
 
-  start = out.length;
-  for (const word of instructionWords(lower)) out.push(mix(hashString(word, Namespace.Instruction)) & mask, 1);
-  out.normalise(start, weight);
+  if (config.instructionWords !== false) {
+    start = out.length;
+    for (const word of instructionWords(lower)) out.push(mix(hashString(word, Namespace.Instruction)) & mask, 1);
+    out.normalise(start, weight);
+  }
 
+  if (config.shape === false) return;
   start = out.length;
   const lines = text.split("\n").length;
   for (const shape of [`len${Math.round(Math.log2(text.length + 1))}`, `lines${Math.min(Math.round(Math.log2(lines)), 8)}`, text.includes("```") ? "fence" : "nofence"])

@@ -6,7 +6,8 @@
  *               n-grams of the last user message (its head and tail) and, weighted lower, the system prompt;
  *               the confidence is the top probability, temperature-calibrated on the dev set
  *   complexity  logistic regression on the same features for P(a weak model answers wrong), cut into
- *               simple / medium / complex at thresholds stored in the model file
+ *               simple / medium / complex at thresholds stored in the model file; small talk is simple
+ *               (the model learned from exam questions and maths problems, which have none)
  */
 import complexityModelPath from "../learn/models/complexity.bin" with { type: "file" };
 import routerModelPath from "../learn/models/router.bin" with { type: "file" };
@@ -52,7 +53,7 @@ export function classifyPrompt(messages: readonly { role: string; content?: unkn
   for (let c = 1; c < probabilities.length; c++) if (probabilities[c]! > probabilities[best]!) best = c;
   return {
     task: TASK_TYPES[best]!,
-    complexity: rateComplexity(user, features),
+    complexity: TASK_TYPES[best] === "chat" && user.length <= LONG_CONTEXT_CHARS ? "simple" : rateComplexity(user, features),
     confidence: Math.round(probabilities[best]! * 100) / 100,
   };
 }

@@ -21,9 +21,11 @@ export type TaskType = (typeof TASK_TYPES)[number];
 
 /**
  * The head and tail hold the ask and a taste of any pasted material; the cap bounds the time per prompt. Both
- * models (task and complexity) read the same features, computed once per prompt.
+ * models (task and complexity) read the same features, computed once per prompt. No shape buckets (length,
+ * line count, fences): they told the training sources apart rather than the tasks (dev arena-hard +2.5 points
+ * without them).
  */
-export const ROUTER_FEATURES: FeatureConfig = { bucketBits: 16, headChars: 1500, tailChars: 500 };
+export const ROUTER_FEATURES: FeatureConfig = { bucketBits: 16, headChars: 1500, tailChars: 500, shape: false };
 /** A system prompt nudges an ambiguous turn ("You are a translator…") without outvoting a clear one. */
 const SYSTEM_WEIGHT = 0.3;
 const SYSTEM_SCAN_CHARS = 1000;

@@ -14,8 +14,9 @@ const expectValid = (result: Classification) => {
   expect(Math.round(result.confidence * 100) / 100).toBe(result.confidence);
 };
 
-// test.failing: behaviour the rule-based classifier had and the trained models (issue 14) lack; they were not
-// fixed by hand because dev mistakes are not turned into rules. Such a test fails the suite once it passes again.
+// test.failing: expectations of this set that the training data contradicts or does not cover (each says how);
+// they were not forced by hand because dev mistakes are not turned into rules. Such a test fails the suite once it
+// passes, so a model that learns them is noticed.
 describe("task", () => {
   const examples: Record<TaskType, string> = {
     code_generation: "Write a Python function that merges two sorted lists into one sorted list.",
@@ -33,9 +34,16 @@ describe("task", () => {
       expect(classifyText(examples[task]).task).toBe(task);
     });
 
-  test.failing("a question about code is answered, a request for code is written", () => {
-    expect(classifyText("What does the async keyword do in JavaScript?").task).toBe("question_answering");
+  test("a request for code is code", () => {
     expect(classifyText("Write a JavaScript function that sleeps for n milliseconds using async/await.").task).toBe("code_generation");
+    expect(classifyText("how can i read a csv file in python and group it by a column").task).toBe("code_generation");
+  });
+
+  // Two conventions disagree: this set calls a question about a programming concept question_answering, the dev
+  // set's hand-labelled real prompts (arena-hard) call every programming question code_generation, and the model
+  // follows the dev set (which is also what routes such a question to a model that is good at code).
+  test.failing("a question about a programming concept is question answering", () => {
+    expect(classifyText("What does the async keyword do in JavaScript?").task).toBe("question_answering");
   });
 
   test("the instruction decides, not the pasted material", () => {
@@ -44,7 +52,7 @@ describe("task", () => {
     expect(classifyText(`Translate this into German:\n\n${report}`).task).toBe("translation");
   });
 
-  test.failing("the system message nudges an ambiguous turn", () => {
+  test("the system message nudges an ambiguous turn", () => {
     const system = { role: "system", content: "You are a translator. Translate everything the user says into French." };
     expect(classifyPrompt([system, { role: "user", content: "The weather is lovely today." }]).task).toBe("translation");
   });
@@ -60,11 +68,13 @@ describe("task", () => {
 });
 
 describe("complexity", () => {
-  test.failing("a short single ask is simple", () => {
+  test("a short single ask is simple", () => {
     expect(classifyText("what's the capital of Peru?").complexity).toBe("simple");
     expect(classifyText("hi").complexity).toBe("simple");
   });
 
+  // complexity.jsonl, which the complexity model learns from, holds single exam questions and maths problems
+  // only: nothing in it says how hard a many-part build is for a weak model, so the model cannot know.
   test.failing("a multi-part ask with constraints is complex", () => {
     const prompt =
       "Build a Go HTTP service with user signup and login, JWT auth, Postgres storage, and rate limiting. " +

@@ -1,0 +1,268 @@
+/**
+ * Seeded generator of extra training prompts for the task router (test/train/router.ts), written for sluice.
+ *
+ * Why: the training sources ask in their own fixed phrasings (benchmark templates: "Write a function that…",
+ * T0's "Answer the question…", MMLU's options), so a model trained on them alone learns the phrasing of each
+ * source, not the task — and people ask differently: "how can I …", "i need to …", "is there a way to …". Here
+ * the same casual frames carry the content of several tasks (a programming chore, an everyday question, a
+ * choice to weigh, a piece to write, a sum), so the frame says nothing and the content has to decide: any
+ * programming, scripting or tooling work is code_generation, an everyday or factual how/why is
+ * question_answering, weighing options is analysis. The lists below are general knowledge, not taken from any
+ * dev or evaluation set; the same seed gives the same prompts. `bun test/train/router-data.ts [n]` prints a sample.
+ */
+import { seededRandom } from "../support/random.ts";
+import type { TaskType } from "../../src/routing/task-features.ts";
+
+export interface GeneratedPrompt {
+  text: string;
+  label: TaskType;
+  source: string;
+  /** the system prompt, when the task is set there rather than in the user's turn */
+  system?: string;
+}
+
+const ASK_FRAMES = [
+  "How do I {x}?",
+  "how do i {x}",
+  "How can I {x}?",
+  "how can i {x}?",
+  "What's the best way to {x}?",
+  "What is the easiest way to {x}?",
+  "I need to {x}.",
+  "i need to {x}",
+  "I want to {x}. Where do I start?",
+  "Can you help me {x}?",
+  "Is there a way to {x}?",
+  "Show me how to {x}.",
+  "Explain how to {x}.",
+  "I'm trying to {x} but I keep getting stuck.",
+  "Any tips to {x}?",
+  "Please tell me how to {x}.",
+  "Help me {x}.",
+  "I have a problem: I can't {x}. What should I do?",
+  "Give me step by step instructions to {x}.",
+  "What steps should I follow to {x}?",
+  "{X}: how?",
+  "Quick question - how to {x}?",
+];
+
+const LANGUAGES = [
+  "Python", "JavaScript", "TypeScript", "Java", "C#", "C++", "C", "Go", "Rust", "Kotlin", "Swift", "PHP", "Ruby",
+  "Scala", "R", "MATLAB", "Julia", "Dart", "Elixir", "Haskell", "Lua", "Perl", "Bash", "PowerShell", "SQL",
+  "VBA", "Objective-C", "Clojure", "F#", "Zig", "assembly",
+];
+const TOOLS = [
+  "React", "Vue", "Angular", "Next.js", "Django", "Flask", "FastAPI", "Spring Boot", "Express", "Node.js", "Rails",
+  "Laravel", ".NET", "Flutter", "Unity", "Unreal Engine", "pandas", "NumPy", "PyTorch", "TensorFlow", "scikit-learn",
+  "Docker", "Kubernetes", "Terraform", "Ansible", "Git", "GitHub Actions", "Jenkins", "nginx", "Apache", "PostgreSQL",
+  "MySQL", "MongoDB", "Redis", "Elasticsearch", "Kafka", "RabbitMQ", "AWS Lambda", "S3", "Azure Functions",
+  "Google Cloud", "Firebase", "Excel formulas", "Google Sheets", "Power BI", "Tailwind", "CSS", "HTML", "webpack",
+  "Vite", "jQuery", "GraphQL", "gRPC", "OpenCV", "Selenium", "Playwright", "Jest", "pytest", "JUnit", "Linux",
+  "Windows", "macOS", "the terminal", "vim", "VS Code", "Arduino", "Raspberry Pi", "LangChain", "Hugging Face",
+  "Spark", "Airflow", "dbt", "Snowflake", "BigQuery", "Godot", "Blender scripting", "WordPress", "Shopify",
+];
+const CODE_TASKS = [
+  "read a CSV file and group the rows by a column", "parse a JSON response from an API", "sort a list of objects by two keys",
+  "remove duplicates from a list while keeping the order", "connect to a database and run a parameterised query",
+  "retry an HTTP request with exponential backoff", "set a timeout on a network call", "upload a file to cloud storage",
+  "mock a module in my unit tests", "write unit tests for a class that talks to a database", "debounce a search input",
+  "center an element horizontally and vertically", "make a table scroll horizontally on mobile",
+  "run a job every night at midnight", "run several tasks in parallel and wait for all of them",
+  "stream a large file without loading it into memory", "find what is leaking memory in my service",
+  "speed up a slow query that joins three tables", "add pagination to a REST endpoint", "hash and check passwords",
+  "validate an email address", "write a regex that matches dates like 2024-01-31", "convert a string to a date",
+  "merge two dictionaries", "flatten a nested list", "read environment variables safely", "log errors to a file",
+  "deploy my app with zero downtime", "build a Docker image that is smaller", "cache the results of an expensive function",
+  "send an email with an attachment", "scrape a web page that needs a login", "resize all images in a folder",
+  "detect straight lines in an image", "find the closest match to a vector in a large dataset",
+  "implement a binary search tree with insert and delete", "implement LRU caching", "reverse a linked list",
+  "compute the shortest path in a weighted graph", "implement a rate limiter", "build a command-line tool with subcommands",
+  "handle file uploads in a web form", "add authentication with JWT tokens", "set up CI that runs the tests on every push",
+  "profile a slow function", "fix a race condition between two threads", "handle a signal that interrupts a blocking read",
+  "allocate memory on the stack for local variables", "call a C library from my code", "serialise an object to XML",
+  "read from the serial port", "draw a chart of monthly sales", "train a classifier on my own data",
+  "fine-tune a small language model", "split a dataset into train and test sets", "export a table to Excel",
+  "write a macro that copies rows to another sheet", "make a button that toggles dark mode", "animate a progress bar",
+  "create a new branch and move my last commit to it", "undo a git rebase", "resolve merge conflicts",
+  "rename thousands of files with a pattern", "update only the changed files in a backup archive",
+  "run a GUI application on a server without a display", "forward a port over SSH", "free up disk space used by logs",
+  "make my script accept arguments from the command line", "package my library so others can install it",
+  "generate a PDF report from a template", "build a chatbot that answers questions about my documents",
+  "implement drag and drop", "store user settings locally", "write a game loop that runs at 60 frames per second",
+  "detect collisions between sprites", "compute a moving average over a stream of numbers",
+];
+const CODE_ARTIFACT_ASKS = [
+  "Write a {lang} function that {task}.", "write {lang} code to {task}", "Give me a {lang} script that {task}.",
+  "Create a {tool} component that {task}.", "Build a small {tool} app that {task}.", "I need a {lang} snippet to {task}.",
+  "Can you write code in {lang} that {task}?", "Show me an example in {lang}: {task}.",
+  "Implement this in {lang}: {task}.", "Make a {lang} class that {task}.",
+];
+const CODE_TASKS_3P = [
+  "checks if a string is a palindrome", "downloads every image linked from a page", "counts words in a text file",
+  "turns a CSV into JSON", "watches a folder and reacts to new files", "converts temperatures between units",
+  "sends a notification when a website changes", "plays tic-tac-toe against the user", "validates a credit card number with the Luhn check",
+  "generates random secure passwords", "merges overlapping intervals", "finds the median of two sorted arrays",
+  "computes the n-th Fibonacci number quickly", "parses log lines and reports the slowest requests",
+  "simulates a bank account with deposits and withdrawals", "renders a todo list with add and delete",
+  "responds to mentions in a chat room", "keeps a leaderboard of the top ten scores", "draws a square with rounded corners",
+  "reads sensor values and prints their average every second", "implements a simple key-value store over HTTP",
+];
+const ERRORS = [
+  "TypeError: Cannot read properties of undefined (reading 'map')", "ModuleNotFoundError: No module named 'requests'",
+  "Segmentation fault (core dumped)", "java.lang.NullPointerException", "error[E0382]: borrow of moved value: `v`",
+  "IndentationError: unexpected indent", "SyntaxError: Unexpected token '<'", "CORS policy: No 'Access-Control-Allow-Origin' header",
+  "fatal: refusing to merge unrelated histories", "permission denied (publickey)", "undefined reference to `main'",
+  "ValueError: could not convert string to float", "OutOfMemoryError: Java heap space", "KeyError: 'id'",
+  "npm ERR! code ERESOLVE", "docker: Error response from daemon: port is already allocated",
+];
+const ERROR_FRAMES = [
+  "I get this error when I run my {lang} program: {error}. How do I fix it?", "{error}\n\nwhat does this mean and how do I fix it",
+  "Why am I getting \"{error}\" in {tool}?", "My build fails with {error}. Any idea?", "getting {error} — help",
+];
+
+// everyday and factual how / why: question_answering
+const EVERYDAY_TASKS = [
+  "renew my passport", "get rid of fruit flies in the kitchen", "remove a red wine stain from a carpet",
+  "lower my cholesterol", "fall asleep faster", "keep basil alive indoors", "change a flat tyre", "unclog a drain without chemicals",
+  "apply for a driving licence", "tie a bowline knot", "cook rice so it is not sticky", "clean a cast iron pan",
+  "get a refund for a cancelled flight", "stop my dog barking at night", "register to vote", "freeze fresh herbs",
+  "treat a mild sunburn", "keep my phone battery healthy", "save money on groceries", "prepare for a job interview",
+  "grow tomatoes on a balcony", "descale a kettle", "recover from jet lag", "ask for a raise", "choose running shoes",
+  "learn to swim as an adult", "make sourdough starter", "pay less tax legally as a freelancer", "improve my credit score",
+];
+const FACT_QUESTIONS = [
+  "Why is the sky blue?", "what causes the seasons", "Who wrote Pride and Prejudice?", "How far is the Moon from Earth?",
+  "When did the Berlin Wall fall?", "What is the capital of Australia?", "why do cats purr", "How do vaccines work?",
+  "What is the difference between a virus and a bacterium?", "How many bones are in the human body?",
+  "what does a central bank do", "How do airplanes stay in the air?", "Which planet has the most moons?",
+  "What language is spoken in Brazil?", "What is inflation?", "how does a heat pump work", "Why do leaves change colour in autumn?",
+  "What is the tallest mountain in Africa?", "how long do sea turtles live", "What did the Treaty of Versailles decide?",
+  "What is photosynthesis?", "Who painted the Mona Lisa?", "how do tides work", "What is a black hole?",
+];
+
+// weighing options: analysis
+const CHOICES = [
+  ["renting", "buying a flat"], ["an electric car", "a hybrid"], ["a PhD", "a job in industry"], ["index funds", "picking stocks"],
+  ["remote work", "working in the office"], ["nuclear power", "wind power"], ["a four-day week", "a five-day week"],
+  ["public schools", "private schools"], ["tea", "coffee"], ["learning Spanish", "learning Mandarin"],
+  ["a startup", "a large company"], ["paying off debt", "investing"], ["trains", "flights for short trips"],
+];
+const ANALYSIS_FRAMES = [
+  "Should I choose {a} or {b}? Weigh the pros and cons.", "What are the pros and cons of {a} versus {b}?",
+  "Compare {a} and {b} for someone in their thirties.", "i can't decide between {a} and {b}, which makes more sense and why",
+  "Analyse the trade-offs between {a} and {b}.", "Is {a} better than {b}? Argue both sides.",
+];
+const ANALYSIS_TOPICS = [
+  "the causes of the 2008 financial crisis", "why the Roman Empire declined", "the effect of social media on teenagers",
+  "the impact of automation on jobs", "why some startups fail", "the strengths and weaknesses of this argument: cities should ban cars",
+  "the likely effects of a higher minimum wage", "how inflation affects savers and borrowers", "what drives house prices",
+];
+const ANALYSIS_TOPIC_FRAMES = ["Analyse {t}.", "What do you think about {t}? Explain your reasoning.", "Give me a critical analysis of {t}.", "Break down {t} for me."];
+
+// writing: creative_writing
+const FORMS = ["poem", "short story", "song", "limerick", "haiku", "speech", "toast", "letter", "blog post", "product description", "dialogue", "rap verse", "bedtime story"];
+const WRITING_TOPICS = [
+  "a lighthouse keeper", "moving to a new city", "the first day of spring", "a robot learning to paint", "my grandmother's kitchen",
+  "a lost umbrella", "friendship", "a dragon who is afraid of heights", "the ocean at night", "our team winning the cup",
+  "a coffee shop that only opens at midnight", "leaving home", "a detective cat",
+];
+const WRITING_FRAMES = [
+  "Write a {form} about {topic}.", "write me a {form} about {topic}", "Can you write a {form} about {topic}?",
+  "I need a {form} about {topic} for a friend.", "Compose a {form} about {topic}, please.", "Help me write a {form} about {topic}.",
+];
+
+// sums and proofs: math
+const MATH_QUESTIONS = [
+  "what is the derivative of x^3 sin(x)", "How do I solve 3x^2 - 5x + 2 = 0?", "What is the integral of 1/(1+x^2)?",
+  "If I roll two dice, what is the probability that the sum is 7?", "prove that the square root of 2 is irrational",
+  "How many ways can 5 people sit around a round table?", "A train travels 180 km in 2.5 hours. What is its average speed?",
+  "What is 15% of 240?", "Find the eigenvalues of the matrix [[2, 1], [1, 2]].", "how do i compute the determinant of a 3x3 matrix",
+  "If a loan of $10,000 has 5% annual interest compounded monthly, how much is owed after 3 years?",
+  "Show that the sum of the first n odd numbers is n^2.", "What is the limit of (1 + 1/n)^n as n goes to infinity?",
+  "Solve the system: 2x + y = 7, x - y = 2.", "What is the expected number of coin flips to get two heads in a row?",
+  "Is 221 a prime number?", "how do I find the area of a triangle with sides 5, 6 and 7",
+];
+
+// A system prompt that sets the task makes a plain user turn that task; a generic one changes nothing.
+const ROLE_SYSTEMS: readonly (readonly [TaskType, string])[] = [
+  ["translation", "You are a translator. Translate everything the user says into {language}."],
+  ["translation", "Translate each user message into {language}. Output only the translation."],
+  ["translation", "You translate between English and {language}. Reply with the translation, nothing else."],
+  ["summarization", "Summarise whatever the user sends in two sentences."],
+  ["summarization", "You are a summariser: reply with a three-bullet summary of the user's text."],
+  ["creative_writing", "You are a poet. Turn whatever the user says into a short poem."],
+  ["creative_writing", "Rewrite the user's message as a scene from a fantasy novel."],
+  ["extraction", "Extract every person, place and date from the user's text and return them as JSON."],
+  ["analysis", "Classify the sentiment of each user message as positive, negative or neutral and explain why."],
+];
+const GENERIC_SYSTEMS = [
+  "You are a helpful assistant.",
+  "You are a friendly and concise assistant. Answer in plain language.",
+  "You are ChatGPT, a large language model. Be helpful, honest and harmless.",
+  "Always answer politely. If you do not know something, say so.",
+];
+const TARGET_LANGUAGES = ["French", "German", "Spanish", "Italian", "Japanese", "Portuguese", "Dutch", "Chinese"];
+
+/**
+ * System-prompt variants of training rows: `material` plain texts (chat turns, say) under a system prompt that
+ * sets the task, and some `rows` under a generic system prompt with their own label.
+ */
+export function withSystemPrompts(material: readonly string[], rows: readonly GeneratedPrompt[], count: number, seed = 15): GeneratedPrompt[] {
+  const random = seededRandom(seed);
+  const out: GeneratedPrompt[] = [];
+  for (let i = 0; i < count; i++) {
+    const [label, system] = pick(ROLE_SYSTEMS, random);
+    out.push({ text: pick(material, random), label, source: "generated/system-role", system: fill(system, { language: pick(TARGET_LANGUAGES, random) }) });
+    const row = pick(rows, random);
+    out.push({ ...row, source: `${row.source}+generic-system`, system: pick(GENERIC_SYSTEMS, random) });
+  }
+  return out;
+}
+
+const pick = <T>(items: readonly T[], random: () => number): T => items[Math.floor(random() * items.length)]!;
+const fill = (template: string, slots: Record<string, string>) => template.replace(/\{(\w+)\}/g, (_, key: string) => slots[key] ?? "");
+const capitalise = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+
+/** How people type: lower case, no final stop, contractions — for every task alike, so none of it is a cue. */
+function casual(text: string, random: () => number): string {
+  let out = text;
+  if (random() < 0.4) out = out.replace(/\b(W|w)hat is\b/g, "$1hat's").replace(/\b(I|i) am\b/g, "$1'm").replace(/\bdo not\b/g, "don't");
+  if (random() < 0.3) out = out.toLowerCase();
+  if (random() < 0.3) out = out.replace(/[.?!]$/, "");
+  return out;
+}
+
+function framed(x: string, random: () => number): string {
+  return fill(pick(ASK_FRAMES, random), { x, X: capitalise(x) });
+}
+
+/** Up to `count` prompts per task that gets any (repeats dropped), in a fixed order for a seed. */
+export function generateRouterPrompts(count: number, seed = 14): GeneratedPrompt[] {
+  const random = seededRandom(seed);
+  const out: GeneratedPrompt[] = [];
+  const add = (label: TaskType, kind: string, text: string) => out.push({ text: casual(text, random), label, source: `generated/${kind}` });
+  for (let i = 0; i < count; i++) {
+    const tool = pick([...TOOLS, ...LANGUAGES], random);
+    const where = pick([` in ${tool}`, ` with ${tool}`, ` using ${tool}`, ` in ${tool}`], random);
+    const code = random();
+    if (code < 0.5) add("code_generation", "how-to", framed(`${pick(CODE_TASKS, random)}${where}`, random));
+    else if (code < 0.8) add("code_generation", "artifact", fill(pick(CODE_ARTIFACT_ASKS, random), { lang: pick(LANGUAGES, random), tool: pick(TOOLS, random), task: pick(CODE_TASKS_3P, random) }));
+    else add("code_generation", "error", fill(pick(ERROR_FRAMES, random), { lang: pick(LANGUAGES, random), tool, error: pick(ERRORS, random) }));
+
+    if (random() < 0.6) add("question_answering", "everyday", framed(pick(EVERYDAY_TASKS, random), random));
+    else add("question_answering", "fact", pick(FACT_QUESTIONS, random));
+
+    const [a, b] = pick(CHOICES, random);
+    if (random() < 0.6) add("analysis", "choice", fill(pick(ANALYSIS_FRAMES, random), { a: a!, b: b! }));
+    else add("analysis", "topic", fill(pick(ANALYSIS_TOPIC_FRAMES, random), { t: pick(ANALYSIS_TOPICS, random) }));
+
+    add("creative_writing", "writing", fill(pick(WRITING_FRAMES, random), { form: pick(FORMS, random), topic: pick(WRITING_TOPICS, random) }));
+    add("math", "question", pick(MATH_QUESTIONS, random));
+  }
+  const seen = new Set<string>();
+  return out.filter((prompt) => !seen.has(prompt.text) && seen.add(prompt.text));
+}
+
+if (import.meta.main) {
+  for (const prompt of generateRouterPrompts(Number(process.argv[2] ?? 4))) console.log(`${prompt.label.padEnd(20)} ${prompt.text.replace(/\n/g, " ")}`);
+}
