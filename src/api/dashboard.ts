@@ -22,8 +22,8 @@ const assets = () => import("../ui/assets.ts");
 
 export function dashboardRoutes(gateway: Gateway, authenticate: Authenticate) {
   const viewer = async (context: Context) => viewerOf(await authenticate(context));
-  /** The ledger's queued rows are written first, so a request that just finished is on the page. */
-  const db = () => (gateway.ledger.flush(), gateway.db);
+  /** The ledger's queued rows and roll-up sums are written first, so a request that just finished is on the page. */
+  const db = () => (gateway.ledger.flush(true), gateway.db);
   const search = (context: Context) => new URL(context.request.url).searchParams;
 
   return new Elysia({ name: "dashboard" })

@@ -3,7 +3,7 @@
 import type { Database, Statement } from "bun:sqlite";
 import type { BillingBasis } from "../billing/cost.ts";
 import { log } from "../observability/log.ts";
-import { pruneLedger, rollUp } from "./rollups.ts";
+import { pruneLedger, RollupAccumulator } from "./rollups.ts";
 
 export interface LedgerRow {
   requestId: string;
@@ -57,6 +57,11 @@ export interface LedgerWriterOptions {
 
 /** How often a flush also deletes raw rows past the retention (the roll-ups keep their sums). */
 const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
+/**
+ * How often the roll-up sums are written (and whenever the dashboard reads). Under load a write covers many
+ * flushes, so its upserts cost well under a microsecond per request; see test/bench/dashboard-bench.ts.
+ */
+const ROLLUP_INTERVAL_MS = 5_000;
 
 const COLUMNS = `request_id, key_id, model, backend, route, endpoint, status, error_code, prompt_tokens, completion_tokens,
   tokens_estimated, cost_micros, billing_basis, stream, started_at, total_ms, upstream_ms, queued_ms, ttft_ms,
@@ -82,7 +87,9 @@ export class LedgerWriter {
   private readonly lockWaitMs: number;
   private readonly insertOne: Statement<unknown, RowParams>;
   private readonly insertMany: Statement<unknown, RowParams>;
-  private readonly insertAll: (rows: LedgerRow[]) => void;
+  private readonly insertAll: (rows: LedgerRow[]) => number;
+  private readonly rollups = new RollupAccumulator();
+  private rollupsWrittenAt = Date.now();
   private readonly retentionDays: () => number | undefined;
   private nextPruneAt = 0;
 
@@ -105,8 +112,7 @@ export class LedgerWriter {
         this.insertMany.run(...params);
       }
       for (; i < rows.length; i++) this.insertOne.run(...appendParams([], rows[i]!));
-      // Same transaction: the roll-ups can never disagree with the rows they sum.
-      rollUp(db, rows);
+      return (db.query("SELECT last_insert_rowid() AS id").get() as { id: number }).id;
     });
   }
 
@@ -124,15 +130,21 @@ export class LedgerWriter {
     this.schedule(this.queue.length >= this.batchSize ? 0 : this.flushIntervalMs);
   }
 
-  /** Writes everything queued in one transaction. On failure the rows stay queued for the next attempt. */
-  flush(): void {
+  /**
+   * Writes everything queued in one transaction. On failure the rows stay queued for the next attempt.
+   * `withRollups` also writes the roll-up sums now (the dashboard, before it reads them).
+   */
+  flush(withRollups = false): void {
     this.clearTimer();
-    if (this.queue.length === 0) return;
+    if (this.queue.length === 0) {
+      if (withRollups) this.writeRollups();
+      return;
+    }
     const rows = this.queue;
     try {
       // A shutdown flush may wait the connection's full busy timeout: nothing is waiting on the event loop then.
-      if (this.closed) this.insertAll(rows);
-      else this.withLockWait(() => this.insertAll(rows));
+      const lastRowid = this.closed ? this.insertAll(rows) : this.withLockWait(() => this.insertAll(rows));
+      this.rollups.add(rows, lastRowid);
     } catch (error) {
       this.failedFlushes++;
       if (this.failedFlushes === 1) log.warn(`ledger: could not write ${rows.length} rows (${describe(error)}); keeping them queued and retrying`);
@@ -143,7 +155,19 @@ export class LedgerWriter {
     this.queue = [];
     if (this.failedFlushes > 0) log.info(`ledger: writing again after ${this.failedFlushes} failed flushes`);
     this.failedFlushes = 0;
+    if (withRollups || this.closed || Date.now() - this.rollupsWrittenAt >= ROLLUP_INTERVAL_MS) this.writeRollups();
     this.pruneIfDue();
+  }
+
+  // A failed write keeps the sums in memory; a crash before the next one is repaired at start-up from the ledger.
+  private writeRollups(): void {
+    this.rollupsWrittenAt = Date.now();
+    try {
+      if (this.closed) this.rollups.write(this.db);
+      else this.withLockWait(() => this.rollups.write(this.db));
+    } catch (error) {
+      log.warn(`ledger: could not write roll-ups (${describe(error)}); keeping the sums and retrying`);
+    }
   }
 
   // One chunk per flush while old rows remain, then nothing for an hour: a flush never stalls on a big delete.
@@ -162,7 +186,7 @@ export class LedgerWriter {
   /** Final flush; stops the timer. Does not close the database, which the writer does not own. */
   close(): void {
     this.closed = true;
-    this.flush();
+    this.flush(true);
     if (this.queue.length > 0) log.error(`ledger: ${this.queue.length} rows are still unwritten at shutdown`);
   }
 

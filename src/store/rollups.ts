@@ -1,8 +1,10 @@
 // Hourly and daily roll-ups of the ledger, so the dashboard's charts and totals read a few thousand summed rows
 // instead of millions of raw ones (LiteLLM's spend pages stalled at a few hundred thousand rows until it added
-// daily aggregates). They are kept up to date inside the ledger writer's flush transaction: a batch is summed in
-// memory first, then each distinct (bucket, key, model, backend) is one upsert, so a flush of 1024 rows from a
-// handful of keys costs a handful of statements, never one per request.
+// daily aggregates). The ledger writer adds each flushed batch to an in-memory accumulator (a few map updates per
+// row) and writes the sums every few seconds, or when the dashboard reads: one upsert per distinct (bucket, key,
+// model, backend) seen since the last write, not one per request. The upserts and a watermark (the last ledger
+// rowid they include) commit together, so after a crash the rows past the watermark are summed again from the
+// ledger at start-up and nothing is counted twice or lost.
 import type { Database, Statement } from "bun:sqlite";
 import type { LedgerRow } from "./ledger.ts";
 
@@ -10,7 +12,10 @@ export type RollupPeriod = "hourly" | "daily";
 export const PERIODS: readonly RollupPeriod[] = ["hourly", "daily"];
 export const PERIOD_MS: Record<RollupPeriod, number> = { hourly: 3_600_000, daily: 86_400_000 };
 
-/** Latency histogram bins: bin i holds values in [2^(i/2), 2^((i+1)/2)) ms, so a percentile is good to ±19 %. */
+/**
+ * Latency histogram bins: bin 0 holds values under 1 ms, bin i ≥ 1 values in [2^((i-1)/2), 2^(i/2)) ms (the last
+ * bin everything from 2^23 ms up). A percentile reports its bin's geometric middle, within ±19 % of the value.
+ */
 export const LATENCY_BINS = 48;
 export const binOf = (ms: number): number => (ms < 1 ? 0 : Math.min(LATENCY_BINS - 1, Math.floor(2 * Math.log2(ms)) + 1));
 /** The geometric middle of a bin, the value a percentile inside it reports. */
@@ -55,46 +60,53 @@ CREATE TABLE IF NOT EXISTS latency_${period} (
 }
 
 /**
- * Creates the roll-up tables and, for a store that had ledger rows before they existed, fills them from the
- * ledger once (in one transaction). The time index serves retention deletes and the request log's time filters.
+ * Creates the roll-up tables and sums every ledger row past the watermark into them: all rows for a store that
+ * predates the roll-ups, the last few seconds' after a crash, none after a clean shutdown. The time index serves
+ * retention deletes and the request log's time filters.
  */
 export function migrateRollups(db: Database): void {
-  const existed = db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'usage_daily'").get() !== null;
   db.run("CREATE INDEX IF NOT EXISTS ledger_time ON ledger (started_at)");
   for (const period of PERIODS) db.run(tables(period));
-  if (!existed) db.transaction(() => backfill(db))();
+  db.run("CREATE TABLE IF NOT EXISTS rollup_watermark (id INTEGER PRIMARY KEY CHECK (id = 1), ledger_rowid INTEGER NOT NULL)");
+  db.run("INSERT OR IGNORE INTO rollup_watermark VALUES (1, 0)");
+  db.transaction(() => catchUp(db))();
 }
 
-/** Rebuilds every roll-up from the raw ledger rows (a store that predates them, and the benchmark). */
-export function backfill(db: Database): void {
+/** Sums the ledger rows after the watermark into the roll-ups (SQL, in the caller's transaction). */
+export function catchUp(db: Database): void {
+  const after = (db.query("SELECT ledger_rowid FROM rollup_watermark").get() as { ledger_rowid: number }).ledger_rowid;
+  const last = (db.query("SELECT COALESCE(MAX(rowid), 0) AS last FROM ledger").get() as { last: number }).last;
+  if (last <= after) return;
   for (const period of PERIODS) {
     const ms = PERIOD_MS[period];
     const bucket = `(started_at / ${ms}) * ${ms}`;
-    db.run(`DELETE FROM usage_${period}`);
-    db.run(`DELETE FROM errors_${period}`);
-    db.run(`DELETE FROM latency_${period}`);
-    db.run(`INSERT INTO usage_${period}
+    db.query(`INSERT INTO usage_${period}
       SELECT ${bucket}, COALESCE(key_id, ''), model, COALESCE(backend, ''), COUNT(*), SUM(status >= 400), SUM(prompt_tokens),
              SUM(completion_tokens), SUM(cost_micros), SUM(total_ms), COALESCE(SUM(ttft_ms), 0), COUNT(ttft_ms)
-      FROM ledger GROUP BY 1, 2, 3, 4`);
-    db.run(`INSERT INTO errors_${period}
+      FROM ledger WHERE rowid > $after GROUP BY 1, 2, 3, 4
+      ON CONFLICT DO UPDATE SET ${USAGE_SUMS}`).run({ after });
+    db.query(`INSERT INTO errors_${period}
       SELECT ${bucket}, COALESCE(key_id, ''), COALESCE(error_code, 'http_' || status), COUNT(*)
-      FROM ledger WHERE status >= 400 GROUP BY 1, 2, 3`);
-    // The bin formula of binOf in SQL: SQLite has log2 when built with math functions, which bun:sqlite is.
+      FROM ledger WHERE rowid > $after AND status >= 400 GROUP BY 1, 2, 3
+      ON CONFLICT DO UPDATE SET requests = requests + excluded.requests`).run({ after });
+    // binOf in SQL (bun:sqlite is built with the math functions).
     for (const [metric, column] of [["total", "total_ms"], ["ttft", "ttft_ms"]] as const) {
-      db.run(`INSERT INTO latency_${period}
+      db.query(`INSERT INTO latency_${period}
         SELECT ${bucket}, COALESCE(key_id, ''), '${metric}',
                CASE WHEN ${column} < 1 THEN 0 ELSE MIN(${LATENCY_BINS - 1}, CAST(floor(2 * log2(${column})) AS INTEGER) + 1) END, COUNT(*)
-        FROM ledger WHERE ${column} IS NOT NULL GROUP BY 1, 2, 4`);
+        FROM ledger WHERE rowid > $after AND ${column} IS NOT NULL GROUP BY 1, 2, 4
+        ON CONFLICT DO UPDATE SET requests = requests + excluded.requests`).run({ after });
     }
   }
+  db.query("UPDATE rollup_watermark SET ledger_rowid = ?").run(last);
 }
 
+const USAGE_SUMS = `requests = requests + excluded.requests, errors = errors + excluded.errors,
+  prompt_tokens = prompt_tokens + excluded.prompt_tokens, completion_tokens = completion_tokens + excluded.completion_tokens,
+  cost_micros = cost_micros + excluded.cost_micros, total_ms_sum = total_ms_sum + excluded.total_ms_sum,
+  ttft_ms_sum = ttft_ms_sum + excluded.ttft_ms_sum, ttft_count = ttft_count + excluded.ttft_count`;
+
 interface UsageSums {
-  bucketMs: number;
-  keyId: string;
-  model: string;
-  backend: string;
   requests: number;
   errors: number;
   promptTokens: number;
@@ -105,79 +117,114 @@ interface UsageSums {
   ttftCount: number;
 }
 
+/** One key's traffic in one hour: sums by model and backend, errors by code, latency histograms. */
+interface KeyHour {
+  byModel: Map<string, Map<string, UsageSums>>;
+  errors: Map<string, number>;
+  totalBins: Uint32Array;
+  ttftBins: Uint32Array;
+}
+
 interface Statements {
   usage: Statement<unknown, (string | number)[]>;
   errors: Statement<unknown, (string | number)[]>;
   latency: Statement<unknown, (string | number)[]>;
 }
 
-const statements = new WeakMap<Database, Record<RollupPeriod, Statements>>();
+const statements = new WeakMap<Database, { periods: Record<RollupPeriod, Statements>; watermark: Statement<unknown, [number]> }>();
 
-function prepared(db: Database): Record<RollupPeriod, Statements> {
+function prepared(db: Database) {
   let cached = statements.get(db);
   if (!cached) {
     const build = (period: RollupPeriod): Statements => ({
-      usage: db.prepare(`INSERT INTO usage_${period} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT DO UPDATE SET requests = requests + excluded.requests, errors = errors + excluded.errors,
-          prompt_tokens = prompt_tokens + excluded.prompt_tokens, completion_tokens = completion_tokens + excluded.completion_tokens,
-          cost_micros = cost_micros + excluded.cost_micros, total_ms_sum = total_ms_sum + excluded.total_ms_sum,
-          ttft_ms_sum = ttft_ms_sum + excluded.ttft_ms_sum, ttft_count = ttft_count + excluded.ttft_count`),
+      usage: db.prepare(`INSERT INTO usage_${period} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET ${USAGE_SUMS}`),
       errors: db.prepare(`INSERT INTO errors_${period} VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET requests = requests + excluded.requests`),
       latency: db.prepare(`INSERT INTO latency_${period} VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET requests = requests + excluded.requests`),
     });
-    statements.set(db, (cached = { hourly: build("hourly"), daily: build("daily") }));
+    cached = { periods: { hourly: build("hourly"), daily: build("daily") }, watermark: db.prepare("UPDATE rollup_watermark SET ledger_rowid = ?") };
+    statements.set(db, cached);
   }
   return cached;
 }
 
-/** Adds a batch of ledger rows to every roll-up. Call inside the transaction that inserts the rows. */
-export function rollUp(db: Database, rows: readonly LedgerRow[]): void {
-  if (rows.length === 0) return;
-  const all = prepared(db);
-  for (const period of PERIODS) {
-    const ms = PERIOD_MS[period];
-    const usage = new Map<string, UsageSums>();
-    const counts = new Map<string, [bucketMs: number, keyId: string, label: string, extra: number | null, requests: number]>();
-    const count = (kind: string, bucketMs: number, keyId: string, label: string, bin: number | null) => {
-      const id = `${kind}\u0000${bucketMs}\u0000${keyId}\u0000${label}\u0000${bin}`;
-      const entry = counts.get(id);
-      if (entry) entry[4]++;
-      else counts.set(id, [bucketMs, keyId, label, bin, 1]);
-    };
+/**
+ * Sums of ledger rows not yet in the roll-up tables. Rows are summed by hour only (nested maps, no string keys
+ * built per row); each hour's sums are written to the hourly table and added to their day's row in the daily one.
+ */
+export class RollupAccumulator {
+  private hours = new Map<number, Map<string, KeyHour>>();
+  private lastRowid = 0;
+  private rows = 0;
+
+  /** Rows waiting to be written. */
+  get pending(): number {
+    return this.rows;
+  }
+
+  /** Adds a batch of rows just committed to the ledger; `lastRowid` is the ledger rowid of the batch's last row. */
+  add(rows: readonly LedgerRow[], lastRowid: number): void {
+    const hourMs = PERIOD_MS.hourly;
     for (const row of rows) {
-      const bucketMs = Math.floor(row.startedAt / ms) * ms;
+      const bucketMs = row.startedAt - (row.startedAt % hourMs);
+      let keys = this.hours.get(bucketMs);
+      if (!keys) this.hours.set(bucketMs, (keys = new Map()));
       const keyId = row.keyId ?? "";
+      let group = keys.get(keyId);
+      if (!group) keys.set(keyId, (group = { byModel: new Map(), errors: new Map(), totalBins: new Uint32Array(LATENCY_BINS), ttftBins: new Uint32Array(LATENCY_BINS) }));
+      let backends = group.byModel.get(row.model);
+      if (!backends) group.byModel.set(row.model, (backends = new Map()));
       const backend = row.backend ?? "";
-      const id = `${bucketMs}\u0000${keyId}\u0000${row.model}\u0000${backend}`;
-      let sums = usage.get(id);
-      if (!sums) {
-        sums = { bucketMs, keyId, model: row.model, backend, requests: 0, errors: 0, promptTokens: 0, completionTokens: 0, costMicros: 0, totalMsSum: 0, ttftMsSum: 0, ttftCount: 0 };
-        usage.set(id, sums);
-      }
+      let sums = backends.get(backend);
+      if (!sums) backends.set(backend, (sums = { requests: 0, errors: 0, promptTokens: 0, completionTokens: 0, costMicros: 0, totalMsSum: 0, ttftMsSum: 0, ttftCount: 0 }));
       sums.requests++;
-      if (row.status >= 400) {
-        sums.errors++;
-        count("e", bucketMs, keyId, row.errorCode ?? `http_${row.status}`, null);
-      }
       sums.promptTokens += row.promptTokens;
       sums.completionTokens += row.completionTokens;
       sums.costMicros += row.costMicros;
       sums.totalMsSum += row.totalMs;
-      count("l", bucketMs, keyId, "total", binOf(row.totalMs));
+      group.totalBins[binOf(row.totalMs)]!++;
       if (row.ttftMs !== null) {
         sums.ttftMsSum += row.ttftMs;
         sums.ttftCount++;
-        count("l", bucketMs, keyId, "ttft", binOf(row.ttftMs));
+        group.ttftBins[binOf(row.ttftMs)]!++;
+      }
+      if (row.status >= 400) {
+        sums.errors++;
+        const code = row.errorCode ?? `http_${row.status}`;
+        group.errors.set(code, (group.errors.get(code) ?? 0) + 1);
       }
     }
-    const s = all[period];
-    for (const u of usage.values()) {
-      s.usage.run(u.bucketMs, u.keyId, u.model, u.backend, u.requests, u.errors, u.promptTokens, u.completionTokens, u.costMicros, u.totalMsSum, u.ttftMsSum, u.ttftCount);
-    }
-    for (const [bucketMs, keyId, label, bin, requests] of counts.values()) {
-      if (bin === null) s.errors.run(bucketMs, keyId, label, requests);
-      else s.latency.run(bucketMs, keyId, label, bin, requests);
-    }
+    this.rows += rows.length;
+    this.lastRowid = Math.max(this.lastRowid, lastRowid);
+  }
+
+  /** Writes the sums and the watermark in one transaction; on failure they stay here for the next attempt. */
+  write(db: Database): void {
+    if (this.rows === 0) return;
+    const { periods, watermark } = prepared(db);
+    db.transaction(() => {
+      for (const [hourMs, keys] of this.hours) {
+        const buckets: [Statements, number][] = [
+          [periods.hourly, hourMs],
+          [periods.daily, hourMs - (hourMs % PERIOD_MS.daily)],
+        ];
+        for (const [keyId, group] of keys) {
+          for (const [s, bucketMs] of buckets) {
+            for (const [model, backends] of group.byModel) {
+              for (const [backend, u] of backends) {
+                s.usage.run(bucketMs, keyId, model, backend, u.requests, u.errors, u.promptTokens, u.completionTokens, u.costMicros, u.totalMsSum, u.ttftMsSum, u.ttftCount);
+              }
+            }
+            for (const [code, requests] of group.errors) s.errors.run(bucketMs, keyId, code, requests);
+            for (const [metric, bins] of [["total", group.totalBins], ["ttft", group.ttftBins]] as const) {
+              for (let bin = 0; bin < LATENCY_BINS; bin++) if (bins[bin]! > 0) s.latency.run(bucketMs, keyId, metric, bin, bins[bin]!);
+            }
+          }
+        }
+      }
+      watermark.run(this.lastRowid);
+    })();
+    this.hours = new Map();
+    this.rows = 0;
   }
 }
 
@@ -190,5 +237,8 @@ const PRUNE_CHUNK = 5_000;
  */
 export function pruneLedger(db: Database, retentionDays: number, nowMs: number): number {
   const cutoff = nowMs - retentionDays * PERIOD_MS.daily;
-  return db.query("DELETE FROM ledger WHERE rowid IN (SELECT rowid FROM ledger WHERE started_at < ? LIMIT ?)").run(cutoff, PRUNE_CHUNK).changes;
+  // The newest row always stays: an empty table would hand out rowids from 1 again, below the roll-up watermark.
+  return db
+    .query("DELETE FROM ledger WHERE rowid IN (SELECT rowid FROM ledger WHERE started_at < ? LIMIT ?) AND rowid <> (SELECT MAX(rowid) FROM ledger)")
+    .run(cutoff, PRUNE_CHUNK).changes;
 }
