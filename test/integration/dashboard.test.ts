@@ -2,6 +2,9 @@
 // session probe, CSRF on cookie-borne writes, roll-ups that agree with the raw ledger, the request log's cursor
 // and filters, secrets masked in the config, a non-admin's narrowed view, and a clear 4xx for every bad parameter.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { spawnScriptedUpstream, type ScriptedUpstream } from "../support/scripted-upstream.ts";
 import { spawnGateway, type RunningGateway } from "../support/gateway.ts";
 import { configFor } from "../support/config.ts";
@@ -264,3 +267,28 @@ test("the dashboard endpoints are in the OpenAPI document", async () => {
     expect(doc.paths[path]).toBeDefined();
   }
 });
+
+test("the compiled binary, alone in an empty folder, serves the same dashboard bundle", async () => {
+  const root = resolve(import.meta.dir, "../..");
+  const out = mkdtempSync(join(tmpdir(), "sluice-dashboard-bin-"));
+  try {
+    const build = Bun.spawnSync([process.execPath, "build", "--compile", "src/cli.ts", "src/detectors/spellcheck-worker.ts", "--outfile", join(out, "sluice")], { cwd: root, stderr: "pipe" });
+    expect(build.exitCode).toBe(0);
+    const binary = await spawnGateway(configFor(upstream.url, [{ name: "echo" }]), { command: [join(out, "sluice")] });
+    try {
+      const page = await (await fetch(`${binary.url}/ui`)).text();
+      const fromSource = (await call("GET", "/ui")).text;
+      // Same content, same tag: the macro ran at build time and embedded the bundle that the source serves.
+      expect(page).toBe(fromSource);
+      for (const [, path] of page.matchAll(/(?:src|href)="(\/ui\/assets\/[^"]+)"/g)) {
+        const asset = await fetch(`${binary.url}${path}`);
+        expect(asset.status).toBe(200);
+        expect(await asset.text()).toBe(await (await fetch(`${gateway.url}${path}`)).text());
+      }
+    } finally {
+      await binary.stop();
+    }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}, 120_000);
