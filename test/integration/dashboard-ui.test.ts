@@ -119,7 +119,10 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
     await page.selectOption("form.key-form select[name=optimize]", "cost");
     await page.click("form.key-form button:has-text('Save')");
     await page.waitForSelector("form.key-form", { state: "detached" });
-    expect(await row.textContent()).toContain("90000 tpm");
+    await page.locator(`tr[data-key="${created.id}"]`, { hasText: "90000 tpm" }).waitFor(); // the list reloads after the save
+    await row.locator("button:has-text('Burn-down')").click();
+    await page.waitForSelector("figure.chart figcaption:has-text('ui-created: spend this month')");
+    await page.locator("figure.chart canvas").first().waitFor();
     const key = await adminApi<{ tpm: number; routing: { optimize: string } }>("GET", `/v1/keys/${created.id}`);
     expect(key.tpm).toBe(90000);
     expect(key.routing.optimize).toBe("cost");

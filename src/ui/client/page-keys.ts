@@ -1,6 +1,7 @@
 // Keys: the list with each key's spend and rate use; an admin creates (the secret is shown once), edits limits,
 // budgets, models, scopes and routing defaults, and revokes. Writes go to /v1/keys.
 import { useState } from "preact/hooks";
+import { TimeChart } from "./chart.ts";
 import { api, count, ErrorNote, html, time, usd, useApi } from "./lib.ts";
 import type { ApiKey, KeyWithUse, List, Session } from "./types.ts";
 
@@ -11,6 +12,7 @@ export function KeysPage({ session }: { session: Session }) {
   const keys = useApi<List<KeyWithUse>>("/v1/dashboard/keys", 15_000);
   const [created, setCreated] = useState<ApiKey | undefined>(undefined);
   const [editing, setEditing] = useState<string | undefined>(undefined);
+  const [burning, setBurning] = useState<string | undefined>(undefined);
   const [creating, setCreating] = useState(false);
   const [error, setError] = useState<string | undefined>(undefined);
 
@@ -63,7 +65,8 @@ export function KeysPage({ session }: { session: Session }) {
             <td>${k.scopes.join(", ")}${k.allowed_models ? html`<div class="muted">models: ${k.allowed_models.join(", ")}</div>` : null}</td>
             <td>${limits(k)}</td>
             <td><${BudgetBar} label="today" spent=${k.use.spend_today_usd} budget=${k.budget_usd_daily} />
-              <${BudgetBar} label="month" spent=${k.use.spend_month_usd} budget=${k.budget_usd_monthly} /></td>
+              <${BudgetBar} label="month" spent=${k.use.spend_month_usd} budget=${k.budget_usd_monthly} />
+              <button type="button" class="small" aria-expanded=${burning === k.id} onClick=${() => setBurning(burning === k.id ? undefined : k.id)}>Burn-down</button></td>
             <td class="num">${k.use.requests_last_minute}${k.rpm ? ` / ${k.rpm}` : ""} req<br />${count(k.use.tokens_last_minute)}${k.tpm ? ` / ${count(k.tpm)}` : ""} tok</td>
             <td>${k.revoked_at ? html`<span class="pill unavailable">revoked ${time(k.revoked_at * 1000).slice(0, 10)}</span>` : html`<span class="pill ready">active</span>`}</td>
             ${session.admin &&
@@ -72,6 +75,7 @@ export function KeysPage({ session }: { session: Session }) {
               : html`<button type="button" onClick=${() => setEditing(editing === k.id ? undefined : k.id)} aria-expanded=${editing === k.id}>Edit</button>
                   <${RevokeButton} name=${k.name} onRevoke=${() => run(() => api(`/v1/keys/${encodeURIComponent(k.id)}`, { method: "DELETE" }))} />`}</td>`}
           </tr>
+          ${burning === k.id && html`<tr class="edit-row"><td colspan="7"><${BurnDown} keyWithUse=${k} /></td></tr>`}
           ${editing === k.id &&
           html`<tr class="edit-row"><td colspan="7">
             <${KeyForm}
@@ -85,6 +89,26 @@ export function KeysPage({ session }: { session: Session }) {
       </tbody>
     </table>`}
   </section>`;
+}
+
+/** This month's spend, day by day and summed, against the monthly budget. */
+function BurnDown({ keyWithUse }: { keyWithUse: KeyWithUse }) {
+  const now = new Date();
+  const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
+  const today = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
+  const byDay = new Map(keyWithUse.use.month_by_day.map((d) => [Date.parse(`${d.day}T00:00:00Z`), d.cost_usd]));
+  const times: number[] = [];
+  const cumulative: number[] = [];
+  let sum = 0;
+  for (let t = monthStart; t <= today; t += 86_400_000) {
+    sum += byDay.get(t) ?? 0;
+    times.push(t);
+    cumulative.push(sum);
+  }
+  const budget = keyWithUse.budget_usd_monthly;
+  const series = [{ label: "spent this month", values: cumulative, color: "#d97706" }];
+  if (budget !== null) series.push({ label: "monthly budget", values: times.map(() => budget), color: "#9ca3af" });
+  return html`<${TimeChart} title=${`${keyWithUse.name}: spend this month (USD)`} times=${times} series=${series} fromMs=${monthStart} toMs=${today} stepMs=${86_400_000} height=${180} />`;
 }
 
 function limits(k: ApiKey): string {

@@ -37,6 +37,7 @@ export function OverviewPage({ session }: { session: Session }) {
           times=${times}
           fromMs=${data.from_ms}
           toMs=${data.to_ms}
+          stepMs=${data.step_ms}
           series=${[
             { label: "requests", values: data.series.map((p) => p.requests), color: "#2563eb" },
             { label: "errors", values: data.series.map((p) => p.errors), color: "#dc2626" },
@@ -47,6 +48,7 @@ export function OverviewPage({ session }: { session: Session }) {
           times=${times}
           fromMs=${data.from_ms}
           toMs=${data.to_ms}
+          stepMs=${data.step_ms}
           series=${[
             { label: "prompt", values: data.series.map((p) => p.prompt_tokens), color: "#7c3aed" },
             { label: "completion", values: data.series.map((p) => p.completion_tokens), color: "#059669" },

@@ -36,12 +36,13 @@ export function UsagePage({ session }: { session: Session }) {
     html`<p class="sub">Total: ${usd(byDay.data.total.cost_usd)} · ${count(byDay.data.total.requests)} requests ·
         ${count(byDay.data.total.prompt_tokens)} prompt + ${count(byDay.data.total.completion_tokens)} completion tokens (UTC days)</p>
       <div class="charts">
-        <${TimeChart} title="Spend per day (USD)" times=${times} fromMs=${fromMs} toMs=${toMs} series=${[{ label: "spend", values: days.map((d) => d.cost_usd), color: "#d97706" }]} />
+        <${TimeChart} title="Spend per day (USD)" times=${times} fromMs=${fromMs} toMs=${toMs} stepMs=${86_400_000} series=${[{ label: "spend", values: days.map((d) => d.cost_usd), color: "#d97706" }]} />
         <${TimeChart}
           title="Tokens per day"
           times=${times}
           fromMs=${fromMs}
           toMs=${toMs}
+          stepMs=${86_400_000}
           series=${[
             { label: "prompt", values: days.map((d) => d.prompt_tokens), color: "#7c3aed" },
             { label: "completion", values: days.map((d) => d.completion_tokens), color: "#059669" },
