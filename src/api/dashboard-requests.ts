@@ -89,6 +89,23 @@ export function listRequests(db: Database, filters: RequestFilters) {
   };
 }
 
+interface Reported {
+  routing?: unknown;
+  inferada?: unknown;
+  tool_runs?: unknown;
+}
+
+/** The row's `detail` JSON; a row written before the column existed (or without reports) has none. */
+function parseDetail(text: string | number | null | undefined): Reported {
+  if (typeof text !== "string") return {};
+  try {
+    const value = JSON.parse(text) as unknown;
+    return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Reported) : {};
+  } catch {
+    return {};
+  }
+}
+
 interface DetailRow extends Record<string, string | number | null> {
   request_id: string;
   started_at: number;
@@ -115,7 +132,8 @@ export function requestDetail(db: Database, requestId: string, atMs: number | un
   if (keyId !== undefined) (where.push("key_id = $key"), (params.key = keyId));
   const row = db.query<DetailRow, [typeof params]>(`SELECT * FROM ledger WHERE ${where.join(" AND ")} LIMIT 1`).get(params);
   if (!row) throw new GatewayError("not_found", `no request '${requestId}' in the ledger${keyId ? " for this key" : ""}; it may be older than storage.retention_days`);
-  const { cost_micros, firewall_rules, stream, tokens_estimated, ...rest } = row;
+  const { cost_micros, firewall_rules, stream, tokens_estimated, detail, ...rest } = row;
+  const reported = parseDetail(detail);
   const accounted = (row.upstream_ms ?? 0) + (row.queued_ms ?? 0) + (row.firewall_ms ?? 0) + (row.tools_ms ?? 0);
   return {
     object: "dashboard.request" as const,
@@ -124,6 +142,9 @@ export function requestDetail(db: Database, requestId: string, atMs: number | un
     tokens_estimated: tokens_estimated === 1,
     cost_usd: cost_micros / MICROS_PER_USD,
     firewall_rules: firewall_rules ? (JSON.parse(firewall_rules) as string[]) : [],
+    routing: reported.routing ?? null,
+    inferada: reported.inferada ?? null,
+    tool_runs: reported.tool_runs ?? null,
     timings: {
       total_ms: row.total_ms,
       queued_ms: row.queued_ms,

@@ -54,7 +54,8 @@ CREATE TABLE IF NOT EXISTS ledger (
   firewall_verdict  TEXT,                    -- allowed | flagged | redacted | blocked
   firewall_rules    TEXT,                    -- JSON array of the rules that matched (names, never the text)
   firewall_ms       REAL,
-  tools_ms          REAL                     -- time the platform tools ran
+  tools_ms          REAL,                    -- time the platform tools ran
+  detail            TEXT                     -- JSON {routing?, inferada?, tool_runs?} for the dashboard's request detail
 );
 -- One index: budgets and per-key usage read a key's rows since an instant. Every index costs each insert on the
 -- hot path (~1 µs per row), so admin reports over all keys scan the table instead.
@@ -83,6 +84,7 @@ const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
   ["ledger", "firewall_ms", "REAL"],
   ["api_keys", "tools", "TEXT"],
   ["ledger", "tools_ms", "REAL"],
+  ["ledger", "detail", "TEXT"],
 ];
 
 function migrate(db: Database): void {

@@ -35,6 +35,12 @@ export interface LedgerRow {
   firewallRules: string | null;
   firewallMs: number | null;
   toolsMs: number | null;
+  /**
+   * JSON of what the response reported beyond the columns, for the dashboard's request detail:
+   * `{routing?, inferada?, tool_runs?}` as in the response body (decision and candidate scores, processors' reports,
+   * platform tool runs). Optional: rows without it show the columns only.
+   */
+  detail?: string | null;
 }
 
 export interface LedgerWriterOptions {
@@ -65,7 +71,7 @@ const ROLLUP_INTERVAL_MS = 5_000;
 
 const COLUMNS = `request_id, key_id, model, backend, route, endpoint, status, error_code, prompt_tokens, completion_tokens,
   tokens_estimated, cost_micros, billing_basis, stream, started_at, total_ms, upstream_ms, queued_ms, ttft_ms,
-  firewall, firewall_verdict, firewall_rules, firewall_ms, tools_ms`;
+  firewall, firewall_verdict, firewall_rules, firewall_ms, tools_ms, detail`;
 const ROW_PLACEHOLDERS = `(${COLUMNS.split(",").map(() => "?").join(", ")})`;
 /** Rows per multi-row INSERT: one statement step for many rows costs less per row than a step each (~30 %). */
 const ROWS_PER_INSERT = 32;
@@ -226,7 +232,7 @@ function appendParams(params: RowParams, r: LedgerRow): RowParams {
   params.push(
     r.requestId, r.keyId, r.model, r.backend, r.route, r.endpoint, r.status, r.errorCode, r.promptTokens, r.completionTokens,
     r.tokensEstimated ? 1 : 0, r.costMicros, r.billingBasis, r.stream ? 1 : 0, r.startedAt, r.totalMs, r.upstreamMs, r.queuedMs, r.ttftMs,
-    r.firewall, r.firewallVerdict, r.firewallRules, r.firewallMs, r.toolsMs,
+    r.firewall, r.firewallVerdict, r.firewallRules, r.firewallMs, r.toolsMs, r.detail ?? null,
   );
   return params;
 }

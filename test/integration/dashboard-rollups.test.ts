@@ -10,6 +10,7 @@ import { openDatabase } from "../../src/store/database.ts";
 import { LedgerWriter, type LedgerRow } from "../../src/store/ledger.ts";
 import { binOf, binValueMs, catchUp, pruneLedger } from "../../src/store/rollups.ts";
 import { histogramPercentiles } from "../../src/api/dashboard-overview.ts";
+import { requestDetail } from "../../src/api/dashboard-requests.ts";
 import { seededRandom } from "../support/random.ts";
 
 const dirs: string[] = [];
@@ -167,4 +168,17 @@ describe("roll-ups", () => {
     expect(p.p95).toBeCloseTo(binValueMs(binOf(2000)), 1);
     expect(histogramPercentiles([])).toEqual({ p50: null, p95: null });
   });
+});
+
+test("a request's detail carries the routing, processor and tool reports its row recorded", () => {
+  const db = openDatabase(storeFile());
+  const [plain, reported] = rows(2, 21);
+  const detail = { routing: { task: "code_generation", model: "echo", scores: [{ model: "echo", score: 0.8 }] }, inferada: { processors: [{ name: "redact" }] }, tool_runs: [{ type: "search", name: "search", ms: 12 }] };
+  const writer = new LedgerWriter(db);
+  writer.append(plain!);
+  writer.append({ ...reported!, detail: JSON.stringify(detail) });
+  writer.close();
+  expect(requestDetail(db, plain!.requestId, plain!.startedAt, undefined)).toMatchObject({ routing: null, inferada: null, tool_runs: null });
+  expect(requestDetail(db, reported!.requestId, reported!.startedAt, undefined)).toMatchObject(detail);
+  db.close();
 });

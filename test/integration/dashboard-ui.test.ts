@@ -4,6 +4,7 @@
 // test/artifacts/dashboard/ (ignored by git) for a person to look at.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync } from "node:fs";
+import { Database } from "bun:sqlite";
 import { join, resolve } from "node:path";
 import OpenAI from "openai";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -249,6 +250,22 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
     await page.focus("button:has-text('Last day')");
     await page.keyboard.press("Enter");
     await page.waitForSelector("button[aria-pressed=true]:has-text('Last day')");
+  }, 30_000);
+
+  test("a request's detail shows the routing decision, processors and tool runs its row recorded", async () => {
+    // The row is written straight into the gateway's store file, as the pipeline would record a routed request.
+    const store = new Database(join(gateway.dir, "data", "sluice.db"));
+    const startedAt = Date.now();
+    const detail = { routing: { task: "code_generation", complexity: 0.4, model: "echo", scores: [{ model: "echo", score: 0.81 }, { model: "llama-8b", score: 0.62 }] }, inferada: { processors: [{ name: "redact", ms: 0.3 }] }, tool_runs: [{ type: "search", name: "search", ms: 12, error: null }] };
+    store.query(`INSERT INTO ledger (request_id, key_id, model, backend, endpoint, status, prompt_tokens, completion_tokens, tokens_estimated, cost_micros, billing_basis, stream, started_at, total_ms, upstream_ms, detail)
+      VALUES ('routed-request-1', NULL, 'auto', 'echo', 'chat', 200, 10, 5, 0, 3, 'tokens', 0, ?, 42, 30, ?)`).run(startedAt, JSON.stringify(detail));
+    store.close();
+    const { page } = admin;
+    await page.goto(`${gateway.url}/ui#/requests/routed-request-1@${startedAt}`);
+    await page.waitForSelector("h2:has-text('Routing decision')");
+    const text = (await page.textContent("main"))!;
+    for (const expected of ["code_generation", "llama-8b", "0.62", "Processors", "redact", "Tool runs", "search"]) expect(text).toContain(expected);
+    await shot(page, "request-detail-routed");
   }, 30_000);
 
   test("every page renders without console errors", async () => {

@@ -104,6 +104,7 @@ describe("LedgerWriter", () => {
       firewall_rules: null,
       firewall_ms: null,
       tools_ms: null,
+      detail: null,
     });
     writer.close();
   });

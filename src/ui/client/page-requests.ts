@@ -119,6 +119,7 @@ function RequestDetailView({ reference }: { reference: string }) {
         <dt>Cost</dt><dd>${usd(data.cost_usd)} (${data.billing_basis})</dd>
         <dt>Firewall</dt><dd>${data.firewall ? html`<code>${data.firewall}</code>: ${data.firewall_verdict}${data.firewall_rules.length ? html` — rules: ${data.firewall_rules.map((r) => html`<code>${r}</code> `)}` : null}` : "none"}</dd>
       </dl>
+      <${Reports} detail=${data} />
       <h2>Timings</h2>
       <table class="timings">
         <thead><tr><th scope="col">Phase</th><th scope="col" class="num">ms</th><th scope="col">Share of total</th></tr></thead>
@@ -128,4 +129,39 @@ function RequestDetailView({ reference }: { reference: string }) {
         )}</tbody>
       </table>`}
   </section>`;
+}
+
+type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+const isRecord = (value: unknown): value is Record<string, Json> => value !== null && typeof value === "object" && !Array.isArray(value);
+const scalar = (value: unknown) => value === null || ["string", "number", "boolean"].includes(typeof value);
+const show = (value: unknown) => (typeof value === "number" ? String(Math.round(value * 1000) / 1000) : typeof value === "string" ? value : JSON.stringify(value));
+
+/** An array of objects as a table, an object of scalars as name/value rows, anything else as JSON. */
+function JsonView({ value, label }: { value: unknown; label: string }) {
+  if (Array.isArray(value) && value.length > 0 && value.every(isRecord)) {
+    const columns = [...new Set(value.flatMap((row) => Object.keys(row)))];
+    return html`<table aria-label=${label}>
+      <thead><tr>${columns.map((c) => html`<th scope="col">${c}</th>`)}</tr></thead>
+      <tbody>${value.map((row) => html`<tr>${columns.map((c) => html`<td>${c in row ? (scalar(row[c]) ? show(row[c]) : html`<code class="wrap">${show(row[c]).slice(0, 300)}</code>`) : ""}</td>`)}</tr>`)}</tbody>
+    </table>`;
+  }
+  if (isRecord(value)) {
+    const entries = Object.entries(value);
+    return html`<dl class="facts" aria-label=${label}>
+      ${entries.map(([name, inner]) => html`<dt>${name}</dt><dd>${scalar(inner) ? show(inner) : html`<${JsonView} value=${inner} label=${name} />`}</dd>`)}
+    </dl>`;
+  }
+  return html`<pre class="wrap">${JSON.stringify(value, null, 2)}</pre>`;
+}
+
+/** What the response reported beyond the ledger's columns: the routing decision, processors, tool runs. */
+function Reports({ detail }: { detail: RequestDetail }) {
+  const processors = isRecord(detail.inferada) && Array.isArray(detail.inferada.processors) ? detail.inferada.processors : detail.inferada;
+  if (detail.routing === null && detail.inferada === null && detail.tool_runs === null) {
+    return html`<p class="muted">No routing decision, processor or tool reports were recorded for this request.</p>`;
+  }
+  return html`
+    ${detail.routing !== null && html`<h2>Routing decision</h2><${JsonView} value=${detail.routing} label="Routing decision" />`}
+    ${detail.inferada !== null && html`<h2>Processors</h2><${JsonView} value=${processors} label="Processors" />`}
+    ${detail.tool_runs !== null && html`<h2>Tool runs</h2><${JsonView} value=${detail.tool_runs} label="Tool runs" />`}`;
 }

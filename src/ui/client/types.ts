@@ -116,6 +116,10 @@ export interface RequestDetail extends RequestSummary {
   firewall: string | null;
   firewall_rules: string[];
   timings: Record<string, number | null>;
+  /** The response's `routing`, `inferada` and `tool_runs`, when the ledger row recorded them. */
+  routing: unknown;
+  inferada: unknown;
+  tool_runs: unknown;
 }
 
 export interface Plugin {
