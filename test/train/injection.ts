@@ -16,7 +16,7 @@ import { INJECTION_CLASSES, INJECTION_FEATURES, injectionFeatures, scoreVariants
 import { normalizeForMatching } from "../../src/detectors/normalize.ts";
 import { decodeModel, encodeModel, softmax } from "../../src/learn/linear-model.ts";
 import { FeatureBuffer } from "../../src/learn/features.ts";
-import { DATA_DIR, fitTemperature, floatLogits, MODELS_DIR, readJsonl, trainSoftmax, type TrainOptions, type TrainedWeights } from "./lib/softmax.ts";
+import { cachedFeatures, DATA_DIR, fitTemperature, floatLogits, MODELS_DIR, readJsonl, trainSoftmax, type TrainOptions, type TrainedWeights } from "./lib/softmax.ts";
 
 export interface InjectionRow {
   text: string;
@@ -76,8 +76,9 @@ if (import.meta.main) {
     };
     return `threshold ${threshold}: attacks ${rate((r) => r.label === "attack")}, hard_benign ${rate((r) => r.kind === "hard_benign")}, benign ${rate((r) => r.kind === "benign")}`;
   };
+  const trainFeatures = cachedFeatures(train.length, (i, out) => injectionFeatures(prepared[i]![0] ?? "", out));
   const fit = (options: TrainOptions) =>
-    trainSoftmax(train.length, labels, (i, out) => injectionFeatures(prepared[i]![0] ?? "", out), options, (epoch, trained) =>
+    trainSoftmax(train.length, labels, trainFeatures, options, (epoch, trained) =>
       console.log(`  epoch ${epoch}: dev ${report(trained)}`),
     );
   for (const setting of process.env.INJECTION_GRID?.split(",") ?? []) {

@@ -52,51 +52,66 @@ export function trainSoftmax(
   options: TrainOptions,
   onEpoch?: (epoch: number, weights: TrainedWeights) => void,
 ): TrainedWeights {
-  const classes = options.classes;
-  const weights = new Float32Array((1 << options.bucketBits) * classes);
-  const squares = new Float32Array(weights.length);
-  const bias = new Array<number>(classes).fill(0);
-  const biasSquares = new Array<number>(classes).fill(0);
+  const learner = new SoftmaxLearner(options);
   const random = seededRandom(options.seed);
   const buffer = new FeatureBuffer();
-  const scores = new Float64Array(classes);
-  const gradient = new Float64Array(classes);
-  const rate = options.learningRate;
-  const l2 = options.l2;
   const dropout = options.dropout ?? 0;
-  const keepScale = 1 / (1 - dropout);
   for (let epoch = 0; epoch < options.epochs; epoch++) {
     for (const index of shuffled(count, random)) {
       featurise(index, buffer.clear());
-      if (dropout > 0) dropEntries(buffer, dropout, keepScale, random);
-      const sampleWeight = options.sampleWeights?.[index] ?? 1;
-      scores.fill(0);
-      for (let k = 0; k < buffer.length; k++) {
-        const base = buffer.indices[k]! * classes;
-        const value = buffer.values[k]!;
-        for (let c = 0; c < classes; c++) scores[c]! += weights[base + c]! * value;
-      }
-      for (let c = 0; c < classes; c++) scores[c]! += bias[c]!;
-      softmax(scores);
-      for (let c = 0; c < classes; c++) gradient[c] = (scores[c]! - (labels[index] === c ? 1 : 0)) * sampleWeight;
-      for (let k = 0; k < buffer.length; k++) {
-        const base = buffer.indices[k]! * classes;
-        const value = buffer.values[k]!;
-        for (let c = 0; c < classes; c++) {
-          const at = base + c;
-          const step = gradient[c]! * value + l2 * weights[at]!;
-          squares[at]! += step * step;
-          weights[at]! -= (rate * step) / Math.sqrt(squares[at]! + 1e-8);
-        }
-      }
+      if (dropout > 0) dropEntries(buffer, dropout, 1 / (1 - dropout), random);
+      learner.step(buffer, labels[index]!, options.sampleWeights?.[index] ?? 1);
+    }
+    onEpoch?.(epoch + 1, learner.trained);
+  }
+  return learner.trained;
+}
+
+/** One AdaGrad step of softmax regression with L2 on the weights an example touches. */
+class SoftmaxLearner {
+  readonly trained: TrainedWeights;
+  private readonly squares: Float32Array;
+  private readonly biasSquares: number[];
+  private readonly scores: Float64Array;
+  private readonly gradient: Float64Array;
+
+  constructor(private readonly options: TrainOptions) {
+    const size = (1 << options.bucketBits) * options.classes;
+    this.trained = { weights: new Float32Array(size), bias: new Array<number>(options.classes).fill(0) };
+    this.squares = new Float32Array(size);
+    this.biasSquares = new Array<number>(options.classes).fill(0);
+    this.scores = new Float64Array(options.classes);
+    this.gradient = new Float64Array(options.classes);
+  }
+
+  step(buffer: FeatureBuffer, label: number, sampleWeight: number): void {
+    const { classes, learningRate: rate, l2 } = this.options;
+    const { weights, bias } = this.trained;
+    const { squares, biasSquares, scores, gradient } = this;
+    scores.fill(0);
+    for (let k = 0; k < buffer.length; k++) {
+      const base = buffer.indices[k]! * classes;
+      const value = buffer.values[k]!;
+      for (let c = 0; c < classes; c++) scores[c]! += weights[base + c]! * value;
+    }
+    for (let c = 0; c < classes; c++) scores[c]! += bias[c]!;
+    softmax(scores);
+    for (let c = 0; c < classes; c++) gradient[c] = (scores[c]! - (label === c ? 1 : 0)) * sampleWeight;
+    for (let k = 0; k < buffer.length; k++) {
+      const base = buffer.indices[k]! * classes;
+      const value = buffer.values[k]!;
       for (let c = 0; c < classes; c++) {
-        biasSquares[c]! += gradient[c]! * gradient[c]!;
-        bias[c]! -= (rate * gradient[c]!) / Math.sqrt(biasSquares[c]! + 1e-8);
+        const at = base + c;
+        const step = gradient[c]! * value + l2 * weights[at]!;
+        squares[at]! += step * step;
+        weights[at]! -= (rate * step) / Math.sqrt(squares[at]! + 1e-8);
       }
     }
-    onEpoch?.(epoch + 1, { weights, bias });
+    for (let c = 0; c < classes; c++) {
+      biasSquares[c]! += gradient[c]! * gradient[c]!;
+      bias[c]! -= (rate * gradient[c]!) / Math.sqrt(biasSquares[c]! + 1e-8);
+    }
   }
-  return { weights, bias };
 }
 
 /** Leaves out each entry with probability `share`, in place, scaling the kept ones by `keepScale`. */
