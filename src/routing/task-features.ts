@@ -36,13 +36,18 @@ const SYSTEM_SCAN_CHARS = 1000;
  */
 export const RULE_FEATURES = process.env.SLUICE_ROUTER_RULES !== "0";
 const RULE_SCORE_CAP = 6;
+/**
+ * The regex table reads less than the model: ~90 patterns over 2,000 characters were 600 µs at p99, over 800 they
+ * are ~400 µs, and the ask is at the ends anyway (dev accuracy unchanged: arena-hard 70.7 → 70.5 %).
+ */
+const RULE_SCAN: FeatureConfig = { bucketBits: 0, headChars: 600, tailChars: 200 };
 
 export function routerFeatures(user: string, system: string, out: FeatureBuffer, config = ROUTER_FEATURES): FeatureBuffer {
   const cut = cutText(user, config);
   addTextFeatures(cut, config, out);
   if (system) addTextFeatures(system.slice(0, SYSTEM_SCAN_CHARS), config, out, SYSTEM_WEIGHT);
   if (RULE_FEATURES) {
-    const scores = ruleTaskScores(cut, system);
+    const scores = ruleTaskScores(cutText(user, RULE_SCAN), system);
     let best: TaskType = "chat";
     for (const task of TASK_TYPES) {
       if (scores[task] > scores[best]) best = task;

@@ -219,6 +219,56 @@ export function withSystemPrompts(material: readonly string[], rows: readonly Ge
   return out;
 }
 
+/** Maths problems with fresh numbers each time: `n(a, b)` is an integer in [a, b]. */
+const MATH_MAKERS: readonly ((n: (a: number, b: number) => number) => string)[] = [
+  (n) => `If ${n(2, 9)} workers build a wall in ${n(3, 12)} days, how long would ${n(2, 15)} workers take?`,
+  (n) => `solve ${n(2, 9)}x + ${n(1, 30)} = ${n(31, 90)}`,
+  (n) => `What is ${n(5, 95)}% of ${n(50, 2000)}?`,
+  (n) => `Find the derivative of ${n(2, 9)}x^${n(2, 6)} - ${n(1, 9)}x + ${n(1, 20)}.`,
+  (n) => `How many ways can I choose ${n(2, 5)} people out of ${n(6, 20)}?`,
+  (n) => `I invest $${n(1, 50) * 1000} at ${n(2, 9)}% interest compounded yearly. How much do I have after ${n(2, 30)} years?`,
+  (n) => `A rectangle is ${n(3, 40)} cm long and ${n(2, 30)} cm wide. What are its area and its diagonal?`,
+  (n) => `What's the probability of getting at least ${n(2, 4)} heads in ${n(5, 10)} coin flips?`,
+  (n) => `Integrate x^${n(2, 5)} * e^x from 0 to ${n(1, 3)}.`,
+  (n) => `A car goes ${n(40, 130)} km/h for ${n(2, 5)} hours and then ${n(30, 100)} km/h for ${n(1, 4)} hours. What was its average speed?`,
+  (n) => `Is ${n(100, 999)} divisible by ${n(3, 13)}? Show the working.`,
+  (n) => `What is the sum of the first ${n(10, 200)} positive integers?`,
+  (n) => `The mean of ${n(4, 9)} numbers is ${n(10, 60)}. One number is removed and the mean becomes ${n(8, 55)}. What was the number?`,
+  (n) => `Find x if log base ${n(2, 5)} of x equals ${n(2, 6)}.`,
+  (n) => `A bag holds ${n(2, 9)} red and ${n(2, 9)} blue balls. I draw two without replacement; what is the chance both are red?`,
+  (n) => `Prove that ${n(2, 9)}^n - 1 is divisible by ${n(1, 8)} for all positive integers n, or give a counterexample.`,
+];
+const MATH_FRAMES = ["{x}", "{x}", "Can you help me with this maths problem? {x}", "quick math question: {x}", "{x} Explain each step.", "My homework: {x}"];
+
+// more everyday and factual ground for question_answering, and other shapes of analysis and writing
+const CONCEPTS = [
+  "how the stock market works", "what causes inflation", "how the immune system fights a cold", "how GPS knows where I am",
+  "why the ocean is salty", "what a mortgage is", "how elections work in the UK", "what the greenhouse effect is",
+  "how bees make honey", "why we dream", "how a bill becomes a law", "what DNA does", "how earthquakes happen",
+];
+const QA_FRAMES = ["Explain {t}.", "Can you explain {t} in simple terms?", "I never understood {t}. Help?", "Tell me {t}.", "what is {t}? asking for my kid"];
+const DIFFERENCES = [["weather", "climate"], ["a crocodile", "an alligator"], ["baking soda", "baking powder"], ["a virus", "bacteria"], ["socialism", "communism"], ["an LLC", "a sole proprietorship"], ["Catholics", "Protestants"], ["a tornado", "a hurricane"]];
+const CLAIMS = [
+  "remote work makes people less productive", "rent control lowers housing costs", "social media does more harm than good",
+  "nuclear energy is the best way to cut emissions", "homework should be banned in primary schools", "AI will create more jobs than it destroys",
+];
+const ANALYSIS_MORE = [
+  "Critique this argument: {c}.", "Is it true that {c}? Look at the evidence on both sides.", "Evaluate the claim that {c}.",
+  "What are the strengths and weaknesses of the view that {c}?", "Write a SWOT analysis for {b}.", "Assess the risks of {b}.",
+  "What would happen to a town's economy if {b}? Reason it through.",
+];
+const BUSINESSES = ["opening a bakery in a small town", "a subscription box for pet owners", "expanding a café chain abroad", "the factory closing", "a new airport being built"];
+const WRITING_MORE = [
+  "Draft an email to my landlord about {e}.", "write a cover letter for a job as {j}", "Write a tweet announcing {a}.",
+  "Write marketing copy for {a}.", "Write a script for a two-minute video about {topic}.", "Write song lyrics about {topic}.",
+  "Give me a story outline about {topic}.", "Rewrite this to sound more formal: hey guys, the meeting is moved to friday, dont be late",
+  "Write a wedding speech for my brother, who loves {hobby}.", "Write a product review of {a} in the voice of a pirate.",
+];
+const ERRANDS = ["a broken heater", "returning my deposit", "noise from the flat upstairs", "a leaking roof"];
+const JOBS = ["a nurse", "a barista", "a junior accountant", "a museum guide", "a delivery driver"];
+const LAUNCHES = ["our new vegan bakery", "a reusable water bottle", "a language-learning app", "the summer sale"];
+const HOBBIES = ["fishing", "board games", "cycling", "old films"];
+
 const pick = <T>(items: readonly T[], random: () => number): T => items[Math.floor(random() * items.length)]!;
 const fill = (template: string, slots: Record<string, string>) => template.replace(/\{(\w+)\}/g, (_, key: string) => slots[key] ?? "");
 const capitalise = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
@@ -256,8 +306,21 @@ export function generateRouterPrompts(count: number, seed = 14): GeneratedPrompt
     if (random() < 0.6) add("analysis", "choice", fill(pick(ANALYSIS_FRAMES, random), { a: a!, b: b! }));
     else add("analysis", "topic", fill(pick(ANALYSIS_TOPIC_FRAMES, random), { t: pick(ANALYSIS_TOPICS, random) }));
 
-    add("creative_writing", "writing", fill(pick(WRITING_FRAMES, random), { form: pick(FORMS, random), topic: pick(WRITING_TOPICS, random) }));
-    add("math", "question", pick(MATH_QUESTIONS, random));
+    if (random() < 0.5) add("creative_writing", "writing", fill(pick(WRITING_FRAMES, random), { form: pick(FORMS, random), topic: pick(WRITING_TOPICS, random) }));
+    else
+      add("creative_writing", "writing", fill(pick(WRITING_MORE, random), { e: pick(ERRANDS, random), j: pick(JOBS, random), a: pick(LAUNCHES, random), topic: pick(WRITING_TOPICS, random), hobby: pick(HOBBIES, random) }));
+
+    const n = (a: number, b: number) => String(a + Math.floor(random() * (b - a + 1)));
+    if (random() < 0.25) add("math", "question", pick(MATH_QUESTIONS, random));
+    else add("math", "problem", fill(pick(MATH_FRAMES, random), { x: pick(MATH_MAKERS, random)((a, b) => Number(n(a, b))) }));
+
+    const qa = random();
+    if (qa < 0.5) add("question_answering", "concept", fill(pick(QA_FRAMES, random), { t: pick(CONCEPTS, random) }));
+    else {
+      const [a, b] = pick(DIFFERENCES, random);
+      add("question_answering", "difference", `What is the difference between ${a} and ${b}?`);
+    }
+    add("analysis", "claim", fill(pick(ANALYSIS_MORE, random), { c: pick(CLAIMS, random), b: pick(BUSINESSES, random) }));
   }
   const seen = new Set<string>();
   return out.filter((prompt) => !seen.has(prompt.text) && seen.add(prompt.text));

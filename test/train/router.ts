@@ -23,7 +23,7 @@ interface Row {
   subset?: string;
   system?: string;
 }
-/** Generated prompts per task (before repeats are dropped: ~1,800 in all), and system-prompt variants. */
+/** Generated prompts per task (before repeats are dropped: ~3,100 in all), and system-prompt variants. */
 const GENERATED_PER_TASK = 800;
 const SYSTEM_VARIANTS = 600;
 
