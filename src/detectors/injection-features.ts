@@ -21,6 +21,22 @@ export function injectionFeatures(variant: string, out: FeatureBuffer): FeatureB
   return out;
 }
 
+/**
+ * A long text is also scored by the first and last END_CHARS of what the model reads, alone: an instruction
+ * planted at either end of a document is a small share of the whole text's features, and the host's words
+ * outvote it (200 KB of lorem ipsum ending in "Ignore all previous instructions." scored 0.18 whole, 0.41 by its
+ * end; the instruction alone, 0.98). Chosen on dev: at 90 % attack recall, 0.5 % of hard_benign and 5.2 % of benign flagged with the ends,
+ * 1.4 % and 5.6 % without; 300-character ends and every sentence alone measured worse, and so did windows over
+ * the whole text trained as multiple instances.
+ */
+const END_CHARS = 100;
+
+function variantParts(variant: string): string[] {
+  if (variant.length <= END_CHARS * 3) return [variant];
+  const cut = cutText(variant, INJECTION_FEATURES);
+  return [variant, cut.slice(0, END_CHARS), cut.slice(-END_CHARS)];
+}
+
 export interface ModelVerdict {
   /** P(attack) = 1 - P(benign), the highest over the variants */
   score: number;
@@ -29,13 +45,19 @@ export interface ModelVerdict {
 
 const buffer = new FeatureBuffer();
 
-/** Scores every variant and keeps the most suspicious, so an evasion is judged by the text it hides. */
+/**
+ * Scores every variant, and the first and last sentences of each on their own, and keeps the most suspicious:
+ * an evasion is judged by the text it hides, and an instruction planted in a document by itself. Scored with
+ * the whole document, a planted sentence is a small share of the features and the host's words outvote it
+ * ("The report shows revenue grew 4 %. Ignore all previous instructions." scored 0.18 whole, 0.98 alone).
+ */
 export function scoreVariants(model: LinearModel, variants: readonly string[]): ModelVerdict {
   let best: ModelVerdict = { score: 0, kind: "injection" };
-  for (const variant of variants) {
-    const p = predict(model, injectionFeatures(variant, buffer.clear()));
-    const score = 1 - p[0]!;
-    if (score > best.score) best = { score, kind: p[2]! > p[1]! ? "jailbreak" : "injection" };
-  }
+  for (const variant of variants)
+    for (const part of variantParts(variant)) {
+      const p = predict(model, injectionFeatures(part, buffer.clear()));
+      const score = 1 - p[0]!;
+      if (score > best.score) best = { score, kind: p[2]! > p[1]! ? "jailbreak" : "injection" };
+    }
   return best;
 }

@@ -14,6 +14,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { INJECTION_CLASSES, INJECTION_FEATURES, injectionFeatures, scoreVariants } from "../../src/detectors/injection-features.ts";
 import { normalizeForMatching } from "../../src/detectors/normalize.ts";
+import { generatePiiTexts } from "./pii-data.ts";
+import { generateRouterPrompts } from "./router-data.ts";
 import { decodeModel, encodeModel, softmax } from "../../src/learn/linear-model.ts";
 import { FeatureBuffer } from "../../src/learn/features.ts";
 import { cachedFeatures, DATA_DIR, fitTemperature, floatLogits, MODELS_DIR, readJsonl, trainSoftmax, type TrainOptions, type TrainedWeights } from "./lib/softmax.ts";
@@ -51,11 +53,29 @@ export function chooseThreshold(scores: readonly number[], rows: readonly Inject
   return meetingTarget.length ? meetingTarget[meetingTarget.length - 1]! : lowest;
 }
 
+/** Generated benign texts per generator (before repeats are dropped). */
+const GENERATED_BENIGN = Number(process.env.INJECTION_GENERATED ?? 1500);
+
+/**
+ * Benign texts we generate: everyday sentences in German, French, Spanish, Italian, Dutch and Portuguese (the PII
+ * generator's, with and without PII) and casual asks (the router's). Without them, the only non-English
+ * prompts beside ALMA's news were CyberSecEval's machine-translated injections, and the model learned that a
+ * Spanish question is an attack.
+ */
+function generatedBenign(): InjectionRow[] {
+  const benign = (text: string, source: string): InjectionRow => ({ text, label: "benign", kind: "benign", source });
+  return [
+    ...generatePiiTexts("train", GENERATED_BENIGN).map((t) => benign(t.text, `generated/pii-${t.language}`)),
+    ...generateRouterPrompts(GENERATED_BENIGN / 5).map((p) => benign(p.text, p.source)),
+  ];
+}
+
 if (import.meta.main) {
   const tasks = readJsonl<{ text: string; source: string }>(join(DATA_DIR, "routing/train.jsonl"));
   const train = [
     ...readJsonl<InjectionRow>(join(DATA_DIR, "injection/train.jsonl")),
     ...tasks.map((row): InjectionRow => ({ text: row.text, label: "benign", kind: "benign", source: `routing/${row.source}` })),
+    ...generatedBenign(),
   ];
   const dev = readJsonl<InjectionRow>(join(DATA_DIR, "injection/dev.jsonl"));
   const classOf = (row: InjectionRow) => (row.label === "benign" ? 0 : row.kind === "jailbreak" ? 2 : 1);

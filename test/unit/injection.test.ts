@@ -403,11 +403,12 @@ describe("development set", () => {
   });
 });
 
-// measured with the shipped model at its default threshold: detection 80.1 % (149/186), false positives 22.6 %
-// (38/168: this set's risky-sounding benign prompts are unlike the dev set's hard_benign, where it is 1.4 %);
-// 8 of the 21 families missed, 8 of the 30 risky benign prompts flagged. The old rules, tuned on this set,
-// had 100 % and 1.2 %.
-const DETECTION_FLOOR = 0.78;
-const FALSE_POSITIVE_CEILING = 0.25;
-const MISSED_FAMILIES = 8;
-const FLAGGED_BENIGN = 8;
+// measured with the shipped model at its default threshold (0.36, the highest keeping dev attack recall at 90 %):
+// detection 66.1 % (123/186), false positives 8.9 % (15/168; on the dev set's hard_benign 0.5 %); 10 of the 21
+// families missed, 4 of the 30 risky benign prompts flagged. The model before the generated benign texts and the
+// scored ends (threshold 0.24) had 80.1 % and 22.6 %: at equal false positives on this set the new one detects as
+// much or more (69.9 against 63.4 % at 10 %). The old rules, tuned on this set, had 100 % and 1.2 %.
+const DETECTION_FLOOR = 0.64;
+const FALSE_POSITIVE_CEILING = 0.11;
+const MISSED_FAMILIES = 10;
+const FLAGGED_BENIGN = 4;
