@@ -76,7 +76,12 @@ const HOOKS: readonly ChatHook[] = [firewall, processors];
  * The pre halves in order; sets `ctx.answerHooks` to the post halves of those that ran. Returns the content of an
  * answer a hook gave itself (the model is not called, but the post halves still run on it).
  */
-export async function runPreHooks(ctx: RequestContext, gateway: Gateway, body: ChatRequest): Promise<string | undefined> {
+export function runPreHooks(ctx: RequestContext, gateway: Gateway, body: ChatRequest): Promise<string | undefined> | undefined {
+  // Most requests have no hook: no promise for them.
+  return HOOKS.some((hook) => hook.applies(ctx, body)) ? runApplicable(ctx, gateway, body) : undefined;
+}
+
+async function runApplicable(ctx: RequestContext, gateway: Gateway, body: ChatRequest): Promise<string | undefined> {
   const ran: ChatHook[] = [];
   let answer: string | undefined;
   try {

@@ -16,10 +16,15 @@ export type ChatRequest = Omit<Static<typeof ChatCompletionRequest>, "messages">
 export type ChatTarget = { kind: "backend"; backend: Backend } | { kind: "plan"; plan: RoutePlan };
 
 /** The backend, or the plan of a balancer or `auto`; a routing policy's refusal of a named backend is a 422. */
-export async function chooseTarget(ctx: RequestContext, gateway: Gateway, headers: Headers): Promise<ChatTarget> {
+export function chooseTarget(ctx: RequestContext, gateway: Gateway, headers: Headers): ChatTarget | Promise<ChatTarget> {
   if (ctx.backend) return { kind: "backend", backend: permitted(ctx, ctx.backend) };
-  // Plans filter their candidates by the routing policy themselves (routing/plan.ts).
-  const plan = ctx.balancer ? planBalancer(ctx, gateway, ctx.balancer, headers) : await planAuto(ctx, gateway, ctx.autoRouting!);
+  // Plans filter their candidates by the routing policy themselves (routing/plan.ts). Only auto's may wait (on a
+  // classifier model); the others are decided without a promise.
+  if (ctx.balancer) return planned(ctx, planBalancer(ctx, gateway, ctx.balancer, headers));
+  return planAuto(ctx, gateway, ctx.autoRouting!).then((plan) => planned(ctx, plan));
+}
+
+function planned(ctx: RequestContext, plan: RoutePlan): ChatTarget {
   ctx.plan = plan;
   return { kind: "plan", plan };
 }

@@ -41,11 +41,13 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp: Clien
     ctx.clientWantsUsage = body.stream_options?.include_usage === true;
     const key = ctx.principal?.key;
     if (key && (body.firewall !== undefined || key.firewall || ctx.autoRouting?.classifier)) refuseSpentBudget(gateway.limits, key);
-    const answer = await runPreHooks(ctx, gateway, body);
+    const hooked = runPreHooks(ctx, gateway, body);
+    const answer = hooked && (await hooked);
     if (answer !== undefined) return await answerItself(ctx, gateway, answer);
     ctx.promptTokensBound = estimatePromptTokensUpperBound(body.messages);
     const tools = body.tools !== undefined ? platformTools(ctx, gateway, body) : undefined;
-    const target = await chooseTarget(ctx, gateway, req.headers);
+    const chosen = chooseTarget(ctx, gateway, req.headers);
+    const target = chosen instanceof Promise ? await chosen : chosen;
     const queued = admitRequest(ctx, gateway, maxTokensOf(body));
     if (queued) await queued;
     const request = new UpstreamRequest(body, ctx.stream);

@@ -219,6 +219,13 @@ class StreamRelay {
       this.finished = true;
       return rest + (this.usage ? "" : this.synthesizedUsageEvent()) + this.releaseHeld() + DONE_EVENT;
     }
+    if (this.usageOnFinish && !this.hooks && isPlainFinish(data)) {
+      // The usual finish_reason event: held as it is, unparsed, for the usage event's fields.
+      this.events++;
+      const earlier = this.releaseHeld();
+      this.held = data;
+      return earlier;
+    }
     let parsed: Record<string, unknown>;
     try {
       parsed = JSON.parse(data);
@@ -364,6 +371,21 @@ function firstAttention(buf: Buffer, watchFinish: boolean): number {
   if (at === -1) return -1;
   const previousEnd = buf.lastIndexOf(BLANK_LINE, at);
   return previousEnd === -1 ? 0 : previousEnd + 2;
+}
+
+/** A finish_reason event with no usage, as its text shows (a JSON object, not parsed). */
+function isPlainFinish(data: string): boolean {
+  if (data.charCodeAt(0) !== 0x7b /* { */ || data.charCodeAt(data.length - 1) !== CLOSE_BRACE) return false;
+  return hasNonNull(data, '"finish_reason"') && !hasNonNull(data, '"usage"');
+}
+
+function hasNonNull(text: string, key: string): boolean {
+  for (let at = text.indexOf(key); at !== -1; at = text.indexOf(key, at + key.length)) {
+    let i = at + key.length;
+    while (text.charCodeAt(i) === 0x20 || text.charCodeAt(i) === 0x3a /* : */) i++;
+    if (text.charCodeAt(i) !== 0x6e /* n of null */) return true;
+  }
+  return false;
 }
 
 /** The first `"key": <not null>` before `before` (or anywhere when it is -1); else `before`. */
