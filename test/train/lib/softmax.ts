@@ -18,13 +18,6 @@ export interface TrainOptions {
   learningRate: number;
   l2: number;
   seed: number;
-  /**
-   * Share of an example's feature entries left out at each visit (the rest scaled up to match): the model cannot
-   * lean on the few words a source's template always has, so it learns the content words too. Default 0.
-   */
-  dropout?: number;
-  /** Weight of each example's loss (default 1 each): evens out sources of very different sizes. */
-  sampleWeights?: ArrayLike<number>;
 }
 
 export interface TrainedWeights {
@@ -55,12 +48,10 @@ export function trainSoftmax(
   const learner = new SoftmaxLearner(options);
   const random = seededRandom(options.seed);
   const buffer = new FeatureBuffer();
-  const dropout = options.dropout ?? 0;
   for (let epoch = 0; epoch < options.epochs; epoch++) {
     for (const index of shuffled(count, random)) {
       featurise(index, buffer.clear());
-      if (dropout > 0) dropEntries(buffer, dropout, 1 / (1 - dropout), random);
-      learner.step(buffer, labels[index]!, options.sampleWeights?.[index] ?? 1);
+      learner.step(buffer, labels[index]!);
     }
     onEpoch?.(epoch + 1, learner.trained);
   }
@@ -84,7 +75,7 @@ class SoftmaxLearner {
     this.gradient = new Float64Array(options.classes);
   }
 
-  step(buffer: FeatureBuffer, label: number, sampleWeight: number): void {
+  step(buffer: FeatureBuffer, label: number): void {
     const { classes, learningRate: rate, l2 } = this.options;
     const { weights, bias } = this.trained;
     const { squares, biasSquares, scores, gradient } = this;
@@ -96,7 +87,7 @@ class SoftmaxLearner {
     }
     for (let c = 0; c < classes; c++) scores[c]! += bias[c]!;
     softmax(scores);
-    for (let c = 0; c < classes; c++) gradient[c] = (scores[c]! - (label === c ? 1 : 0)) * sampleWeight;
+    for (let c = 0; c < classes; c++) gradient[c] = scores[c]! - (label === c ? 1 : 0);
     for (let k = 0; k < buffer.length; k++) {
       const base = buffer.indices[k]! * classes;
       const value = buffer.values[k]!;
@@ -112,17 +103,6 @@ class SoftmaxLearner {
       bias[c]! -= (rate * gradient[c]!) / Math.sqrt(biasSquares[c]! + 1e-8);
     }
   }
-}
-
-/** Leaves out each entry with probability `share`, in place, scaling the kept ones by `keepScale`. */
-function dropEntries(buffer: FeatureBuffer, share: number, keepScale: number, random: () => number): void {
-  let kept = 0;
-  for (let k = 0; k < buffer.length; k++) {
-    if (random() < share) continue;
-    buffer.indices[kept] = buffer.indices[k]!;
-    buffer.values[kept++] = buffer.values[k]! * keepScale;
-  }
-  buffer.length = kept;
 }
 
 /**
@@ -157,36 +137,6 @@ export function cachedFeatures(count: number, featurise: (index: number, out: Fe
   return (index, out) => {
     for (let k = starts[index]!; k < starts[index + 1]!; k++) out.push(indices[k]!, values[k]!);
   };
-}
-
-/**
- * Example weights that give every (label, source) group of a label the same total weight, and every label the
- * same total too; each group's weight is capped at `maxBoost` × its rows' plain share, so a source of a
- * handful of rows is not blown up. Normalised to a mean of 1.
- */
-export function balancedWeights(labels: ArrayLike<number>, groups: readonly string[], maxBoost = 4): Float32Array {
-  const groupSize = new Map<string, number>();
-  const groupsOfLabel = new Map<number, Set<string>>();
-  const labelSize = new Map<number, number>();
-  for (let i = 0; i < groups.length; i++) {
-    const key = `${labels[i]}|${groups[i]}`;
-    groupSize.set(key, (groupSize.get(key) ?? 0) + 1);
-    labelSize.set(labels[i]!, (labelSize.get(labels[i]!) ?? 0) + 1);
-    if (!groupsOfLabel.has(labels[i]!)) groupsOfLabel.set(labels[i]!, new Set());
-    groupsOfLabel.get(labels[i]!)!.add(key);
-  }
-  const weights = new Float32Array(groups.length);
-  for (let i = 0; i < groups.length; i++) {
-    const key = `${labels[i]}|${groups[i]}`;
-    const labelRows = labelSize.get(labels[i]!)!;
-    const groupShare = 1 / groupsOfLabel.get(labels[i]!)!.size; // of the label's weight
-    const plain = 1 / labelRows;
-    const perRow = Math.min(groupShare / groupSize.get(key)!, maxBoost * plain);
-    weights[i] = perRow / labelSize.size; // each label sums to about 1 / labels
-  }
-  const mean = weights.reduce((sum, w) => sum + w, 0) / weights.length;
-  for (let i = 0; i < weights.length; i++) weights[i]! /= mean;
-  return weights;
 }
 
 /** Float scores of one example under float weights (for selection before quantising). */
