@@ -2,7 +2,7 @@
 // the cursor, so the gateway never counts or skips rows); one request's detail with its timings broken down.
 import { useState } from "preact/hooks";
 import { api, ErrorNote, html, ms, time, usd, useApi } from "./lib.ts";
-import type { List, RequestDetail, RequestSummary, Session } from "./types.ts";
+import type { KeyWithUse, List, RequestDetail, RequestSummary, Session } from "./types.ts";
 
 interface Filters {
   key_id: string;
@@ -35,6 +35,8 @@ function RequestList({ session }: { session: Session }) {
   const first = useApi<List<RequestSummary>>(`/v1/dashboard/requests?${queryOf(filters)}`);
   const [older, setOlder] = useState<{ rows: RequestSummary[]; next: string | null } | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
+  // Admins pick a key by name; the list is read once per visit to the page.
+  const keys = useApi<List<KeyWithUse>>(session.admin ? "/v1/dashboard/keys" : undefined);
   const rows = [...(first.data?.data ?? []), ...(older?.rows ?? [])];
   const next = older ? older.next : (first.data?.next_before ?? null);
 
@@ -58,7 +60,10 @@ function RequestList({ session }: { session: Session }) {
   return html`<section>
     <h1 tabindex="-1">Requests</h1>
     <form class="filters" onSubmit=${apply} aria-label="Filter requests">
-      ${session.admin ? html`<label>Key id <input name="key_id" placeholder="key_…" value=${filters.key_id} /></label>` : null}
+      ${session.admin
+        ? html`<label>Key id <input name="key_id" list="request-keys" placeholder="key_…" value=${filters.key_id} /></label>
+            <datalist id="request-keys">${keys.data?.data.map((k) => html`<option value=${k.id}>${k.name}</option>`)}</datalist>`
+        : null}
       <label>Model <input name="model" value=${filters.model} /></label>
       <label>Status
         <select name="status">
