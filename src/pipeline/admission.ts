@@ -8,6 +8,16 @@ import { RateWindow, type RateDecision } from "../limits/rate-window.ts";
 import { QueueTimeoutError, SemaphoreRegistry, type FifoSemaphore, type Release } from "../limits/semaphore.ts";
 import { BudgetBook, isBudgetDenial, type Reservation } from "../limits/budget.ts";
 import { worstCaseCostMicros } from "../billing/cost.ts";
+import { isCreditDenial, usd, type CreditBook, type CreditHold } from "../billing/credits.ts";
+import type { AccountStore } from "../store/accounts.ts";
+
+/** Accounts' credits and budgets; absent where no store is open (unit tests). */
+export interface AccountLimits {
+  store: AccountStore;
+  credits: CreditBook;
+  /** Budgets per account, their spend read from the account's deductions. */
+  budgets: BudgetBook;
+}
 
 const DEFAULT_KEY_QUEUE_TIMEOUT_MS = 30_000;
 
@@ -18,7 +28,10 @@ export class Limits {
   readonly budgets: BudgetBook;
 
   /** `spentSince` reads a key's settled spend from the ledger (once per key and budget period). */
-  constructor(spentSince: (keyId: string, sinceMs: number) => number) {
+  constructor(
+    spentSince: (keyId: string, sinceMs: number) => number,
+    readonly accounts?: AccountLimits,
+  ) {
     this.budgets = new BudgetBook(spentSince);
   }
 }
@@ -45,6 +58,8 @@ export class Admission {
   /** The max_concurrent slot of the backend being tried: given back early when a balancer moves to another one. */
   private backendSlot: Release | undefined;
   private reservation: Reservation | undefined;
+  private accountReservation: Reservation | undefined;
+  private credits: CreditHold | undefined;
   private tokensTaken = 0;
   private done = false;
 
@@ -53,13 +68,17 @@ export class Admission {
     private readonly key: ApiKey | null,
   ) {}
 
-  /** Gives everything back: the real token count corrects tpm, the real cost settles the budget. */
-  finish(totalTokens: number | undefined, costMicros: number): void {
+  /** Gives everything back: the real token count corrects tpm, the real cost settles the budgets and credits. */
+  finish(totalTokens: number | undefined, costMicros: number, requestId: string | null = null): void {
     if (this.done) return;
     this.done = true;
     for (const release of this.releases) release();
     this.releaseBackend();
     this.reservation?.settle(costMicros);
+    if (this.credits) {
+      this.accountReservation?.settle(costMicros);
+      this.credits.settle(costMicros, { requestId, keyId: this.key?.id ?? null });
+    }
     if (this.key?.tpm && totalTokens !== undefined) this.limits.tokens.adjust(this.key.id, totalTokens - this.tokensTaken, Date.now());
   }
 
@@ -78,6 +97,10 @@ export class Admission {
   reserve(reservation: Reservation): void {
     this.reservation = reservation;
   }
+  reserveForAccount(reservation: Reservation | undefined, credits: CreditHold): void {
+    this.accountReservation = reservation;
+    this.credits = credits;
+  }
   tookTokens(count: number): void {
     this.tokensTaken = count;
   }
@@ -85,7 +108,7 @@ export class Admission {
 
 /** Nothing to limit (no key limits, no backend max_concurrent): no admission object, no promise. */
 export function needsAdmission(key: ApiKey | null, backend: Backend | undefined): boolean {
-  return backend?.maxConcurrent !== undefined || (key !== null && (key.rpm !== null || key.tpm !== null || key.max_concurrent !== null || key.budget_usd_daily !== null || key.budget_usd_monthly !== null));
+  return backend?.maxConcurrent !== undefined || (key !== null && (key.account_id !== null || key.rpm !== null || key.tpm !== null || key.max_concurrent !== null || key.budget_usd_daily !== null || key.budget_usd_monthly !== null));
 }
 
 /** Synchronous unless a max_concurrent slot is taken and the request has to queue for it. */
@@ -95,6 +118,7 @@ export function admit(limits: Limits, request: AdmissionRequest): Admission | Pr
   try {
     if (key) checkRates(limits, key, request, admission);
     if (key && (key.budget_usd_daily !== null || key.budget_usd_monthly !== null)) reserveBudget(limits, key, request, admission);
+    if (key?.account_id && limits.accounts) reserveCredits(limits.accounts, key, key.account_id, request, admission);
     const keySlots = key?.max_concurrent ? limits.concurrency.get(`key:${key.id}`, key.max_concurrent) : undefined;
     const backendSlots = backend?.maxConcurrent ? backendSemaphore(limits, backend) : undefined;
     const keySlot = keySlots?.tryAcquire();
@@ -158,6 +182,7 @@ function checkRates(limits: Limits, key: ApiKey, request: AdmissionRequest, admi
  * budget has nothing left is refused at once rather than spending more on a request admission will refuse.
  */
 export function refuseSpentBudget(limits: Limits, key: ApiKey): void {
+  if (key.account_id && limits.accounts) refuseSpentAccount(limits.accounts, key, key.account_id);
   if (key.budget_usd_daily === null && key.budget_usd_monthly === null) return;
   const result = limits.budgets.reserve(key.id, budgetLimits(key), 1, Date.now());
   if (!isBudgetDenial(result)) return result.release();
@@ -170,10 +195,15 @@ function budgetLimits(key: ApiKey) {
   return { dailyMicros: toMicros(key.budget_usd_daily), monthlyMicros: toMicros(key.budget_usd_monthly) };
 }
 
-function reserveBudget(limits: Limits, key: ApiKey, request: AdmissionRequest, admission: Admission): void {
+/** The most this request may cost: the dearest candidate's worst case plus what its side calls already spent. */
+function reservationMicros(request: AdmissionRequest): number {
   const backends = request.candidates ?? (request.backend ? [request.backend] : []);
   const worstCase = Math.max(0, ...backends.map((backend) => worstCaseCostMicros(backend.pricing, request.promptTokensBound, request.maxTokens ?? backend.defaultMaxTokens, backend.timeoutMs)));
-  const amount = worstCase + (request.spentMicros ?? 0);
+  return worstCase + (request.spentMicros ?? 0);
+}
+
+function reserveBudget(limits: Limits, key: ApiKey, request: AdmissionRequest, admission: Admission): void {
+  const amount = reservationMicros(request);
   const result = limits.budgets.reserve(key.id, budgetLimits(key), amount, Date.now());
   if (isBudgetDenial(result)) {
     const left = Math.max(0, result.limitMicros - result.spentMicros - result.reservedMicros) / 1e6;
@@ -182,6 +212,43 @@ function reserveBudget(limits: Limits, key: ApiKey, request: AdmissionRequest, a
     });
   }
   admission.reserve(result);
+}
+
+/** The account's budgets (429, as a key's) and then its credits (402), both holding the same worst case. */
+function reserveCredits(accounts: AccountLimits, key: ApiKey, accountId: string, request: AdmissionRequest, admission: Admission): void {
+  const amount = reservationMicros(request);
+  const account = accounts.store.get(accountId);
+  let budget: Reservation | undefined;
+  if (account && (account.budget_usd_daily !== null || account.budget_usd_monthly !== null)) {
+    const result = accounts.budgets.reserve(accountId, { dailyMicros: toMicros(account.budget_usd_daily), monthlyMicros: toMicros(account.budget_usd_monthly) }, amount, Date.now());
+    if (isBudgetDenial(result)) {
+      const left = Math.max(0, result.limitMicros - result.spentMicros - result.reservedMicros);
+      throw new GatewayError("budget_exceeded", `account ${accountId} would pass its ${result.period} budget of $${result.limitMicros / 1e6}: $${usd(left)} left, this request may cost up to $${usd(amount)} (lower max_tokens or wait)`, {
+        headers: { "retry-after": String(Math.max(1, Math.ceil(result.retryAfterMs / 1000))) },
+      });
+    }
+    budget = result;
+  }
+  const held = accounts.credits.reserve(accountId, amount);
+  if (isCreditDenial(held)) {
+    budget?.release();
+    throw insufficientCredits(accountId, held.balanceMicros, held.reservedMicros, amount, key);
+  }
+  admission.reserveForAccount(budget, held);
+}
+
+/** Before paid side calls: an account with no credit left (or a spent budget) is refused before paying for them. */
+function refuseSpentAccount(accounts: AccountLimits, key: ApiKey, accountId: string): void {
+  const held = accounts.credits.reserve(accountId, 1);
+  if (isCreditDenial(held)) throw insufficientCredits(accountId, held.balanceMicros, held.reservedMicros, 1, key);
+  held.release();
+}
+
+function insufficientCredits(accountId: string, balanceMicros: number, reservedMicros: number, amountMicros: number, key: ApiKey): GatewayError {
+  return new GatewayError(
+    "insufficient_credits",
+    `account ${accountId} (key ${key.prefix}…) has $${usd(balanceMicros)} of credit, $${usd(reservedMicros)} held by requests in flight, and this request may cost up to $${usd(amountMicros)}: top up with POST /v1/accounts/${accountId}/credits or lower max_tokens`,
+  );
 }
 
 /** Waits in the FIFO queue for a slot; the wait is reported as queued_ms. */

@@ -26,6 +26,7 @@ import { respondBuffered, routingEvent } from "./respond.ts";
 import { hookReports, postProcess, runPreHooks } from "./answer-hooks.ts";
 import { refuseSpentBudget } from "./admission.ts";
 import { platformTools } from "./tool-loop.ts";
+import type { RoutePlan } from "../routing/plan.ts";
 import { chooseTarget, firstBackend, maxTokensOf, type ChatRequest, type ChatTarget } from "./chat-request.ts";
 import { ToolLoop, completeWithTools, streamWithTools, type OpenedStream } from "./tool-rounds.ts";
 
@@ -91,18 +92,22 @@ async function complete(ctx: RequestContext, gateway: Gateway, target: ChatTarge
  * one failing before it (or, with the TTFT guard, too slow to send it) can still be replaced: nothing has reached
  * the client yet.
  */
-async function open(ctx: RequestContext, gateway: Gateway, target: ChatTarget, request: UpstreamRequest): Promise<OpenedStream> {
+function open(ctx: RequestContext, gateway: Gateway, target: ChatTarget, request: UpstreamRequest): Promise<OpenedStream> {
   const backend = firstBackend(target);
   const call = beginAttempt(ctx, gateway, backend);
-  if (target.kind === "backend") return { reader: await chatStream(backend, request.for(backend), call), call };
-  const ttftTimeoutMs = target.plan.policy.ttftTimeoutMs;
+  if (target.kind === "backend") return chatStream(backend, request.for(backend), call).then((reader) => ({ reader, call }));
+  return openPlanned(ctx, gateway, target.plan, request, backend, call);
+}
+
+async function openPlanned(ctx: RequestContext, gateway: Gateway, plan: RoutePlan, request: UpstreamRequest, backend: Backend, call: UpstreamCall): Promise<OpenedStream> {
+  const ttftTimeoutMs = plan.policy.ttftTimeoutMs;
   let opened: OpenedStream;
   try {
     opened = await openFirstChunk(ctx, backend, request.for(backend), call, ttftTimeoutMs);
   } catch (thrown) {
     opened = await retryPlanned(ctx, gateway, thrown, (next, nextCall) => openFirstChunk(ctx, next, request.for(next), nextCall, ttftTimeoutMs));
   }
-  opened.prelude = routingEvent(ctx, target.plan);
+  opened.prelude = routingEvent(ctx, plan);
   return opened;
 }
 

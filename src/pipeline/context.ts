@@ -10,6 +10,7 @@ import type { ProcessorRun } from "./processors.ts";
 import type { FirewallOutcome } from "../firewall/screen.ts";
 import type { OutputScreen } from "../firewall/output.ts";
 import type { AnswerHooks } from "./answer-hooks.ts";
+import type { ToolRun } from "./tool-loop.ts";
 
 export interface TokenUsage {
   prompt_tokens: number;
@@ -55,6 +56,8 @@ export interface RequestContext {
   sideCostMicros?: number;
   /** Time spent running platform tools. */
   toolsMs?: number;
+  /** The platform tool runs, once the tool loop ended. */
+  toolRuns?: ToolRun[];
   /** Screens the answer when the firewall says `output:`. */
   outputScreen?: OutputScreen;
   /** The post halves of the hooks whose pre half ran (answer-hooks.ts); undefined when none touches the answer. */

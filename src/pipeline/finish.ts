@@ -43,7 +43,8 @@ export function finishRequest(ctx: RequestContext, gateway: Gateway, outcome: Ou
   const estimated = outcome.usageEstimated || (!outcome.usage && upstreamMs !== null && outcome.status < 400);
   const cost = backend ? costOf(backend.pricing, { promptTokens, completionTokens }, upstreamMs ?? 0) : { micros: 0, basis: "none" as const };
   if (ctx.sideCostMicros) cost.micros += ctx.sideCostMicros;
-  ctx.admission?.finish(promptTokens + completionTokens, cost.micros);
+  if (ctx.admission) ctx.admission.finish(promptTokens + completionTokens, cost.micros, ctx.requestId);
+  else if (cost.micros && ctx.principal?.key?.account_id) chargeUnreserved(gateway, ctx.principal.key.account_id, cost.micros, ctx);
   endAttempt(ctx, gateway, outcome.status, outcome.errorCode);
   ctx.processors?.release();
 
@@ -69,12 +70,28 @@ export function finishRequest(ctx: RequestContext, gateway: Gateway, outcome: Ou
     ttftMs: ctx.firstTokenAt !== undefined && ctx.upstreamStartedAt !== undefined ? round(ctx.firstTokenAt - ctx.upstreamStartedAt) : null,
     ...firewallColumns(ctx),
     toolsMs: ctx.toolsMs ?? null,
+    detail: detailOf(ctx),
   });
 
   const ttft = ctx.firstTokenAt !== undefined && ctx.upstreamStartedAt !== undefined ? (ctx.firstTokenAt - ctx.upstreamStartedAt) / 1000 : undefined;
   gateway.metrics
     .series(ctx.endpoint, backend ? ctx.requestedModel : "unknown", backend?.id ?? "none")
     .observe(outcome.status, (now - ctx.startedAt) / 1000, ttft, outcome.usage?.prompt_tokens, outcome.usage?.completion_tokens);
+}
+
+/** A cost that had no reservation (side calls of a request refused or answered before admission). */
+function chargeUnreserved(gateway: Gateway, accountId: string, micros: number, ctx: RequestContext): void {
+  gateway.limits.accounts?.credits.charge(accountId, micros, { requestId: ctx.requestId, keyId: ctx.principal?.key?.id ?? null });
+}
+
+/** The reports the response carried, for the dashboard's request detail; null when there are none. */
+function detailOf(ctx: RequestContext): Record<string, unknown> | null {
+  if (!ctx.plan && !ctx.processors && !ctx.toolRuns) return null;
+  const detail: Record<string, unknown> = {};
+  if (ctx.plan) detail.routing = ctx.plan.decision;
+  if (ctx.processors) detail.inferada = ctx.processors.report();
+  if (ctx.toolRuns) detail.tool_runs = ctx.toolRuns;
+  return detail;
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;

@@ -80,6 +80,7 @@ export class ToolLoop {
   }
 
   end(): void {
+    this.ctx.toolRuns = this.runs;
     this.ctx.toolsMs = Math.round(this.runs.reduce((sum, run) => sum + run.ms, 0) * 100) / 100;
   }
 

@@ -349,10 +349,16 @@ const EMPTY_CHOICE = Object.freeze({ index: 0, delta: {}, finish_reason: null })
  * `parsed` is not needed (no re-serialisation); otherwise rebuilt, ours replacing the event's own.
  */
 function withFields(data: string, parsed: Record<string, unknown> | undefined, fields: Record<string, unknown>): string {
-  if (parsed === undefined && !Object.keys(fields).some((field) => data.includes(`"${field}"`))) {
+  if (parsed === undefined && !mentionsAny(data, fields)) {
     return `${data.slice(0, data.lastIndexOf("}"))},${JSON.stringify(fields).slice(1)}`;
   }
   return JSON.stringify({ ...(parsed ?? JSON.parse(data)), ...fields });
+}
+
+/** Whether `data` may hold one of the fields' keys (a bare-name match is enough: a false hit only re-serialises). */
+function mentionsAny(data: string, fields: Record<string, unknown>): boolean {
+  for (const field in fields) if (data.includes(field)) return true;
+  return false;
 }
 
 function withoutTimings(parsed: Record<string, unknown>): Record<string, unknown> {

@@ -36,11 +36,11 @@ export interface LedgerRow {
   firewallMs: number | null;
   toolsMs: number | null;
   /**
-   * JSON of what the response reported beyond the columns, for the dashboard's request detail:
+   * What the response reported beyond the columns, for the dashboard's request detail:
    * `{routing?, inferada?, tool_runs?}` as in the response body (decision and candidate scores, processors' reports,
    * platform tool runs). Optional: rows without it show the columns only.
    */
-  detail?: string | null;
+  detail?: Record<string, unknown> | null;
 }
 
 export interface LedgerWriterOptions {
@@ -232,7 +232,7 @@ function appendParams(params: RowParams, r: LedgerRow): RowParams {
   params.push(
     r.requestId, r.keyId, r.model, r.backend, r.route, r.endpoint, r.status, r.errorCode, r.promptTokens, r.completionTokens,
     r.tokensEstimated ? 1 : 0, r.costMicros, r.billingBasis, r.stream ? 1 : 0, r.startedAt, r.totalMs, r.upstreamMs, r.queuedMs, r.ttftMs,
-    r.firewall, r.firewallVerdict, r.firewallRules, r.firewallMs, r.toolsMs, r.detail ?? null,
+    r.firewall, r.firewallVerdict, r.firewallRules, r.firewallMs, r.toolsMs, r.detail ? JSON.stringify(r.detail) : null, // serialised in the flush, off the request path
   );
   return params;
 }

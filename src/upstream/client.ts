@@ -32,10 +32,12 @@ export async function chatCompletion(backend: Backend, body: string, call: Upstr
 }
 
 /** A streamed chat completion: the engine's body once its headers are in (see postToBackend for the TTFT guard). */
-export async function chatStream(backend: Backend, body: string, call: UpstreamCall, ttftTimeoutMs?: number): Promise<ChunkReader> {
-  const upstream = await postToBackend(backend, backend.chatUrl, body, call, ttftTimeoutMs);
-  return upstream.body!.getReader();
+export function chatStream(backend: Backend, body: string, call: UpstreamCall, ttftTimeoutMs?: number): Promise<ChunkReader> {
+  // A `then`, not an async function: one promise fewer on every stream's path.
+  return postToBackend(backend, backend.chatUrl, body, call, ttftTimeoutMs).then(bodyReader);
 }
+
+const bodyReader = (upstream: Response): ChunkReader => upstream.body!.getReader();
 
 /** Embeddings for a request body (its `model` already the engine's). */
 export async function embed(backend: Backend, body: string, call: UpstreamCall): Promise<Embeddings> {

@@ -176,7 +176,7 @@ test("a request's detail carries the routing, processor and tool reports its row
   const detail = { routing: { task: "code_generation", model: "echo", scores: [{ model: "echo", score: 0.8 }] }, inferada: { processors: [{ name: "redact" }] }, tool_runs: [{ type: "search", name: "search", ms: 12 }] };
   const writer = new LedgerWriter(db);
   writer.append(plain!);
-  writer.append({ ...reported!, detail: JSON.stringify(detail) });
+  writer.append({ ...reported!, detail });
   writer.close();
   expect(requestDetail(db, plain!.requestId, plain!.startedAt, undefined)).toMatchObject({ routing: null, inferada: null, tool_runs: null });
   expect(requestDetail(db, reported!.requestId, reported!.startedAt, undefined)).toMatchObject(detail);

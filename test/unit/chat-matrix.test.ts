@@ -68,7 +68,7 @@ interface Sent {
   status: number;
   text: string;
   contentType: string;
-  ledger: { status: number; error_code: string | null };
+  ledger: { status: number; error_code: string | null; detail: string | null };
 }
 
 async function send(body: Record<string, unknown>): Promise<Sent> {
@@ -76,7 +76,7 @@ async function send(body: Record<string, unknown>): Promise<Sent> {
   const text = await response.text(); // a stream is ledgered once it ends
   gateway.ledger.flush();
   const requestId = response.headers.get("x-request-id");
-  const ledger = gateway.db.query("SELECT status, error_code FROM ledger WHERE request_id = ?").get(requestId) as Sent["ledger"];
+  const ledger = gateway.db.query("SELECT status, error_code, detail FROM ledger WHERE request_id = ?").get(requestId) as Sent["ledger"];
   return { status: response.status, text, contentType: response.headers.get("content-type") ?? "", ledger };
 }
 
@@ -109,7 +109,7 @@ describe("output screening that blocks, on every path", () => {
           });
           expect(sent.text).not.toContain(SECRET_START);
           expect(sent.text).not.toContain(SEARCHED_SECRET.slice(0, 12));
-          expect(sent.ledger).toEqual({ status: 422, error_code: "firewall_blocked" });
+          expect(sent.ledger).toMatchObject({ status: 422, error_code: "firewall_blocked" });
           if (stream) {
             expect(sent.status).toBe(200);
             expect(sent.text).toContain('"code":"firewall_blocked"');
@@ -137,7 +137,8 @@ describe("redact round trip, on every path", () => {
           });
           expect(sent.status).toBe(200);
           expect(contentOf(sent)).toBe("echo: mail me at x@example.org");
-          expect(sent.ledger).toEqual({ status: 200, error_code: null });
+          expect(sent.ledger).toMatchObject({ status: 200, error_code: null });
+          expect(JSON.parse(sent.ledger.detail!).inferada.processors[0].name).toBe("redact"); // the dashboard's request detail
           // The engine never saw the address.
           const seen = JSON.stringify((await upstream.requests()).map((r) => r.body));
           expect(seen).not.toContain("x@example.org");
@@ -188,6 +189,9 @@ describe("stream contract", () => {
         expect(last.usage!.total_tokens).toBeGreaterThan(0);
         expect(last.timings).toBeDefined();
         if (tools === "called") expect(last.tool_runs).toHaveLength(1);
+        const detail = sent.ledger.detail ? JSON.parse(sent.ledger.detail) : {};
+        if (tools === "called") expect(detail.tool_runs).toHaveLength(1);
+        if (target !== "direct") expect(detail.routing.model).toBe(tools === "called" ? "tool-user" : "echo");
         expect(chunks.filter((chunk) => chunk.usage)).toHaveLength(1);
         expect(sent.text.endsWith("data: [DONE]\n\n")).toBe(true);
       });
