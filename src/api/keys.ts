@@ -11,7 +11,8 @@ const validateUpdate = compileValidator(KeyUpdateRequest);
 
 export function publicKey(key: ApiKey, secret?: string) {
   const { id, prefix, created_at, revoked_at, ...settings } = key;
-  return { id, object: "api_key" as const, ...settings, prefix, created_at, revoked_at, ...(secret ? { key: secret } : {}) };
+  // SQLite stores the flag as 0/1; the schema and POST say boolean.
+  return { id, object: "api_key" as const, ...settings, firewall_required: Boolean(settings.firewall_required), prefix, created_at, revoked_at, ...(secret ? { key: secret } : {}) };
 }
 
 export async function createKey(req: Request, gateway: Gateway) {
