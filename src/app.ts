@@ -14,7 +14,9 @@ import { addSearchDocuments, addVectorDocuments, listVectorDatabases, removeSear
 import { createSession } from "./api/session.ts";
 import { dashboardRoutes } from "./api/dashboard.ts";
 import { requireSameOrigin } from "./api/dashboard-access.ts";
-import { requireModel, requireScope, type Principal } from "./auth/authenticate.ts";
+import { ANONYMOUS, Authenticator, requireModel, requireScope, type Principal } from "./auth/authenticate.ts";
+import { addCredits, createAccount, deactivateAccount, getAccount, listAccounts, updateAccount } from "./api/accounts.ts";
+import { creditBalance, creditTransactions } from "./api/credits.ts";
 import type { Scope } from "./auth/key-record.ts";
 import { clientIpOf } from "./client-ip.ts";
 
@@ -29,6 +31,9 @@ export function createApp(gateway: Gateway) {
     requireScope(principal, scope);
     return principal;
   };
+  /** Seed 003: the model list and health need no key unless auth.public_models is false; a key presented is checked. */
+  const modelsReader = (context: Context): Principal | Promise<Principal> =>
+    gateway.snapshot.auth.public_models && !Authenticator.presentsCredential(context.request) ? ANONYMOUS : authorize(context, "models");
 
   return new Elysia({ name: "sluice" })
     .onError(({ code, error }) => {
@@ -40,9 +45,9 @@ export function createApp(gateway: Gateway) {
     .use(dashboardRoutes(gateway, async (c) => gateway.principal(c.request, ip(c as Context))))
     .post("/v1/chat/completions", (c) => handleChat(c.request, gateway, ip(c)), { parse: "none" })
     .post("/v1/embeddings", (c) => handleEmbeddings(c.request, gateway, ip(c)), { parse: "none" })
-    .get("/v1/models", async (c) => listModels(gateway.snapshot, await authorize(c, "models")))
+    .get("/v1/models", async (c) => listModels(gateway.snapshot, await modelsReader(c)))
     .get("/v1/models/*", async (c) => {
-      const principal = await authorize(c, "models");
+      const principal = await modelsReader(c);
       const path = decodeURIComponent(c.params["*"]);
       const health = path.endsWith("/health");
       const id = health ? path.slice(0, -"/health".length) : path;
@@ -58,6 +63,15 @@ export function createApp(gateway: Gateway) {
     .get("/v1/keys/:id", async (c) => (await authorize(c, "admin"), getKey(gateway, c.params.id)))
     .patch("/v1/keys/:id", async (c) => (await authorize(c, "admin"), updateKey(c.request, gateway, c.params.id)), { parse: "none" })
     .delete("/v1/keys/:id", async (c) => (await authorize(c, "admin"), revokeKey(gateway, c.params.id)))
+    .post("/v1/accounts", async (c) => (await authorize(c, "admin"), createAccount(c.request, gateway)), { parse: "none" })
+    .get("/v1/accounts", async (c) => (await authorize(c, "admin"), listAccounts(gateway)))
+    .get("/v1/accounts/:id", async (c) => (await authorize(c, "admin"), getAccount(gateway, c.params.id)))
+    .patch("/v1/accounts/:id", async (c) => (await authorize(c, "admin"), updateAccount(c.request, gateway, c.params.id)), { parse: "none" })
+    .delete("/v1/accounts/:id", async (c) => (await authorize(c, "admin"), deactivateAccount(gateway, c.params.id)))
+    .post("/v1/accounts/:id/credits", async (c) => (await authorize(c, "admin"), addCredits(c.request, gateway, c.params.id)), { parse: "none" })
+    // Any key of the account may read its balance (seed 003 asks for no particular scope).
+    .get("/v1/credits", async (c) => creditBalance(gateway, await gateway.principal(c.request, ip(c)), new URL(c.request.url)))
+    .get("/v1/credits/transactions", async (c) => creditTransactions(gateway, await gateway.principal(c.request, ip(c)), new URL(c.request.url)))
     .get("/v1/plugins", async (c) => (await authorize(c, "admin"), { object: "list" as const, data: gateway.plugins.status() }))
     .get("/v1/vector_databases", async (c) => (await authorize(c, "admin"), listVectorDatabases(gateway)))
     .post("/v1/vector_databases/:name/documents", async (c) => (await authorize(c, "admin"), addVectorDocuments(c.request, gateway, c.params.name)), { parse: "none" })

@@ -6,6 +6,9 @@ export type ErrorCode =
   | "invalid_json"
   | "unauthorized"
   | "forbidden"
+  | "key_revoked"
+  | "account_inactive"
+  | "insufficient_credits"
   | "model_not_found"
   | "not_found"
   | "method_not_allowed"
@@ -28,6 +31,9 @@ const STATUS: Record<ErrorCode, number> = {
   invalid_json: 400,
   unauthorized: 401,
   forbidden: 403,
+  key_revoked: 403, // seed 003: a revoked key or deactivated account is 403, an unknown key 401
+  account_inactive: 403,
+  insufficient_credits: 402,
   model_not_found: 404,
   not_found: 404,
   method_not_allowed: 405,
@@ -51,6 +57,9 @@ const TYPE: Record<ErrorCode, string> = {
   invalid_json: "invalid_request_error",
   unauthorized: "authentication_error",
   forbidden: "permission_error",
+  key_revoked: "permission_error",
+  account_inactive: "permission_error",
+  insufficient_credits: "insufficient_quota", // OpenAI's type for an exhausted prepaid balance
   model_not_found: "invalid_request_error",
   not_found: "invalid_request_error",
   method_not_allowed: "invalid_request_error",

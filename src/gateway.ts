@@ -16,6 +16,9 @@ import { LedgerWriter } from "./store/ledger.ts";
 import type { ClientAddress } from "./client-ip.ts";
 import { spentMicrosSince } from "./store/usage.ts";
 import { Limits } from "./pipeline/admission.ts";
+import { AccountStore } from "./store/accounts.ts";
+import { CreditBook } from "./billing/credits.ts";
+import { BudgetBook } from "./limits/budget.ts";
 import { RoutingState } from "./routing/routing-state.ts";
 import { PluginHost } from "./plugins/host.ts";
 import { JudgeCache } from "./firewall/judge.ts";
@@ -34,6 +37,8 @@ export class Gateway {
   readonly health: HealthMonitor;
   readonly db: Database;
   readonly keys: KeyStore;
+  readonly accounts: AccountStore;
+  readonly credits: CreditBook;
   readonly sessions: SessionSigner;
   readonly ledger: LedgerWriter;
   readonly limits: Limits;
@@ -53,15 +58,17 @@ export class Gateway {
     this.health = new HealthMonitor(() => this.current, this.metrics, this.routing.stats);
     this.db = openDatabase(storageFile(snapshot, options.dataDir));
     this.keys = new KeyStore(this.db);
+    this.accounts = new AccountStore(this.db);
+    this.credits = new CreditBook(this.accounts);
     this.sessions = new SessionSigner(snapshot.auth.session_secret ?? sessionSecret(options.dataDir));
-    this.authenticator = new Authenticator(this.keys, this.sessions);
+    this.authenticator = new Authenticator(this.keys, this.sessions, this.accounts);
     this.ledger = new LedgerWriter(this.db, { retentionDays: () => this.current.storage.retention_days });
     this.localSearch = new LocalSearchIndex(this.db);
     this.vectors = new VectorDatabases(options.dataDir);
     this.limits = new Limits((keyId, sinceMs) => {
       this.ledger.flush(); // rows still queued count too
       return spentMicrosSince(this.db, keyId, sinceMs);
-    });
+    }, { store: this.accounts, credits: this.credits, budgets: new BudgetBook((accountId, sinceMs) => (this.credits.flush(), this.accounts.deductedSince(accountId, sinceMs))) });
     this.metrics.addCollector(() => concurrencyMetrics(this.limits));
     this.metrics.addCollector(() => breakerMetrics(this.routing));
     this.metrics.addCollector(() => ["# HELP sluice_ledger_pending Ledger rows waiting to be written.", "# TYPE sluice_ledger_pending gauge", `sluice_ledger_pending ${this.ledger.pending}`]);
@@ -90,6 +97,7 @@ export class Gateway {
     this.plugins.close();
     this.vectors.close();
     this.ledger.close();
+    this.credits.flush();
     this.db.close();
   }
 }

@@ -34,7 +34,15 @@ export function startServer(gateway: Gateway, host: string, port: number): Serve
       },
     },
     fetch: async (req) => {
-      noteClientIp(req, server.requestIP(req)?.address);
+      const address = server.requestIP(req)?.address;
+      const base = gateway.snapshot.server.base_path;
+      const path = base ? pathUnderBase(req.url, base) : undefined;
+      if (path !== undefined && req.method === "POST" && (path === "/v1/chat/completions" || path === "/v1/embeddings")) {
+        server.timeout(req, 0);
+        return (path === "/v1/embeddings" ? handleEmbeddings : handleChat)(req, gateway, () => address);
+      }
+      if (path !== undefined) req = new Request(withPath(req.url, path), req);
+      noteClientIp(req, address);
       const response = await app.fetch(req);
       // Every response carries a request id (the chat and embeddings handlers set their own).
       if (!response.headers.has("x-request-id")) response.headers.set("x-request-id", crypto.randomUUID());
@@ -42,4 +50,23 @@ export function startServer(gateway: Gateway, host: string, port: number): Serve
     },
   });
   return server;
+}
+
+/**
+ * `server.base_path` (seed 003's base URL, e.g. /api/v1/inference) stands for /v1: `<base>/models` is
+ * /v1/models. `<base>/openapi.json` and `<base>/docs` are the document and its UI. Undefined when outside it.
+ */
+export function pathUnderBase(url: string, base: string): string | undefined {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  const path = url.slice(start).split("?")[0]!;
+  if (!path.startsWith(base) || (path.length > base.length && path[base.length] !== "/")) return undefined;
+  const rest = path.slice(base.length) || "/";
+  if (rest === "/openapi.json" || rest === "/docs" || rest.startsWith("/docs/")) return rest;
+  return `/v1${rest === "/" ? "" : rest}`;
+}
+
+function withPath(url: string, path: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = path;
+  return parsed.toString();
 }

@@ -6,21 +6,33 @@ import type { ApiKey, Scope } from "./key-record.ts";
 import type { KeyStore } from "./key-store.ts";
 import type { ClientAddress } from "../client-ip.ts";
 import { readSessionCookie, type SessionSigner } from "./session.ts";
+import type { Account } from "./account-record.ts";
+import type { AccountStore } from "../store/accounts.ts";
 
 export interface Principal {
-  /** null when auth.mode is none. */
+  /** null when auth.mode is none, or for the open model list. */
   key: ApiKey | null;
+  /** The key's account, when it has one (always active here: a deactivated one is refused). */
+  account?: Account;
 }
 
 export const ANONYMOUS: Principal = Object.freeze({ key: null });
 
 export class Authenticator {
   private readonly ipLists = new WeakMap<ApiKey, BlockList>();
+  /** A key with its account's routing defaults filled in, rebuilt when either cached object is replaced. */
+  private readonly withDefaults = new WeakMap<ApiKey, { account: Account; principal: Principal }>();
 
   constructor(
     private readonly keys: KeyStore,
     private readonly sessions: SessionSigner,
+    private readonly accounts?: AccountStore,
   ) {}
+
+  /** Whether the request presents any credential (the open model list serves those without one anonymously). */
+  static presentsCredential(req: Request): boolean {
+    return req.headers.has("authorization") || readSessionCookie(req) !== undefined;
+  }
 
   /** Synchronous for bearer keys (the hot path); a session cookie needs an async JWT check. */
   authenticate(req: Request, clientIp: ClientAddress): Principal | Promise<Principal> {
@@ -31,13 +43,25 @@ export class Authenticator {
 
   private admit(key: ApiKey, clientAddress: ClientAddress): Principal {
     const now = Date.now();
-    if (key.revoked_at !== null) throw new GatewayError("unauthorized", `API key ${key.prefix}… was revoked; ask an admin for a new one`);
+    if (key.revoked_at !== null) throw new GatewayError("key_revoked", `API key ${key.prefix}… was revoked; ask an admin for a new one`);
     if (key.expires_at !== null && key.expires_at * 1000 <= now) throw new GatewayError("unauthorized", `API key ${key.prefix}… expired at ${new Date(key.expires_at * 1000).toISOString()}`);
     const clientIp = key.allowed_ips ? clientAddress() : undefined;
     if (key.allowed_ips && !this.ipAllowed(key, clientIp)) {
       throw new GatewayError("forbidden", `API key ${key.prefix}… may not be used from ${clientIp ?? "an unknown address"}; its allowed_ips do not include it`);
     }
-    return { key };
+    return key.account_id === null ? { key } : this.withAccount(key, key.account_id);
+  }
+
+  private withAccount(key: ApiKey, accountId: string): Principal {
+    const account = this.accounts?.get(accountId);
+    if (!account || account.status !== "active") {
+      throw new GatewayError("account_inactive", `API key ${key.prefix}… belongs to account ${accountId}, which is ${account ? "deactivated" : "deleted"}; an admin can reactivate it (PATCH /v1/accounts/${accountId} {"status": "active"})`);
+    }
+    const cached = this.withDefaults.get(key);
+    if (cached?.account === account) return cached.principal;
+    const principal: Principal = { key: key.routing === null && account.routing !== null ? { ...key, routing: account.routing } : key, account };
+    this.withDefaults.set(key, { account, principal });
+    return principal;
   }
 
   private findBearerKey(authorization: string): ApiKey {
@@ -101,7 +125,10 @@ const globCache = new Map<string, RegExp>();
 
 /** allowed_models holds exact names and globs (`public:*`, `Qwen/*`); `*` matches any run of characters. */
 export function modelAllowed(principal: Principal, model: string): boolean {
-  const patterns = principal.key?.allowed_models;
+  return matchesAny(principal.key?.allowed_models, model) && matchesAny(principal.account?.allowed_models, model);
+}
+
+function matchesAny(patterns: string[] | null | undefined, model: string): boolean {
   if (!patterns) return true;
   return patterns.some((pattern) => {
     if (!pattern.includes("*")) return pattern === model;
@@ -112,7 +139,10 @@ export function modelAllowed(principal: Principal, model: string): boolean {
 }
 
 export function requireModel(principal: Principal, model: string): void {
-  if (!modelAllowed(principal, model)) throw new GatewayError("forbidden", `API key ${principal.key!.prefix}… may not use model '${model}'; GET /v1/models lists the models it may use`, { param: "model" });
+  if (!modelAllowed(principal, model)) {
+    const who = matchesAny(principal.key?.allowed_models, model) ? `account ${principal.account!.id} (key ${principal.key!.prefix}…)` : `API key ${principal.key!.prefix}…`;
+    throw new GatewayError("forbidden", `${who} may not use model '${model}'; GET /v1/models lists the models it may use`, { param: "model" });
+  }
 }
 
 function escapeRegex(text: string): string {

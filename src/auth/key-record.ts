@@ -37,16 +37,28 @@ export const KeySettings = T.Object(
     firewall_required: T.Boolean({ description: "requests must pass the key's firewall; they may not name another" }),
     processors: T.Union([T.Array(T.String({ minLength: 1 })), T.Null()], { description: "processors this key may use (inferada.processors); null = all" }),
     expires_at: T.Union([T.Integer({ description: "unix seconds" }), T.Null()]),
+    account_id: T.Union([T.String({ minLength: 1 }), T.Null()], { description: "the account whose credits and budgets it spends (POST /v1/accounts); null = none" }),
   },
   { additionalProperties: false },
 );
 export type KeySettings = Static<typeof KeySettings>;
 
-export const KeyCreateRequest = T.Composite([T.Partial(KeySettings), T.Object({ name: T.String({ minLength: 1, maxLength: 200 }) })], {
+export const OPTIMIZE_MODES = ["balanced", "quality", "cost", "latency"] as const;
+/** Seed 003's dashboard names for the modes, accepted as spelled there. */
+export const OPTIMIZE_ALIASES: Record<string, (typeof OPTIMIZE_MODES)[number]> = { best_quality: "quality", cheapest: "cost", fastest: "latency" };
+
+/** Seed 003's flat spelling of `routing` on POST/PATCH /v1/keys: `{"name", "model_pool", "optimize_mode"}`. */
+const SeedRoutingFields = T.Object({
+  model_pool: T.Union([T.Array(T.String({ minLength: 1 })), T.Null()], { description: "seed 003's spelling of routing.model_pool" }),
+  optimize_mode: T.Union([T.Union([...OPTIMIZE_MODES, ...Object.keys(OPTIMIZE_ALIASES)].map((mode) => T.Literal(mode))), T.Null()], { description: "seed 003's spelling of routing.optimize" }),
+});
+export type SeedRoutingFields = Partial<Static<typeof SeedRoutingFields>>;
+
+export const KeyCreateRequest = T.Composite([T.Partial(KeySettings), T.Partial(SeedRoutingFields), T.Object({ name: T.String({ minLength: 1, maxLength: 200 }) })], {
   $id: "KeyCreateRequest",
   additionalProperties: false,
 });
-export const KeyUpdateRequest = T.Partial(KeySettings, { $id: "KeyUpdateRequest", additionalProperties: false });
+export const KeyUpdateRequest = T.Composite([T.Partial(KeySettings), T.Partial(SeedRoutingFields)], { $id: "KeyUpdateRequest", additionalProperties: false });
 
 export interface ApiKey extends KeySettings {
   id: string;
@@ -55,7 +67,7 @@ export interface ApiKey extends KeySettings {
   revoked_at: number | null;
 }
 
-export const ApiKeyObject = T.Composite([KeySettings, T.Object({ id: T.String(), object: T.Literal("api_key"), prefix: T.String(), created_at: T.Integer(), revoked_at: T.Union([T.Integer(), T.Null()]), key: T.Optional(T.String({ description: "the secret, returned once on creation" })) })], {
+export const ApiKeyObject = T.Composite([KeySettings, SeedRoutingFields, T.Object({ id: T.String(), object: T.Literal("api_key"), prefix: T.String(), created_at: T.Integer(), revoked_at: T.Union([T.Integer(), T.Null()]), key: T.Optional(T.String({ description: "the secret, returned once on creation" })) })], {
   $id: "ApiKey",
 });
 
@@ -75,6 +87,7 @@ export const DEFAULT_SETTINGS: Omit<KeySettings, "name"> = {
   firewall_required: false,
   tools: null,
   expires_at: null,
+  account_id: null,
 };
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

@@ -104,7 +104,7 @@ export class KeyStore {
 
 const COLUMNS = [
   "id", "name", "hash", "prefix", "scopes", "allowed_models", "allowed_ips", "rpm", "tpm", "max_concurrent", "queue_timeout_ms",
-  "budget_usd_daily", "budget_usd_monthly", "routing", "firewall", "firewall_required", "processors", "tools", "expires_at", "created_at", "revoked_at",
+  "budget_usd_daily", "budget_usd_monthly", "routing", "firewall", "firewall_required", "processors", "tools", "expires_at", "created_at", "revoked_at", "account_id",
 ] as const;
 
 function toRow(key: ApiKey, hash: string): Record<string, string | number | null> {

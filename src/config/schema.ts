@@ -48,6 +48,7 @@ export const ServerConfig = T.Object(
     stream_default: T.Boolean({ default: false }),
     max_body_bytes: T.Integer({ minimum: 1, default: 4_000_000 }),
     metrics_auth: T.Boolean({ default: false }),
+    base_path: T.Optional(T.String({ pattern: "^(/[A-Za-z0-9._~-]+)+$", description: "also serve the API under this prefix, e.g. /api/v1/inference (seed 003's base URL): /api/v1/inference/chat/completions is /v1/chat/completions" })),
   },
   { ...strict, default: {} },
 );
@@ -57,6 +58,7 @@ export const AuthConfig = T.Object(
     mode: T.Union([T.Literal("keys"), T.Literal("none")], { default: "keys", description: "none is only allowed on a loopback host" }),
     session_secret: T.Optional(T.String({ minLength: 32, description: "HS256 secret for browser sessions; default: generated once into the data dir" })),
     session_ttl_s: T.Integer({ minimum: 60, default: 43_200 }),
+    public_models: T.Boolean({ default: true, description: "GET /v1/models, /v1/models/{id} and its /health answer without a key (seed 003); false requires the models scope" }),
   },
   { ...strict, default: {} },
 );

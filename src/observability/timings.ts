@@ -28,7 +28,10 @@ export function computeTimings(ctx: RequestContext, usage: TokenUsage | undefine
   if (ctx.processors) timings.processors_ms = processors;
   if (ctx.firewall) timings.firewall_ms = ctx.firewall.ms;
   if (ctx.toolsMs !== undefined) timings.tools_ms = ctx.toolsMs;
-  const gateway = round(total - upstream - queued);
+  // Seed 002: the residual, what none of the measured stages account for (validation, serialization, accounting).
+  // Tools run between a loop's rounds fall inside the upstream window too (and a stream's post-processors run
+  // while it flows); when that overlap makes the residual negative it is too small to tell apart and is omitted.
+  const gateway = round(total - upstream - queued - processors - (ctx.firewall?.ms ?? 0) - (ctx.toolsMs ?? 0));
   if (gateway > 0) timings.gateway_ms = gateway;
   return timings;
 }

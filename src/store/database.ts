@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS api_keys (
   tools              TEXT,                   -- JSON array of platform tool names, NULL = all
   expires_at         INTEGER,                -- unix seconds
   created_at         INTEGER NOT NULL,       -- unix seconds
-  revoked_at         INTEGER
+  revoked_at         INTEGER,
+  account_id         TEXT                    -- the account whose credits and budgets it spends, NULL = none
 );
 CREATE TABLE IF NOT EXISTS ledger (
   request_id        TEXT NOT NULL,           -- not a key: random ids make B-tree inserts ~5x slower; a flush is one
@@ -60,6 +61,32 @@ CREATE TABLE IF NOT EXISTS ledger (
 -- One index: budgets and per-key usage read a key's rows since an instant. Every index costs each insert on the
 -- hot path (~1 µs per row), so admin reports over all keys scan the table instead.
 CREATE INDEX IF NOT EXISTS ledger_key_time ON ledger (key_id, started_at);
+-- Accounts own keys and a prepaid credit balance (seed 003). The balance is the sum of the account's transactions,
+-- kept on the row so admission reads one integer.
+CREATE TABLE IF NOT EXISTS accounts (
+  id                 TEXT PRIMARY KEY,
+  name               TEXT NOT NULL,
+  status             TEXT NOT NULL,          -- active | deactivated
+  balance_micros     INTEGER NOT NULL DEFAULT 0,
+  budget_usd_daily   REAL,
+  budget_usd_monthly REAL,
+  allowed_models     TEXT,                   -- JSON array of names and globs, NULL = all
+  routing            TEXT,                   -- JSON {model_pool, optimize}: defaults for its keys
+  created_at         INTEGER NOT NULL,       -- unix seconds
+  deactivated_at     INTEGER
+);
+CREATE TABLE IF NOT EXISTS credit_transactions (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  account_id     TEXT NOT NULL,
+  kind           TEXT NOT NULL,              -- deposit | adjustment | deduction
+  amount_micros  INTEGER NOT NULL,           -- signed: deposits add, deductions subtract
+  balance_micros INTEGER NOT NULL,           -- the balance after it
+  request_id     TEXT,                       -- deductions: the ledger row they pay for
+  key_id         TEXT,
+  note           TEXT,
+  created_at     INTEGER NOT NULL            -- unix milliseconds
+);
+CREATE INDEX IF NOT EXISTS credit_transactions_account ON credit_transactions (account_id, id);
 `;
 
 export function openDatabase(file: string): Database {
@@ -85,6 +112,7 @@ const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
   ["api_keys", "tools", "TEXT"],
   ["ledger", "tools_ms", "REAL"],
   ["ledger", "detail", "TEXT"],
+  ["api_keys", "account_id", "TEXT"],
 ];
 
 function migrate(db: Database): void {

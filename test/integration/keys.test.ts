@@ -69,8 +69,8 @@ describe("keys", () => {
     expect(answer.choices[0]!.message.content).toBe("echo: hi");
   });
 
-  test("401 for missing, unknown, revoked and expired keys, never echoing the key", async () => {
-    expect((await api("GET", "/v1/models", undefined)).status).toBe(401);
+  test("401 for missing, unknown and expired keys, 403 key_revoked for revoked ones (seed 003), never echoing the key", async () => {
+    expect((await api("GET", "/v1/keys", undefined)).status).toBe(401); // the model list itself is open (seed 003)
     const unknown = "inf_" + "Z".repeat(40);
     const refused = await api("GET", "/v1/models", unknown);
     expect(refused.status).toBe(401);
@@ -82,7 +82,8 @@ describe("keys", () => {
     const revoked = await api("DELETE", `/v1/keys/${doomed.id}`, ADMIN);
     expect(revoked.json.revoked_at).toBeGreaterThan(0);
     const after = await api("GET", "/v1/models", doomed.key);
-    expect(after.status).toBe(401);
+    expect(after.status).toBe(403);
+    expect(after.json.error.code).toBe("key_revoked");
     expect(after.json.error.message).toContain("revoked");
     expect(JSON.stringify(after.json)).not.toContain(doomed.key);
 
@@ -154,9 +155,9 @@ describe("keys", () => {
     expect(((await models.json()) as { data: { id: string }[] }).data.map((m) => m.id)).toEqual(["echo"]);
     const tampered = token.slice(0, -3) + (token.endsWith("AAA") ? "BBB" : "AAA");
     expect((await fetch(`${gateway.url}/v1/models`, { headers: { cookie: tampered } })).status).toBe(401);
-    // Revoking the key ends its sessions.
+    // Revoking the key ends its sessions (403 key_revoked, as for the key itself).
     await api("DELETE", `/v1/keys/${key.id}`, ADMIN);
-    expect((await fetch(`${gateway.url}/v1/models`, { headers: { cookie: token } })).status).toBe(401);
+    expect((await fetch(`${gateway.url}/v1/models`, { headers: { cookie: token } })).status).toBe(403);
     // Bearer header works too; a bad key gets no cookie.
     const viaHeader = await fetch(`${gateway.url}/v1/auth/session`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}` } });
     expect(viaHeader.status).toBe(200);
@@ -184,7 +185,7 @@ describe("sluice keys (CLI) on the running gateway's store", () => {
     expect((await api("GET", "/v1/models", key.key)).status).toBe(200);
     expect(cli("list").stdout).toContain(key.id);
     expect(cli("revoke", key.id).code).toBe(0);
-    await eventually(async () => ((await api("GET", "/v1/models", key.key)).status === 401 ? true : undefined));
+    await eventually(async () => ((await api("GET", "/v1/models", key.key)).status === 403 ? true : undefined));
     expect(cli("list").stdout).toMatch(new RegExp(`${key.id}.*revoked`));
     expect(cli("create").code).not.toBe(0);
     expect(cli("create", "--name", "x", "--scopes", "root").stderr).toContain("unknown scope");
