@@ -92,27 +92,37 @@ interface Options {
   plugins: string;
 }
 
+/** Unknown or malformed flags end in one line naming the flag and exit 2, never a stack trace. */
+function parseArgsOrExit(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: "string" },
+        host: { type: "string" },
+        port: { type: "string" },
+        "data-dir": { type: "string" },
+        plugins: { type: "string" },
+        help: { type: "boolean", short: "h" },
+        name: { type: "string" },
+        scopes: { type: "string" },
+        models: { type: "string" },
+        rpm: { type: "string" },
+        tpm: { type: "string" },
+        "max-concurrent": { type: "string" },
+        "budget-daily": { type: "string" },
+        "budget-monthly": { type: "string" },
+      },
+    });
+  } catch (error) {
+    // node:util's message goes on about positionals after '--'; its first sentence names the flag.
+    fail(`${(error as Error).message.split(/\.\s/)[0]} (sluice --help lists the options)`);
+  }
+}
+
 function parseOptions(argv: string[]): { command: string; options: Options } {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: "string" },
-      host: { type: "string" },
-      port: { type: "string" },
-      "data-dir": { type: "string" },
-      plugins: { type: "string" },
-      help: { type: "boolean", short: "h" },
-      name: { type: "string" },
-      scopes: { type: "string" },
-      models: { type: "string" },
-      rpm: { type: "string" },
-      tpm: { type: "string" },
-      "max-concurrent": { type: "string" },
-      "budget-daily": { type: "string" },
-      "budget-monthly": { type: "string" },
-    },
-  });
+  const { values, positionals } = parseArgsOrExit(argv);
   if (values.help) return { command: "help", options: {} as Options };
   const env = process.env;
   const portText = values.port ?? env.SLUICE_PORT;
@@ -149,6 +159,18 @@ async function loadOrExit(file: string, ownPorts: number[] = []) {
   }
 }
 
+/** A port in use (or a host that is not this machine's) is one line and exit 2, not a stack trace. */
+function listenOrExit<T>(listen: () => T, host: string, port: number): T {
+  try {
+    return listen();
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "EADDRINUSE") fail(`cannot listen on ${host}:${port}: the port is in use (stop the other process, or choose another with --port / server.port)`);
+    if (code === "EADDRNOTAVAIL" || code === "EACCES") fail(`cannot listen on ${host}:${port}: ${code} (check server.host / --host and server.port / --port)`);
+    throw error;
+  }
+}
+
 async function serve(options: Options) {
   // Discovery (backends: discover) must never find sluice itself.
   const ownPorts = options.port === undefined ? [] : [options.port];
@@ -166,7 +188,7 @@ async function serve(options: Options) {
     if (!KEY_PATTERN.test(adminSecret)) fail("SLUICE_ADMIN_KEY must look like inf_ followed by at least 32 letters and digits (sluice keys create prints one)");
     gateway.keys.ensure(adminSecret, { name: "admin (SLUICE_ADMIN_KEY)", scopes: ["admin"] });
   }
-  const server = startServer(gateway, host, port);
+  const server = listenOrExit(() => startServer(gateway, host, port), host, port);
   gateway.health.start();
   ownPorts.push(server.port!);
   const watcher = watchConfig(options.config, () => loadConfigFile(options.config, process.env, ownPorts), () => gateway.snapshot, (next) => gateway.replaceSnapshot(next));
@@ -189,23 +211,28 @@ async function serve(options: Options) {
   process.on("SIGINT", () => void shutdown("SIGINT"));
 }
 
+/** `sluice check`: every config problem and every plugin problem in one run; exit 1 on any. */
+async function check(options: Options) {
+  const config = await loadConfigFile(options.config).catch((error: unknown) => {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  });
+  const plugins = new PluginHost(options.plugins);
+  await plugins.loadAll();
+  const pluginProblems = plugins.problems();
+  if (config instanceof ConfigError) console.error(config.message);
+  if (pluginProblems.length) console.error(`plugins in ${options.plugins}:\n  ${pluginProblems.join("\n  ")}`);
+  if (config instanceof ConfigError || pluginProblems.length) process.exit(1);
+  console.log(`${options.config}: ok (${config.backends.size} backends, ${plugins.active.size} plugins)`);
+}
+
 async function main() {
   const { command, options } = parseOptions(process.argv.slice(2));
   switch (command) {
     case "serve":
       return serve(options);
-    case "check": {
-      const snapshot = await loadOrExit(options.config);
-      const plugins = new PluginHost(options.plugins);
-      await plugins.loadAll();
-      const problems = plugins.problems();
-      if (problems.length) {
-        console.error(`plugins in ${options.plugins}:\n  ${problems.join("\n  ")}`);
-        process.exit(1);
-      }
-      console.log(`${options.config}: ok (${snapshot.backends.size} backends, ${plugins.active.size} plugins)`);
-      return;
-    }
+    case "check":
+      return check(options);
     case "openapi":
       console.log(JSON.stringify(openapiDocument(), null, 2));
       return;

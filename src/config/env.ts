@@ -3,12 +3,19 @@
 
 const PATTERN = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
-export function expandEnv(value: unknown, env: Record<string, string | undefined>, path: string, problems: string[]): unknown {
-  if (typeof value === "string") return expandString(value, env, path, problems);
-  if (Array.isArray(value)) return value.map((item, i) => expandEnv(item, env, `${path}[${i}]`, problems));
+/**
+ * `expanded` collects the JSON pointers of strings that held a `${...}`: only those may be converted to the
+ * number or boolean the schema wants (`port: ${PORT}`); a literal `port: "4080"` or `name: 123` stays an error.
+ */
+export function expandEnv(value: unknown, env: Record<string, string | undefined>, path: string, problems: string[], expanded = new Set<string>(), pointer = ""): unknown {
+  if (typeof value === "string") {
+    if (value.includes("${")) expanded.add(pointer);
+    return expandString(value, env, path, problems);
+  }
+  if (Array.isArray(value)) return value.map((item, i) => expandEnv(item, env, `${path}[${i}]`, problems, expanded, `${pointer}/${i}`));
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = expandEnv(item, env, path ? `${path}.${key}` : key, problems);
+    for (const [key, item] of Object.entries(value)) out[key] = expandEnv(item, env, path ? `${path}.${key}` : key, problems, expanded, `${pointer}/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`);
     return out;
   }
   return value;

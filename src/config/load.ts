@@ -1,6 +1,7 @@
 // Two-phase config: parse the raw YAML (env expanded, unknown keys rejected, every problem with its YAML path),
 // then resolve it into one frozen snapshot (see resolve.ts).
-import { Value } from "@sinclair/typebox/value";
+import { Value, ValuePointer } from "@sinclair/typebox/value";
+import { parseDocument } from "yaml";
 import { BackendConfig, SluiceConfig } from "./schema.ts";
 import { expandEnv } from "./env.ts";
 import { resolveConfig, type Snapshot } from "./resolve.ts";
@@ -44,27 +45,71 @@ function resolveOrThrow(config: SluiceConfig, file: string): Snapshot {
 
 const describeFound = (found: DiscoveredBackend) => `${found.model} (${found.engine} on port ${found.port})`;
 
-/** Parses and validates; `discover` says the backends are to be found by probing (`backends: discover` or none). */
+/**
+ * Parses and validates, reporting every problem of every stage at once: YAML syntax (with line and column),
+ * unset `${VAR}`s, the schema, then the cross references of the resolve step. `discover` says the backends are
+ * to be found by probing (`backends: discover` or none).
+ */
 function validateConfig(text: string, file: string, env: Record<string, string | undefined>): { config: SluiceConfig; discover: boolean } {
-  let parsed: unknown;
-  try {
-    parsed = Bun.YAML.parse(text) ?? {};
-  } catch (error) {
-    throw new ConfigError(file, [`YAML syntax: ${(error as Error).message}`]);
-  }
-  if (typeof parsed !== "object" || Array.isArray(parsed)) throw new ConfigError(file, ["(root): expected a mapping of sections (server, backends, ...)"]);
-
   const problems: string[] = [];
-  const expanded = expandEnv(parsed, env, "", problems) as Record<string, unknown>;
-  if (problems.length) throw new ConfigError(file, problems);
+  const parsed = parseYaml(text, problems);
+  if (parsed === undefined) throw new ConfigError(file, problems);
+
+  const expandedPointers = new Set<string>();
+  const expanded = expandEnv(parsed, env, "", problems, expandedPointers) as Record<string, unknown>;
   const discover = expanded.backends === undefined || expanded.backends === null || expanded.backends === "discover";
   if (discover) expanded.backends = [];
+  else if (!Array.isArray(expanded.backends)) {
+    problems.push("backends: expected a list of backends (each starting with '- name: ...'), or 'discover'");
+    expanded.backends = [];
+  }
 
-  // Convert turns an expanded "${PORT}" string into the number the schema wants.
-  const typed = Value.Convert(SluiceConfig, Value.Default(SluiceConfig, expanded));
+  const typed = Value.Default(SluiceConfig, expanded);
+  convertExpanded(typed, expandedPointers);
   for (const error of Value.Errors(SluiceConfig, typed)) problems.push(`${yamlPath(error.path)}: ${describe(error)}`);
+  // Cross references are checked even when earlier stages found problems: an unknown balancer target is worth
+  // knowing about in the same run. They are checked on a best-effort conversion (`name: 123` as "123"); a part
+  // too broken to resolve is already reported by the schema.
+  if (problems.length) {
+    try {
+      resolveConfig(Value.Convert(SluiceConfig, Value.Clone(typed)) as SluiceConfig, problems);
+    } catch {
+      // reported by the schema
+    }
+  }
   if (problems.length) throw new ConfigError(file, dedupe(problems));
   return { config: typed as SluiceConfig, discover };
+}
+
+/** The document, or undefined (with the problems) when its syntax is broken. Duplicate keys are errors too. */
+function parseYaml(text: string, problems: string[]): Record<string, unknown> | undefined {
+  const document = parseDocument(text, { uniqueKeys: true, merge: true });
+  for (const error of document.errors) {
+    const at = error.linePos?.[0];
+    const message = error.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, "");
+    const where = at ? ` at line ${at.line}, column ${at.col}` : "";
+    problems.push(error.code === "DUPLICATE_KEY" ? `YAML duplicate key${where}: the same key twice in one mapping` : `YAML syntax${where}: ${message}`);
+  }
+  // A duplicate key leaves a usable document (the last one wins): the later stages still run on it.
+  if (document.errors.some((error) => error.code !== "DUPLICATE_KEY")) return undefined;
+  const parsed = document.toJS() ?? {};
+  if (typeof parsed !== "object" || Array.isArray(parsed)) {
+    problems.push("(root): expected a mapping of sections (server, backends, ...)");
+    return undefined;
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** `port: ${PORT}` expands to a string; the schema wants a number. Only expanded strings are converted. */
+function convertExpanded(config: unknown, pointers: ReadonlySet<string>): void {
+  if (!pointers.size) return;
+  for (const error of Value.Errors(SluiceConfig, config)) {
+    if (!pointers.has(error.path) || typeof error.value !== "string") continue;
+    const type = (error.schema as { type?: string }).type;
+    const text = error.value.trim();
+    if ((type === "integer" || type === "number") && text !== "" && Number.isFinite(Number(text))) ValuePointer.Set(config, error.path, Number(text));
+    else if (type === "boolean" && (text === "true" || text === "false")) ValuePointer.Set(config, error.path, text === "true");
+  }
 }
 
 /** `/backends/2/url` → `backends[2].url` */

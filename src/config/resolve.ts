@@ -3,6 +3,7 @@
 import type { BackendConfig, SluiceConfig, TemplateRenderMode } from "./schema.ts";
 import { resolveAuto, resolveBalancers, type AutoRouting, type Balancer } from "./resolve-routing.ts";
 import { resolveFirewalls, type Firewall } from "./resolve-firewalls.ts";
+import { maskUrl } from "./mask-url.ts";
 
 export interface Pricing {
   gpuHourUsd?: number;
@@ -64,7 +65,7 @@ export interface Snapshot {
 
 export function resolveConfig(config: SluiceConfig, problems: string[]): Snapshot {
   if (config.storage.url !== undefined && !config.storage.url.startsWith("sqlite:")) {
-    problems.push(`storage.url: expected sqlite:<file> (the embedded store), got '${config.storage.url}'`);
+    problems.push(`storage.url: expected sqlite:<file> (the embedded store), got '${maskUrl(config.storage.url)}'`);
   }
   const backends = new Map<string, Backend>();
   config.backends.forEach((backend, i) => {
@@ -164,6 +165,6 @@ function parseHttpUrl(text: string, path: string, problems: string[]): string | 
   } catch {
     // reported below
   }
-  problems.push(`${path}: expected an http(s) URL like http://127.0.0.1:8000/v1, got '${text}'`);
+  problems.push(`${path}: expected an http(s) URL like http://127.0.0.1:8000/v1, got '${maskUrl(text)}'`);
   return undefined;
 }

@@ -99,8 +99,8 @@ export function fetchFailure(backend: Backend, call: UpstreamCall, error: unknow
   }
   if (call.reason === "ttft") return ttftTimeout(backend);
   if (call.reason === "client") return clientClosed();
-  const detail = error instanceof Error ? error.message : String(error);
-  return new GatewayError("upstream_error", `backend '${backend.id}' is unreachable at ${backend.baseUrl}: ${detail}`);
+  // Clients get the backend's name and the error code, never its URL (it may carry credentials; see mask-url.ts).
+  return new GatewayError("upstream_error", `backend '${backend.id}' is unreachable (${(error as { code?: string } | undefined)?.code ?? "connection failed"})`);
 }
 
 export function ttftTimeout(backend: Backend): GatewayError {
