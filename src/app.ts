@@ -13,14 +13,19 @@ import { usageReport } from "./api/usage.ts";
 import { addSearchDocuments, addVectorDocuments, listVectorDatabases, removeSearchDocuments, removeVectorDocuments } from "./api/tools-admin.ts";
 import { createSession } from "./api/session.ts";
 import { dashboardRoutes } from "./api/dashboard.ts";
+import { generationApp } from "./api/generation-routes.ts";
 import { requireSameOrigin } from "./api/dashboard-access.ts";
 import { ANONYMOUS, Authenticator, requireModel, requireScope, type Principal } from "./auth/authenticate.ts";
 import { addCredits, createAccount, deactivateAccount, getAccount, listAccounts, updateAccount } from "./api/accounts.ts";
 import { creditBalance, creditTransactions } from "./api/credits.ts";
 import type { Scope } from "./auth/key-record.ts";
 import { clientIpOf } from "./client-ip.ts";
+import { allowedMethods, type RouteEntry } from "./api/allowed-methods.ts";
 
 type Context = { request: Request; server: Server<unknown> | null };
+
+/** A model the gateway serves, for the OpenAPI document's example bodies. */
+const firstBackendName = (gateway: Gateway): string | undefined => gateway.snapshot.backends.keys().next().value;
 
 export function createApp(gateway: Gateway) {
   const ip = (c: Context) => () => clientIpOf(c.request) ?? c.server?.requestIP(c.request)?.address;
@@ -32,23 +37,26 @@ export function createApp(gateway: Gateway) {
     return principal;
   };
   /** Seed 003: the model list and health need no key unless auth.public_models is false; a key presented is checked. */
+  const servedModel = (): string | undefined => firstBackendName(gateway);
   const modelsReader = (context: Context): Principal | Promise<Principal> =>
     gateway.snapshot.auth.public_models && !Authenticator.presentsCredential(context.request) ? ANONYMOUS : authorize(context, "models");
 
-  return new Elysia({ name: "sluice" })
-    .onError(({ code, error }) => {
-      if (code === "NOT_FOUND") return toErrorResponse(new GatewayError("not_found", "no such route; see GET /openapi.json or /docs for the API"));
+  let routes: readonly RouteEntry[] = []; // the app's own, once it is built
+  const app = new Elysia({ name: "sluice" })
+    .onError(({ code, error, request }) => {
+      if (code === "NOT_FOUND") return notFound(request, routes);
       if (code === "PARSE") return toErrorResponse(new GatewayError("invalid_json", "request body is not valid JSON"));
       return toErrorResponse(error);
     })
-    .use(openapiRoutes())
+    .use(openapiRoutes(servedModel))
     .use(dashboardRoutes(gateway, async (c) => gateway.principal(c.request, ip(c as Context))))
     .post("/v1/chat/completions", (c) => handleChat(c.request, gateway, ip(c)), { parse: "none" })
     .post("/v1/embeddings", (c) => handleEmbeddings(c.request, gateway, ip(c)), { parse: "none" })
+    .use(generationApp(gateway))
     .get("/v1/models", async (c) => listModels(gateway.snapshot, await modelsReader(c)))
     .get("/v1/models/*", async (c) => {
       const principal = await modelsReader(c);
-      const path = decodeURIComponent(c.params["*"]);
+      const path = decodePath(c.params["*"]);
       const health = path.endsWith("/health");
       const id = health ? path.slice(0, -"/health".length) : path;
       const model = getModel(gateway.snapshot, id);
@@ -91,4 +99,24 @@ export function createApp(gateway: Gateway) {
       if (gateway.snapshot.server.metrics_auth) await authorize(c, "admin");
       return new Response(gateway.metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
     });
+  routes = app.routes;
+  return app;
 }
+
+/** A path no route serves is 404; a path served with other methods is 405 with `Allow`. */
+function notFound(request: Request, routes: readonly RouteEntry[]): Response {
+  const allow = allowedMethods(routes, new URL(request.url).pathname);
+  if (!allow.length) return toErrorResponse(new GatewayError("not_found", "no such route; see GET /openapi.json or /docs for the API"));
+  const error = new GatewayError("method_not_allowed", `${request.method.slice(0, 10)} is not served here; this path takes ${allow.join(", ")}`, { headers: { allow: allow.join(", ") } });
+  return toErrorResponse(error);
+}
+
+/** A model id from the URL; a malformed escape (`%`) is the client's 400, not a URIError. */
+function decodePath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    throw new GatewayError("invalid_request", "the path holds a malformed %-escape");
+  }
+}
+

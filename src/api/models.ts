@@ -5,6 +5,7 @@ import type { Gateway } from "../gateway.ts";
 import { resolveBackend } from "../pipeline/resolve-target.ts";
 import { modelAllowed, type Principal } from "../auth/authenticate.ts";
 import type { HealthStatus } from "../observability/metrics.ts";
+import { servedEndpoints } from "../translate/backend-endpoints.ts";
 
 interface ModelEntry {
   id: string;
@@ -23,7 +24,14 @@ function modelObject(entry: ModelEntry, snapshot: Snapshot) {
     owned_by: entry.ownedBy,
     display_name: entry.displayName,
     description: entry.description,
+    endpoints: endpointsOf(entry, snapshot),
   };
+}
+
+/** The APIs every backend behind the model serves (translated Responses and Messages included). */
+function endpointsOf(entry: ModelEntry, snapshot: Snapshot): string[] {
+  const [first, ...rest] = entry.backends.map((backend) => servedEndpoints(snapshot, backend));
+  return (first ?? []).filter((endpoint) => rest.every((served) => served.includes(endpoint)));
 }
 
 function entries(snapshot: Snapshot): ModelEntry[] {

@@ -18,8 +18,26 @@ export interface TokenUsage {
   total_tokens: number;
 }
 
+/** What a ledger row's `endpoint` says: the API the client called. */
+export type Endpoint = "chat" | "embeddings" | "completions" | "responses" | "messages" | "count_tokens" | "rerank" | "score" | "audio_transcriptions" | "tokenize" | "detokenize";
+
+/** The key scope each endpoint needs: the generating APIs are chat, the scoring ones embeddings. */
+export const SCOPE_OF: Readonly<Record<Endpoint, "chat" | "embeddings">> = {
+  chat: "chat",
+  embeddings: "embeddings",
+  completions: "chat",
+  responses: "chat",
+  messages: "chat",
+  count_tokens: "chat",
+  rerank: "embeddings",
+  score: "embeddings",
+  audio_transcriptions: "chat",
+  tokenize: "chat",
+  detokenize: "chat",
+};
+
 export interface RequestContext {
-  readonly endpoint: "chat" | "embeddings";
+  readonly endpoint: Endpoint;
   readonly requestId: string;
   /** performance.now() when the request arrived. */
   readonly startedAt: number;

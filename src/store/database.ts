@@ -4,6 +4,7 @@ import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { migrateRollups } from "./rollups.ts";
+import { RESPONSES_TABLE } from "./responses.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -96,6 +97,7 @@ export function openDatabase(file: string): Database {
   db.run("PRAGMA synchronous = NORMAL");
   db.run("PRAGMA busy_timeout = 5000");
   db.run(SCHEMA);
+  db.run(RESPONSES_TABLE);
   migrate(db);
   migrateRollups(db);
   return db;

@@ -2,6 +2,7 @@
 // so a slow disk or a locked database file never adds latency to a request.
 import type { Database, Statement } from "bun:sqlite";
 import type { BillingBasis } from "../billing/cost.ts";
+import type { Endpoint } from "../pipeline/context.ts";
 import { log } from "../observability/log.ts";
 import { pruneLedger, RollupAccumulator } from "./rollups.ts";
 
@@ -13,7 +14,7 @@ export interface LedgerRow {
   /** The backend that served it. */
   backend: string | null;
   route: string | null;
-  endpoint: "chat" | "embeddings";
+  endpoint: Endpoint;
   status: number;
   errorCode: string | null;
   promptTokens: number;

@@ -40,6 +40,12 @@
  *                 {"verdict":"unsafe","category":"S14"}; and prose that is no verdict at all.
  *
  * Other routes:
+ *   POST /v1/completions         "echo: <prompt>" per prompt (+ " [suffix: <suffix>]"), `echo` prefixes the prompt,
+ *                                `logprobs` gives -0.5 per word; SSE one chunk per word, usage chunk only with
+ *                                include_usage (scripted-more-apis.ts has these and the next five)
+ *   POST /v1/rerank, /v1/score   relevance = share of a document's words that are in the query
+ *   POST /v1/audio/transcriptions  multipart file + model → {"text": "heard <bytes> bytes of <name>", usage}
+ *   POST /tokenize, /detokenize  vLLM's: word-hash token ids (+ template tokens for messages) and back
  *   GET  /health                 200 {"status":"ok"} (status settable via /__control)
  *   GET  /v1/models              the model ids above (+ /__control additions/hides)
  *   POST /v1/embeddings          8 deterministic float32 values per input; supports
@@ -69,6 +75,8 @@
  * abort is recorded once per request, by whichever fires first. Pending handlers
  * resolve (with a 499 nobody reads) on abort so Bun can release the request.
  */
+
+import { handleCompletions, handleDetokenize, handleRerank, handleScore, handleTokenize, handleTranscription } from "./scripted-more-apis.ts";
 
 // ---------------------------------------------------------------------------
 // Exported types
@@ -816,6 +824,11 @@ async function readJsonBody(req: Request): Promise<{ ok: true; value: unknown } 
 async function handleV1Post(req: Request, path: string): Promise<Response> {
   // Touch req.signal before the first await so its abort tracking starts with the request.
   const signal = req.signal;
+  if (path === "/v1/audio/transcriptions") {
+    const { response, recorded } = await handleTranscription(req);
+    state.requests.push({ path, headers: Object.fromEntries(req.headers), body: recorded });
+    return response;
+  }
   const body = await readJsonBody(req);
   state.requests.push({ path, headers: Object.fromEntries(req.headers), body: body.ok ? body.value : body.raw });
   if (!body.ok) return openaiError(400, "request body is not valid JSON");
@@ -828,6 +841,9 @@ async function handleV1Post(req: Request, path: string): Promise<Response> {
     return handleChat(request, signal);
   }
   if (path === "/v1/embeddings") return handleEmbeddings(body.value);
+  if (path === "/v1/completions") return handleCompletions(body.value);
+  if (path === "/v1/rerank") return handleRerank(body.value);
+  if (path === "/v1/score") return handleScore(body.value);
   return notFound(req, path);
 }
 
@@ -860,6 +876,13 @@ async function route(req: Request): Promise<Response> {
       return listModels();
     case "GET /metrics":
       return engineMetrics();
+    case "POST /tokenize":
+    case "POST /detokenize": {
+      const body = await readJsonBody(req);
+      state.requests.push({ path, headers: Object.fromEntries(req.headers), body: body.ok ? body.value : body.raw });
+      if (!body.ok) return openaiError(400, "request body is not valid JSON");
+      return path === "/tokenize" ? handleTokenize(body.value) : handleDetokenize(body.value);
+    }
     case "GET /__requests":
       return json(state.requests);
     case "GET /__aborts":
