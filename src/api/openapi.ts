@@ -13,6 +13,7 @@ import { version } from "../../package.json";
 import { components } from "./schemas.ts";
 import { docsRoutes } from "./swagger-assets.ts";
 import { ApiKeyObject, KeyCreateRequest, KeyUpdateRequest } from "../auth/key-record.ts";
+import { AccountCreateRequest, AccountObject, AccountUpdateRequest, CreditBalance, CreditRequest, CreditTransaction } from "../auth/account-record.ts";
 import { DASHBOARD_PATHS, dashboardParameters, dashboardSchemas } from "./dashboard-openapi.ts";
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -35,6 +36,15 @@ const docOnlySchemas: TSchema[] = [
   KeyUpdateRequest,
   ApiKeyObject,
   T.Object({ object: T.Literal("list"), data: T.Array(T.Ref("ApiKey")) }, { $id: "ApiKeyList" }),
+  AccountCreateRequest,
+  AccountUpdateRequest,
+  AccountObject,
+  T.Object({ object: T.Literal("list"), data: T.Array(T.Ref("Account")) }, { $id: "AccountList" }),
+  CreditRequest,
+  CreditBalance,
+  CreditTransaction,
+  T.Composite([CreditTransaction, T.Object({ account: T.Ref("Account") })], { $id: "CreditTransactionResult" }),
+  T.Object({ object: T.Literal("list"), data: T.Array(T.Ref("CreditTransaction")), has_more: T.Boolean(), next_cursor: T.Optional(T.String({ description: "pass as starting_after for the next page" })) }, { $id: "CreditTransactionList" }),
   T.Object(
     {
       object: T.Literal("usage"),
@@ -104,7 +114,8 @@ const docOnlySchemas: TSchema[] = [
 const ERRORS = {
   400: ["BadRequest", "Invalid body (the message names the field), or an unknown processor, tool or firewall."],
   401: ["Unauthorized", "Missing or invalid API key."],
-  403: ["Forbidden", "The key's scopes, IP allow-list or allowed models do not permit this request."],
+  402: ["InsufficientCredits", "`insufficient_credits`: the key's account has not enough credit left for this request's worst-case cost; top up with POST /v1/accounts/{id}/credits."],
+  403: ["Forbidden", "The key's scopes, IP allow-list or allowed models do not permit this request; `key_revoked` for a revoked key, `account_inactive` for a deactivated account."],
   404: ["NotFound", "Unknown model; GET /v1/models lists the ones this key may use."],
   413: ["PayloadTooLarge", "Body larger than server.max_body_bytes."],
   422: ["PolicyRejected", "Rejected by a firewall or processor policy, or inferada.language is missing or unsupported."],
@@ -112,10 +123,11 @@ const ERRORS = {
   502: ["BadGateway", "The engine failed or could not be reached."],
   503: ["NoHealthyBackend", "No healthy backend can serve this model right now."],
   504: ["GatewayTimeout", "The engine did not answer in time."],
+  500: ["InternalError", "A bug in the gateway (never for bad input); the message and x-request-id help report it."],
 } as const satisfies Record<number, readonly [string, string]>;
 type ErrorStatus = keyof typeof ERRORS;
 
-const UPSTREAM_ERRORS = [400, 401, 403, 404, 413, 429, 502, 503, 504] as const satisfies ErrorStatus[];
+const UPSTREAM_ERRORS = [400, 401, 402, 403, 404, 413, 429, 502, 503, 504] as const satisfies ErrorStatus[];
 const TRACE_HEADERS = ["x-request-id", "x-sluice-backend"];
 
 export interface OperationSpec {
@@ -135,6 +147,10 @@ export interface OperationSpec {
   optionalBody?: true;
   /** Served without a key. */
   public?: true;
+  /** Served without a key, but a key that is sent counts (the model list). */
+  optionalKey?: true;
+  /** The request body's example (Swagger UI sends it as is); `$model` becomes a served model's name. */
+  example?: JsonObject;
   /** Responses beyond 200 and the error list. */
   more?: JsonObject;
 }
@@ -158,6 +174,7 @@ const PATHS: Record<string, Record<string, OperationSpec>> = {
       summary: "Create a chat completion (buffered or streamed)",
       description: CHAT_DESCRIPTION,
       body: "ChatCompletionRequest",
+      example: { model: "$model", messages: [{ role: "user", content: "Hello!" }], max_tokens: 64 },
       ok: {
         description: "The completion: JSON, or server-sent events when `stream` is true.",
         json: "ChatCompletionResponse",
@@ -178,6 +195,7 @@ const PATHS: Record<string, Record<string, OperationSpec>> = {
       summary: "Create embeddings",
       description: "OpenAI embeddings; `encoding_format: base64` returns little-endian float32s as base64.",
       body: "EmbeddingRequest",
+      example: { model: "$model", input: "Hello!" },
       ok: { description: "The embeddings, in input order.", json: "EmbeddingResponse", headers: TRACE_HEADERS },
       errors: UPSTREAM_ERRORS,
     },
@@ -186,7 +204,9 @@ const PATHS: Record<string, Record<string, OperationSpec>> = {
     get: {
       operationId: "listModels",
       tag: "Models",
-      summary: "List the models this key may use",
+      summary: "List the models (filtered by the key's allowed models when a key is sent)",
+      description: "Needs no key (seed 003) unless `auth.public_models: false`; a key that is sent is checked, and the list is then what it may use.",
+      optionalKey: true,
       ok: { description: "The models, with display_name and description.", json: "ModelList" },
       errors: [401, 403],
     },
@@ -196,6 +216,7 @@ const PATHS: Record<string, Record<string, OperationSpec>> = {
       operationId: "getModel",
       tag: "Models",
       summary: "Retrieve a model",
+      optionalKey: true,
       params: ["ModelId"],
       ok: { description: "The model.", json: "Model" },
       errors: [401, 403, 404],
@@ -206,6 +227,7 @@ const PATHS: Record<string, Record<string, OperationSpec>> = {
       operationId: "getModelHealth",
       tag: "Models",
       summary: "A model's readiness, from its engine's own health checks",
+      optionalKey: true,
       params: ["ModelId"],
       ok: { description: "ready, loading or unavailable.", json: "ModelHealth" },
       errors: [401, 403, 404],
@@ -235,6 +257,48 @@ const PATHS: Record<string, Record<string, OperationSpec>> = {
       errors: [400, 401, 403, 404],
     },
     delete: { operationId: "revokeKey", tag: "API Keys", summary: "Revoke an API key (admin); cannot be undone", params: ["KeyId"], ok: { description: "The revoked key.", json: "ApiKey" }, errors: [401, 403, 404] },
+  },
+  "/v1/accounts": {
+    post: { operationId: "createAccount", tag: "Accounts", summary: "Create an account (admin), optionally with a first deposit", body: "AccountCreateRequest", okStatus: 201, ok: { description: "The account.", json: "Account" }, errors: [400, 401, 403] },
+    get: { operationId: "listAccounts", tag: "Accounts", summary: "List accounts with their balances (admin)", ok: { description: "Every account.", json: "AccountList" }, errors: [401, 403] },
+  },
+  "/v1/accounts/{account_id}": {
+    get: { operationId: "getAccount", tag: "Accounts", summary: "Retrieve an account (admin)", params: ["AccountId"], ok: { description: "The account.", json: "Account" }, errors: [401, 403, 404] },
+    patch: { operationId: "updateAccount", tag: "Accounts", summary: "Change an account (admin); status deactivated refuses its keys with 403", params: ["AccountId"], body: "AccountUpdateRequest", ok: { description: "The account as updated.", json: "Account" }, errors: [400, 401, 403, 404] },
+    delete: { operationId: "deactivateAccount", tag: "Accounts", summary: "Deactivate an account (admin); its transactions stay", params: ["AccountId"], ok: { description: "The deactivated account.", json: "Account" }, errors: [401, 403, 404] },
+  },
+  "/v1/accounts/{account_id}/credits": {
+    post: {
+      operationId: "addCredits",
+      tag: "Accounts",
+      summary: "Deposit or adjust credits (admin)",
+      description: "A positive `amount_usd` is a deposit, a negative one an adjustment; it may not take away what requests in flight hold.",
+      params: ["AccountId"],
+      body: "CreditRequest",
+      okStatus: 201,
+      ok: { description: "The transaction and the account after it.", json: "CreditTransactionResult" },
+      errors: [400, 401, 403, 404],
+    },
+  },
+  "/v1/credits": {
+    get: {
+      operationId: "getCredits",
+      tag: "Credits",
+      summary: "The caller's account balance, what requests in flight hold, and what is available",
+      description: "Any key of the account may read it; an admin key may pass `?account_id=`.",
+      ok: { description: "The balance.", json: "CreditBalance" },
+      errors: [401, 403, 404],
+    },
+  },
+  "/v1/credits/transactions": {
+    get: {
+      operationId: "listCreditTransactions",
+      tag: "Credits",
+      summary: "Deposits, adjustments and deductions of the caller's account, newest first",
+      description: "Query: `limit` (1–500, default 50), `starting_after` (a transaction id from the previous page), `group=hour` (deductions summed per UTC hour), `account_id` (admin only).",
+      ok: { description: "A page of transactions.", json: "CreditTransactionList" },
+      errors: [400, 401, 403, 404],
+    },
   },
   "/v1/plugins": {
     get: {
@@ -338,24 +402,33 @@ const HEADERS: Record<string, string> = {
   "x-inferada-queued-ms": "Milliseconds the request waited for a free slot.",
 };
 
-let cachedJson: string | undefined;
-let cachedDocument: OpenApiDocument | undefined;
+const DEFAULT_EXAMPLE_MODEL = "qwen35-demo";
+const cachedJson = new Map<string, string>();
+const cachedDocuments = new Map<string, OpenApiDocument>();
 
-/** The document, built on first use (also for `sluice openapi`). */
-export function openapiDocument(): OpenApiDocument {
-  return (cachedDocument ??= buildDocument());
+/** The document, built on first use (also for `sluice openapi`); its example bodies name `exampleModel`. */
+export function openapiDocument(exampleModel = DEFAULT_EXAMPLE_MODEL): OpenApiDocument {
+  let document = cachedDocuments.get(exampleModel);
+  if (!document) cachedDocuments.set(exampleModel, (document = buildDocument(exampleModel)));
+  return document;
 }
 
-export function openapiRoutes() {
+/** `exampleModel` names a model the running gateway serves, so Swagger UI's "Try it out" works as sent. */
+export function openapiRoutes(exampleModel: () => string | undefined = () => undefined) {
   return new Elysia({ name: "openapi" })
-    .get("/openapi.json", () => new Response((cachedJson ??= JSON.stringify(openapiDocument())), { headers: { "content-type": "application/json" } }))
+    .get("/openapi.json", () => {
+      const model = exampleModel() ?? DEFAULT_EXAMPLE_MODEL;
+      let json = cachedJson.get(model);
+      if (!json) cachedJson.set(model, (json = JSON.stringify(openapiDocument(model))));
+      return new Response(json, { headers: { "content-type": "application/json" } });
+    })
     .use(docsRoutes());
 }
 
-function buildDocument(): OpenApiDocument {
+function buildDocument(exampleModel: string): OpenApiDocument {
   const paths: JsonObject = {};
   for (const [path, methods] of Object.entries({ ...PATHS, ...DASHBOARD_PATHS })) {
-    paths[path] = Object.fromEntries(Object.entries(methods).map(([method, spec]) => [method, operation(spec)]));
+    paths[path] = Object.fromEntries(Object.entries(methods).map(([method, spec]) => [method, operation(spec, exampleModel)]));
   }
   return {
     openapi: "3.1.0",
@@ -381,26 +454,33 @@ function buildDocument(): OpenApiDocument {
           example: "Qwen/Qwen3-14B",
         },
         KeyId: { name: "key_id", in: "path", required: true, description: "An API key's id (key_…).", schema: { type: "string" } },
+        AccountId: { name: "account_id", in: "path", required: true, description: "An account's id (acct_…).", schema: { type: "string" } },
         VectorDatabaseName: { name: "name", in: "path", required: true, description: "A vector database's name from vector_databases in the config.", schema: { type: "string" } },
         ...dashboardParameters,
       },
       headers: Object.fromEntries(Object.entries(HEADERS).map(([name, description]) => [name, { description, schema: { type: "string" } }])),
-      securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", description: "A sluice API key (`sluice keys create`)." } },
+      securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "inf_<40 letters and digits>", description: "A sluice API key (`sluice keys create`)." } },
     },
   };
 }
 
-function operation(spec: OperationSpec): JsonObject {
+function operation(spec: OperationSpec, exampleModel: string): JsonObject {
   const ok: JsonObject = { description: spec.ok.description, content: { ...(spec.ok.json ? jsonContent(spec.ok.json) : {}), ...spec.ok.content } };
   if (spec.ok.headers) ok.headers = Object.fromEntries(spec.ok.headers.map((name) => [name, ref("headers", name)]));
   const responses: JsonObject = { [String(spec.okStatus ?? 200)]: ok, ...spec.more };
   for (const status of spec.errors ?? []) responses[status] = ref("responses", ERRORS[status][0]);
+  responses["500"] = ref("responses", ERRORS[500][0]);
 
   const op: JsonObject = { operationId: spec.operationId, tags: [spec.tag], summary: spec.summary, responses };
   if (spec.description) op.description = spec.description;
   if (spec.params) op.parameters = spec.params.map((name) => ref("parameters", name));
-  if (spec.body) op.requestBody = { required: !spec.optionalBody, content: jsonContent(spec.body) };
+  if (spec.body) {
+    const content = jsonContent(spec.body);
+    if (spec.example) (content["application/json"] as JsonObject).example = { ...spec.example, ...(spec.example.model === "$model" ? { model: exampleModel } : {}) };
+    op.requestBody = { required: !spec.optionalBody, content };
+  }
   if (spec.public) op.security = [];
+  if (spec.optionalKey) op.security = [{}, { bearerAuth: [] }];
   return op;
 }
 
@@ -418,6 +498,19 @@ function ref(kind: string, name: string): JsonObject {
   return { $ref: `#/components/${kind}/${name}` };
 }
 
+/** TypeBox spells a string enum as anyOf of consts; OpenAPI tools (and seed 004) expect `enum`. */
+function constChoices(value: unknown): string[] | undefined {
+  const anyOf = (value as { anyOf?: unknown } | null)?.anyOf;
+  if (!Array.isArray(anyOf) || !anyOf.length) return undefined;
+  const choices = anyOf.map((option) => (option as { const?: unknown }).const);
+  return choices.every((choice) => typeof choice === "string") ? (choices as string[]) : undefined;
+}
+
+function withoutAnyOf(schema: Record<string, unknown>): Record<string, unknown> {
+  const { anyOf: _anyOf, ...rest } = schema;
+  return rest;
+}
+
 // A JSON round trip drops TypeBox's symbol keys. `$id` goes too: the component key already names the schema, and
 // an `$id` that appears twice (a component inlined elsewhere) makes the document invalid. T.Ref's bare ids become
 // component pointers.
@@ -425,6 +518,8 @@ function toOpenApiSchema(schema: TSchema): JsonObject {
   return JSON.parse(
     JSON.stringify(schema, (key, value: unknown) => {
       if (key === "$id") return undefined;
+      const choices = constChoices(value);
+      if (choices) return { type: "string", enum: choices, ...withoutAnyOf(value as Record<string, unknown>) };
       if (key === "$ref" && typeof value === "string" && !value.startsWith("#")) return `#/components/schemas/${value}`;
       return value;
     }),

@@ -1,14 +1,17 @@
 // The OpenAI-compatible API's schemas (seed 004's components plus sluice's extensions). Request validation and
 // the OpenAPI document both come from these objects. Components carry a `$id` and refer to each other with
 // `T.Ref(id)`; openapi.ts rewrites those refs to `#/components/schemas/<id>`.
-import { Type as T, type Static, type TSchema } from "@sinclair/typebox";
+import { FormatRegistry, Type as T, type Static, type TSchema } from "@sinclair/typebox";
+
+// `format: uri` on image URLs (seed 004); TypeBox refuses formats it does not know, so it is registered here.
+if (!FormatRegistry.Has("uri")) FormatRegistry.Set("uri", (value) => URL.canParse(value));
 
 export const ContentPart = T.Object(
   {
     type: T.Union([T.Literal("text"), T.Literal("image_url")], { description: "text, or image_url for vision models" }),
     text: T.Optional(T.String({ description: "the text, when type is text" })),
     image_url: T.Optional(
-      T.Object({ url: T.String({ description: "an http(s) or data: URL" }), detail: T.Optional(T.String()) }, { additionalProperties: true }),
+      T.Object({ url: T.String({ format: "uri", description: "an http(s) or data: URL" }), detail: T.Optional(T.String()) }, { additionalProperties: true }),
     ),
   },
   { $id: "ContentPart", additionalProperties: true, description: "One part of a multimodal message" },
@@ -53,18 +56,18 @@ export const RoutingRequest = T.Object(
 
 export const ChatCompletionRequest = T.Object(
   {
-    model: T.String({ minLength: 1, description: "a backend's serving name, public:<name>, a balancer name, or auto", examples: ["qwen35-demo"] }),
+    model: T.String({ minLength: 1, maxLength: 256, description: "a backend's serving name, public:<name>, a balancer name, or auto", examples: ["qwen35-demo"] }),
     messages: T.Array(T.Ref("ChatMessage"), { minItems: 1 }),
-    stream: T.Optional(T.Boolean({ description: "stream as server-sent events (default false, see server.stream_default)" })),
+    stream: T.Optional(T.Boolean({ default: false, description: "stream as server-sent events (default false, see server.stream_default)" })),
     stream_options: T.Optional(T.Object({ include_usage: T.Optional(T.Boolean()) }, { additionalProperties: true })),
-    temperature: T.Optional(T.Number({ minimum: 0, maximum: 2 })),
-    top_p: T.Optional(T.Number({ minimum: 0, maximum: 1 })),
-    n: T.Optional(T.Integer({ minimum: 1 })),
+    temperature: T.Optional(T.Number({ minimum: 0, maximum: 2, default: 1 })),
+    top_p: T.Optional(T.Number({ minimum: 0, maximum: 1, default: 1 })),
+    n: T.Optional(T.Integer({ minimum: 1, default: 1 })),
     max_tokens: T.Optional(T.Integer({ minimum: 1 })),
     max_completion_tokens: T.Optional(T.Integer({ minimum: 1 })),
     stop: T.Optional(T.Union([T.String(), T.Array(T.String(), { maxItems: 4 }), T.Null()])),
-    presence_penalty: T.Optional(T.Number({ minimum: -2, maximum: 2 })),
-    frequency_penalty: T.Optional(T.Number({ minimum: -2, maximum: 2 })),
+    presence_penalty: T.Optional(T.Number({ minimum: -2, maximum: 2, default: 0 })),
+    frequency_penalty: T.Optional(T.Number({ minimum: -2, maximum: 2, default: 0 })),
     seed: T.Optional(T.Integer()),
     logprobs: T.Optional(T.Boolean()),
     top_logprobs: T.Optional(T.Integer({ minimum: 0, maximum: 20 })),
@@ -72,7 +75,7 @@ export const ChatCompletionRequest = T.Object(
     tool_choice: T.Optional(T.Union([T.String(), T.Object({}, { additionalProperties: true })])),
     response_format: T.Optional(T.Object({ type: T.String() }, { additionalProperties: true })),
     user: T.Optional(T.String()),
-    firewall: T.Optional(T.String({ description: "slug of a firewall declared in the config (sluice extension)" })),
+    firewall: T.Optional(T.String({ minLength: 1, maxLength: 128, description: "slug of a firewall declared in the config (sluice extension)" })),
     inferada: T.Optional(Inferada),
     routing: T.Optional(RoutingRequest),
   },
@@ -166,7 +169,7 @@ export const ChatCompletionChoice = T.Object(
   {
     index: T.Integer(),
     message: T.Ref("ChatMessage"),
-    finish_reason: T.Union([T.String(), T.Null()], { description: "stop, length, tool_calls or content_filter" }),
+    finish_reason: T.Union([T.Union(["stop", "length", "content_filter", "tool_calls"].map((reason) => T.Literal(reason))), T.Null()], { description: "stop, length, tool_calls or content_filter" }),
   },
   { $id: "ChatCompletionChoice", additionalProperties: true },
 );
@@ -208,11 +211,11 @@ export const ModelHealth = T.Object(
 
 export const EmbeddingRequest = T.Object(
   {
-    model: T.String({ minLength: 1 }),
+    model: T.String({ minLength: 1, maxLength: 256 }),
     input: T.Union([T.String(), T.Array(T.String(), { minItems: 1 }), T.Array(T.Integer()), T.Array(T.Array(T.Integer()))], {
       description: "a string, an array of strings, or token arrays",
     }),
-    encoding_format: T.Optional(T.Union([T.Literal("float"), T.Literal("base64")])),
+    encoding_format: T.Optional(T.Union([T.Literal("float"), T.Literal("base64")], { default: "float" })),
     dimensions: T.Optional(T.Integer({ minimum: 1 })),
     user: T.Optional(T.String()),
   },

@@ -74,7 +74,27 @@ describe("GET /openapi.json", () => {
     expect(doc.components.securitySchemes.bearerAuth).toEqual(expect.objectContaining({ type: "http", scheme: "bearer" }));
     expect(doc.security).toEqual([{ bearerAuth: [] }]);
     for (const path of ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"]) expect(doc.paths[path]?.get?.security).toEqual([]);
-    expect(doc.paths["/v1/models"]!.get!.security).toBeUndefined();
+    // The model list needs no key (seed 003), but a key that is sent counts.
+    for (const path of ["/v1/models", "/v1/models/{model_id}", "/v1/models/{model_id}/health"]) expect(doc.paths[path]!.get!.security).toEqual([{}, { bearerAuth: [] }]);
+    expect(doc.paths["/v1/keys"]!.get!.security).toBeUndefined();
+  });
+
+  test("closer to seed 004: enums, defaults, uri format, a 500 on every operation, bearerFormat, working examples", () => {
+    const schemas = doc.components.schemas as Record<string, { properties: Record<string, Record<string, unknown>> }>;
+    expect(schemas.ChatMessage!.properties.role).toMatchObject({ type: "string", enum: ["system", "user", "assistant", "tool", "developer"] });
+    expect(JSON.stringify(schemas.ChatCompletionChoice!.properties.finish_reason)).toContain('"enum":["stop","length","content_filter","tool_calls"]');
+    expect(schemas.ContentPart!.properties.type).toMatchObject({ enum: ["text", "image_url"] });
+    expect(schemas.EmbeddingRequest!.properties.encoding_format).toMatchObject({ enum: ["float", "base64"], default: "float" });
+    const chat = schemas.ChatCompletionRequest!.properties;
+    expect([chat.temperature!.default, chat.top_p!.default, chat.n!.default, chat.stream!.default, chat.presence_penalty!.default, chat.frequency_penalty!.default]).toEqual([1, 1, 1, false, 0, 0]);
+    expect(JSON.stringify(schemas.ContentPart!.properties.image_url)).toContain('"format":"uri"');
+    for (const methods of Object.values(doc.paths)) for (const op of Object.values(methods)) expect(op.responses).toHaveProperty("500");
+    expect(doc.components.securitySchemes.bearerAuth).toHaveProperty("bearerFormat");
+    const example = (doc.paths["/v1/chat/completions"]!.post as unknown as { requestBody: { content: Record<string, { example: Record<string, unknown> }> } }).requestBody.content["application/json"]!.example;
+    expect(example).toEqual({ model: "qwen35-demo", messages: [{ role: "user", content: "Hello!" }], max_tokens: 64 });
+    expect(doc.paths["/v1/accounts/{account_id}/credits"]!.post!.operationId).toBe("addCredits");
+    expect(doc.paths["/v1/credits/transactions"]!.get!.operationId).toBe("listCreditTransactions");
+    expect(doc.paths["/v1/chat/completions"]!.post!.responses).toHaveProperty("402");
   });
 
   test("lists the request extensions on ChatCompletionRequest", () => {
