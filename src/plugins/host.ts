@@ -1,8 +1,8 @@
-// The plugin host: imports every plugin file under the plugins folder (processors/, tools/, firewalls/), checks
+// The plugin host: starts with the plugins built into sluice (builtin.ts), then imports every plugin file under the plugins folder (processors/, tools/, firewalls/), checks
 // what it default-exports, and re-imports a file when it is added, changed or removed. A file that fails to load
 // is reported (log, `sluice check`, GET /v1/plugins) while the version that loaded before keeps serving. Requests
 // take the current set once, as an immutable map, and finish with the versions they started with; an old
-// version is disposed once the last request using it ends.
+// version is disposed once the last request using it ends. A folder plugin with a built-in one's name overrides it.
 import { readdirSync, statSync, watch, type FSWatcher } from "node:fs";
 import { basename, join, relative } from "node:path";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
@@ -10,6 +10,7 @@ import { Kind, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import type { PluginDefinition, PluginKind } from "./api.ts";
 import { registerPluginApi } from "./register.ts";
+import { BUILTIN_PLUGINS, type BuiltinPlugin } from "./builtin.ts";
 import { log } from "../observability/log.ts";
 
 export const PLUGIN_FOLDERS: Record<string, PluginKind> = { processors: "processor", tools: "tool", firewalls: "firewall" };
@@ -75,14 +76,33 @@ interface FileRecord {
   error: string | undefined;
 }
 
+const BUILTIN_PREFIX = "(built in) ";
+
 export class PluginHost {
   private files = new Map<string, FileRecord>();
+  /** By name; never reloaded or retired (they are part of the binary). */
+  private readonly builtin = new Map<string, LoadedPlugin>();
+  /** Built-in plugins whose definition is broken (a bug in sluice, reported like a broken file). */
+  private readonly builtinProblems: string[] = [];
   private current: ReadonlyMap<string, LoadedPlugin> = new Map();
   private watcher: FSWatcher | undefined;
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
 
-  constructor(readonly dir: string) {
+  constructor(
+    readonly dir: string,
+    builtins: readonly BuiltinPlugin[] = BUILTIN_PLUGINS,
+  ) {
     registerPluginApi();
+    const loadedAt = Date.now();
+    for (const { file, definition } of builtins) {
+      try {
+        const checked = checkDefinition(definition, PLUGIN_FOLDERS[file.split("/")[0]!]!);
+        this.builtin.set(checked.name, new LoadedPlugin(checked, BUILTIN_PREFIX + file, 1, loadedAt));
+      } catch (error) {
+        this.builtinProblems.push(`${BUILTIN_PREFIX}${file}: ${(error as Error).message}`);
+      }
+    }
+    this.publish();
   }
 
   /** The active plugins by name: take it once per request. */
@@ -92,12 +112,17 @@ export class PluginHost {
 
   /** Imports every plugin file. Resolves when all have been tried; failures are recorded, not thrown. */
   async loadAll(): Promise<void> {
-    await Promise.all(pluginFiles(this.dir).map((file) => this.load(file)));
+    const files = pluginFiles(this.dir);
+    await Promise.all(files.map((file) => this.load(file)));
+    const overridden = [...this.builtin.keys()].filter((name) => [...this.files.values()].some((record) => record.plugin?.name === name));
+    const served = [...this.builtin.keys()].filter((name) => !overridden.includes(name));
+    const hint = isFolder(this.dir) ? "" : ` (no folder ${this.dir}: create it with processors/ or tools/ and restart to add your own)`;
+    if (served.length) log.info(`plugins: built in ${served.join(", ")}${hint}`);
   }
 
   /** Re-imports plugin files when they change (fs events, debounced per file). */
   watch(): void {
-    if (this.watcher) return;
+    if (this.watcher || !isFolder(this.dir)) return; // no folder: the built-in plugins serve, nothing to watch
     try {
       this.watcher = watch(this.dir, { recursive: true }, (_event, name) => {
         if (!name || !name.endsWith(".ts")) return;
@@ -117,7 +142,19 @@ export class PluginHost {
   }
 
   status(): PluginStatus[] {
-    return [...this.files.entries()]
+    const fromFolder = new Set([...this.files.values()].map((record) => record.plugin?.name));
+    const builtin = [...this.builtin.values()]
+      .filter((plugin) => !fromFolder.has(plugin.name))
+      .map((plugin) => ({
+        name: plugin.name,
+        kind: plugin.definition.kind,
+        file: plugin.file,
+        state: "active" as const,
+        version: plugin.version,
+        loaded_at: new Date(plugin.loadedAt).toISOString(),
+        last_error: null,
+      }));
+    const files = [...this.files.entries()]
       .map(([file, record]) => ({
         name: record.plugin?.name ?? null,
         kind: record.kind,
@@ -126,15 +163,16 @@ export class PluginHost {
         version: record.plugin?.version ?? null,
         loaded_at: record.plugin ? new Date(record.plugin.loadedAt).toISOString() : null,
         last_error: record.error ?? null,
-      }))
-      .sort((a, b) => a.file.localeCompare(b.file));
+      }));
+    return [...builtin, ...files].sort((a, b) => a.file.localeCompare(b.file));
   }
 
   /** Problems to report (sluice check): each failed file with its error. */
   problems(): string[] {
-    return this.status()
+    const failed = this.status()
       .filter((status) => status.state === "failed")
       .map((status) => `plugins/${status.file}: ${status.last_error}`);
+    return [...this.builtinProblems, ...failed];
   }
 
   /** A file was added, changed or removed. */
@@ -178,7 +216,8 @@ export class PluginHost {
   }
 
   private publish(): void {
-    const next = new Map<string, LoadedPlugin>();
+    // Built-in first, so a folder plugin of the same name replaces it (and removing that file brings it back).
+    const next = new Map<string, LoadedPlugin>(this.builtin);
     for (const record of this.files.values()) if (record.plugin) next.set(record.plugin.name, record.plugin);
     this.current = next;
   }
@@ -238,6 +277,14 @@ function pluginFiles(dir: string): string[] {
     for (const name of names) if (name.endsWith(".ts") && !name.endsWith(".d.ts")) files.push(join(dir, folder, name));
   }
   return files;
+}
+
+function isFolder(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function exists(file: string): boolean {

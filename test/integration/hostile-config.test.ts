@@ -1,10 +1,12 @@
 // Issue 15 items 20-23: the command line as a new operator meets it — every config problem at once, one clear
 // line for a bad flag or a busy port, the binary alone with its plugins, and a start-up that names dead backends.
-import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { describe, expect, test } from "bun:test";
+import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { spawnGateway } from "../support/gateway.ts";
+import { spawnScriptedUpstream } from "../support/scripted-upstream.ts";
+import { BUILTIN_PLUGINS } from "../../src/plugins/builtin.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const CLI = join(ROOT, "src/cli.ts");
@@ -71,4 +73,65 @@ describe("command line errors are one line and exit 2", () => {
       holder.stop(true);
     }
   });
+});
+
+describe("the shipped plugins are built in", () => {
+  test("every file under plugins/ is in BUILTIN_PLUGINS (a new shipped plugin cannot be forgotten)", () => {
+    const shipped = [...new Bun.Glob("{processors,tools,firewalls}/*.ts").scanSync(join(ROOT, "plugins"))].filter((f) => !f.endsWith(".d.ts")).sort();
+    expect(BUILTIN_PLUGINS.map((p) => p.file).sort()).toEqual(shipped);
+  });
+
+  test("the binary copied alone into an empty folder serves redact and search; a plugins folder overrides by name", async () => {
+    const build = Bun.spawnSync([process.execPath, "run", "build"], { cwd: ROOT });
+    expect(build.exitCode).toBe(0);
+    const alone = mkdtempSync(join(tmpdir(), "sluice-alone-"));
+    const binary = join(alone, "sluice");
+    copyFileSync(join(ROOT, "dist/sluice"), binary);
+    Bun.spawnSync(["chmod", "+x", binary]);
+
+    const upstream = await spawnScriptedUpstream();
+    const yaml = `server: {host: 127.0.0.1, port: 0}\nauth: {mode: none}\nbackends:\n  - {name: tool-user, url: ${upstream.url}/v1}\n  - {name: echo, url: ${upstream.url}/v1}\ntools:\n  search: {provider: local}\n`;
+    // spawnGateway runs in a fresh temp folder: no plugins/ next to the binary or in the working directory.
+    const gateway = await spawnGateway(yaml, { command: [binary] });
+    try {
+      const redacted = await fetch(`${gateway.url}/v1/chat/completions`, {
+        method: "POST",
+        body: JSON.stringify({ model: "echo", messages: [{ role: "user", content: "mail ann@example.com" }], inferada: { processors: ["redact"] } }),
+      });
+      expect(redacted.status).toBe(200);
+      expect(JSON.stringify((await upstream.requests()).at(-1)!.body)).toContain("[EMAIL_1]");
+
+      const searched = await fetch(`${gateway.url}/v1/chat/completions`, {
+        method: "POST",
+        body: JSON.stringify({ model: "tool-user", messages: [{ role: "user", content: 'call: search({"query":"refund"})' }], tools: [{ type: "search" }] }),
+      });
+      expect(searched.status).toBe(200);
+      const answer = (await searched.json()) as { tool_runs: { name: string }[] };
+      expect(answer.tool_runs.map((run) => run.name)).toEqual(["search"]);
+
+      const listed = (await (await fetch(`${gateway.url}/v1/plugins`)).json()) as { data: { name: string; file: string; state: string }[] };
+      expect(listed.data.find((p) => p.name === "redact")).toMatchObject({ file: "(built in) processors/redact.ts", state: "active" });
+      expect(gateway.logs()).toContain("plugins: built in");
+    } finally {
+      await gateway.stop();
+    }
+
+    // A folder plugin named redact replaces the built-in one; the other built-ins stay.
+    const folder = mkdtempSync(join(tmpdir(), "sluice-override-"));
+    Bun.spawnSync(["mkdir", "-p", join(folder, "processors")]);
+    writeFileSync(join(folder, "processors", "my_redact.ts"), `import { definePlugin } from "sluice/plugin";\nexport default definePlugin({ name: "redact", kind: "processor", post: (_ctx, text) => text + " [overridden]" });\n`);
+    const overridden = await spawnGateway(yaml, { command: [binary], args: ["--plugins", folder] });
+    try {
+      const answer = (await (
+        await fetch(`${overridden.url}/v1/chat/completions`, {
+          method: "POST",
+          body: JSON.stringify({ model: "echo", messages: [{ role: "user", content: "hi" }], inferada: { processors: ["redact", "spellcheck"], language: "en" } }),
+        })
+      ).json()) as { choices: { message: { content: string } }[] };
+      expect(answer.choices[0]!.message.content).toEndWith("[overridden]");
+    } finally {
+      await overridden.stop();
+      await upstream.stop();
+    }
+  }, 60_000);
 });
