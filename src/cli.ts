@@ -12,6 +12,7 @@ import pkg from "../package.json" with { type: "json" };
 import { KEY_PATTERN, SCOPES, type Scope } from "./auth/key-record.ts";
 import { publicKey } from "./api/keys.ts";
 import { PluginHost } from "./plugins/host.ts";
+import { accountsCommand } from "./cli-accounts.ts";
 
 const SHUTDOWN_GRACE_MS = 30_000;
 
@@ -38,6 +39,7 @@ async function keysCommand(options: Options) {
       const scopes = typeof v.scopes === "string" ? v.scopes.split(",").map((s) => s.trim()) : undefined;
       const unknown = scopes?.find((scope) => !(SCOPES as readonly string[]).includes(scope));
       if (unknown) fail(`--scopes: unknown scope '${unknown}' (known: ${SCOPES.join(", ")})`);
+      if (typeof v.account === "string" && !gateway.accounts.get(v.account)) fail(`--account: no account '${v.account}' (sluice accounts list shows them)`);
       const { key, secret } = gateway.keys.create({
         name: v.name,
         ...(scopes ? { scopes: scopes as Scope[] } : {}),
@@ -47,6 +49,7 @@ async function keysCommand(options: Options) {
         max_concurrent: number("max-concurrent"),
         budget_usd_daily: number("budget-daily"),
         budget_usd_monthly: number("budget-monthly"),
+        ...(typeof v.account === "string" ? { account_id: v.account } : {}),
       });
       console.log(JSON.stringify(publicKey(key, secret), null, 2));
       console.error("Store the key now: it is shown only once.");
@@ -68,6 +71,16 @@ async function keysCommand(options: Options) {
   }
 }
 
+/** `sluice accounts …` (cli-accounts.ts) on the gateway's store. */
+async function accountsOnStore(options: Options) {
+  const gateway = new Gateway(await loadOrExit(options.config), { dataDir: options.dataDir });
+  try {
+    accountsCommand(gateway, options.args, options.values, fail);
+  } finally {
+    gateway.close();
+  }
+}
+
 const USAGE = `sluice ${pkg.version} — self-hosted OpenAI-compatible LLM gateway
 
 usage:
@@ -76,7 +89,10 @@ usage:
   sluice openapi                    print the OpenAPI 3.1 document
   sluice keys create --name N [--scopes chat,embeddings,models,usage,admin] [--models a,b]
                      [--rpm N] [--tpm N] [--max-concurrent N] [--budget-daily USD] [--budget-monthly USD]
-  sluice keys list | revoke ID
+  sluice keys list | revoke ID          (keys create --account ID: the key spends that account's credits)
+  sluice accounts create --name N [--credits USD] [--models a,b] [--budget-daily USD] [--budget-monthly USD]
+  sluice accounts list | show ID | activate ID | deactivate ID
+  sluice accounts credit ID --amount USD [--note TEXT]   (negative takes credit away)
   sluice version
 
 environment: SLUICE_CONFIG, SLUICE_HOST, SLUICE_PORT, SLUICE_DATA_DIR, SLUICE_PLUGINS,
@@ -113,6 +129,10 @@ function parseArgsOrExit(argv: string[]) {
         "max-concurrent": { type: "string" },
         "budget-daily": { type: "string" },
         "budget-monthly": { type: "string" },
+        account: { type: "string" },
+        credits: { type: "string" },
+        amount: { type: "string" },
+        note: { type: "string" },
       },
     });
   } catch (error) {
@@ -238,6 +258,8 @@ async function main() {
       return;
     case "keys":
       return keysCommand(options);
+    case "accounts":
+      return accountsOnStore(options);
     case "version":
       console.log(pkg.version);
       return;

@@ -3,7 +3,7 @@
 // 403 for revoked keys and deactivated accounts, the open model list, seed 003's key body and base URL.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import OpenAI from "openai";
 import { spawnScriptedUpstream, type ScriptedUpstream } from "../support/scripted-upstream.ts";
 import { eventually, spawnGateway, type RunningGateway } from "../support/gateway.ts";
@@ -216,6 +216,31 @@ describe("statuses (seed 003)", () => {
     expect((await chat(key.key, "Qwen/Qwen3-14B")).status).toBe(403);
     const models = (await (await api("GET", "/v1/models", key.key)).json()) as { data: { id: string }[] };
     expect(models.data.map((m) => m.id)).toEqual(["echo"]);
+  });
+});
+
+describe("sluice accounts (CLI on the gateway's store)", () => {
+  const cli = (...args: string[]) => {
+    const result = Bun.spawnSync([process.execPath, resolve(import.meta.dir, "../../src/cli.ts"), ...args, "--config", gateway.configPath, "--data-dir", join(gateway.dir, "data")]);
+    return { code: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+  };
+
+  test("create, credit and deactivate take effect in the running gateway", async () => {
+    const made = cli("accounts", "create", "--name", "from-cli", "--credits", "2");
+    expect(made.code).toBe(0);
+    const account = JSON.parse(made.stdout) as Account;
+    expect(account.balance_usd).toBe(2);
+    const key = JSON.parse(cli("keys", "create", "--name", "cli-account-key", "--account", account.id).stdout) as { key: string; account_id: string };
+    expect(key.account_id).toBe(account.id);
+    expect((await chat(key.key)).status).toBe(402); // $2 cannot cover the worst case
+    expect(cli("accounts", "credit", account.id, "--amount", "100", "--note", "top-up").code).toBe(0);
+    expect((await chat(key.key)).status).toBe(200); // the balance is read from the store, so at once
+    expect(cli("accounts", "credit", account.id, "--amount=-1000").stderr).toContain("at most");
+    expect(cli("accounts", "list").stdout).toContain(account.id);
+    expect(cli("accounts", "deactivate", account.id).code).toBe(0);
+    await eventually(async () => ((await chat(key.key)).status === 403 ? true : undefined));
+    expect(cli("accounts", "show", "acct_nope").code).not.toBe(0);
+    expect(cli("keys", "create", "--name", "x", "--account", "acct_nope").stderr).toContain("no account");
   });
 });
 
