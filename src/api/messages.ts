@@ -5,7 +5,7 @@
 import type { Gateway } from "../gateway.ts";
 import type { ClientAddress } from "../client-ip.ts";
 import { GatewayError, asGatewayError, toErrorResponse } from "../errors.ts";
-import { requireModel, requireScope } from "../auth/authenticate.ts";
+import { requireModel, requireScope, type Principal } from "../auth/authenticate.ts";
 import { readJsonObject } from "../translate/read-json.ts";
 import { resolveTarget } from "../pipeline/resolve-target.ts";
 import { newContext } from "../pipeline/context.ts";
@@ -14,7 +14,7 @@ import { CountTokensRequest, MessagesRequest } from "../translate/schemas.ts";
 import { chatMessages, messagesToChat } from "../translate/messages-request.ts";
 import { messageOfCompletion, toAnthropicError } from "../translate/messages-answer.ts";
 import { messagesStream } from "../translate/messages-stream.ts";
-import { callChat, chatEvents, namedEventStream, passHeaders, type ChatEvent } from "../translate/chat-bridge.ts";
+import { callChat, chatEvents, ledgerRefusal, namedEventStream, passHeaders, type ChatEvent } from "../translate/chat-bridge.ts";
 import { declaredEndpoints, requireServedBy, servesNatively } from "../translate/backend-endpoints.ts";
 import { handlePassthrough } from "./passthrough.ts";
 
@@ -39,10 +39,12 @@ async function authorized(req: Request, gateway: Gateway, clientIp: ClientAddres
 }
 
 export async function createMessage(original: Request, gateway: Gateway, clientIp: ClientAddress): Promise<Response> {
+  let principal: Principal | undefined;
+  let raw: Record<string, unknown> | undefined;
   try {
     const req = withBearer(original);
-    await authorized(req, gateway, clientIp);
-    const raw = await readJsonObject(original, gateway.snapshot);
+    principal = await authorized(req, gateway, clientIp);
+    raw = await readJsonObject(original, gateway.snapshot);
     validateMessagesRequest(raw);
     const body = raw as MessagesRequest;
     requireServedBy(gateway.snapshot, body.model, "messages", "/v1/messages");
@@ -60,7 +62,9 @@ export async function createMessage(original: Request, gateway: Gateway, clientI
     const events = streamed ? chatEvents(answer.body!) : bufferedAsEvents((await answer.json()) as Record<string, unknown>);
     return new Response(namedEventStream(messagesStream(events, requestId, body), () => {}), { headers: passHeaders(answer, "text/event-stream; charset=utf-8") });
   } catch (thrown) {
-    return toAnthropicError(toErrorResponse(asGatewayError(thrown)));
+    const error = asGatewayError(thrown);
+    ledgerRefusal(gateway, original, "messages", error, principal, raw?.model);
+    return toAnthropicError(toErrorResponse(error));
   }
 }
 

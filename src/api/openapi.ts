@@ -15,6 +15,7 @@ import { docsRoutes } from "./swagger-assets.ts";
 import { ApiKeyObject, KeyCreateRequest, KeyUpdateRequest } from "../auth/key-record.ts";
 import { AccountCreateRequest, AccountObject, AccountUpdateRequest, CreditBalance, CreditRequest, CreditTransaction } from "../auth/account-record.ts";
 import { DASHBOARD_PATHS, dashboardParameters, dashboardSchemas } from "./dashboard-openapi.ts";
+import { GENERATION_PATHS, generationParameters, generationSchemas } from "../translate/openapi.ts";
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
@@ -427,7 +428,7 @@ export function openapiRoutes(exampleModel: () => string | undefined = () => und
 
 function buildDocument(exampleModel: string): OpenApiDocument {
   const paths: JsonObject = {};
-  for (const [path, methods] of Object.entries({ ...PATHS, ...DASHBOARD_PATHS })) {
+  for (const [path, methods] of Object.entries({ ...PATHS, ...GENERATION_PATHS, ...DASHBOARD_PATHS })) {
     paths[path] = Object.fromEntries(Object.entries(methods).map(([method, spec]) => [method, operation(spec, exampleModel)]));
   }
   return {
@@ -439,10 +440,10 @@ function buildDocument(exampleModel: string): OpenApiDocument {
     },
     servers: [{ url: "/" }],
     security: [{ bearerAuth: [] }],
-    tags: [...new Set(Object.values({ ...PATHS, ...DASHBOARD_PATHS }).flatMap((methods) => Object.values(methods).map((spec) => spec.tag)))].map((name) => ({ name })),
+    tags: [...new Set(Object.values({ ...PATHS, ...GENERATION_PATHS, ...DASHBOARD_PATHS }).flatMap((methods) => Object.values(methods).map((spec) => spec.tag)))].map((name) => ({ name })),
     paths,
     components: {
-      schemas: Object.fromEntries([...components, ...docOnlySchemas, ...dashboardSchemas].map((schema) => [String(schema.$id), toOpenApiSchema(schema)])),
+      schemas: Object.fromEntries([...components, ...docOnlySchemas, ...generationSchemas, ...dashboardSchemas].map((schema) => [String(schema.$id), toOpenApiSchema(schema)])),
       responses: Object.fromEntries(Object.entries(ERRORS).map(([status, [name, description]]) => [name, errorResponse(Number(status), description)])),
       parameters: {
         ModelId: {
@@ -457,6 +458,7 @@ function buildDocument(exampleModel: string): OpenApiDocument {
         AccountId: { name: "account_id", in: "path", required: true, description: "An account's id (acct_…).", schema: { type: "string" } },
         VectorDatabaseName: { name: "name", in: "path", required: true, description: "A vector database's name from vector_databases in the config.", schema: { type: "string" } },
         ...dashboardParameters,
+        ...generationParameters,
       },
       headers: Object.fromEntries(Object.entries(HEADERS).map(([name, description]) => [name, { description, schema: { type: "string" } }])),
       securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "inf_<40 letters and digits>", description: "A sluice API key (`sluice keys create`)." } },

@@ -12,7 +12,7 @@ import { ResponsesRequest } from "../translate/schemas.ts";
 import { responsesToChat, type ChatMessage } from "../translate/responses-request.ts";
 import { assistantMessage, outputItems, partsOfCompletion, responseObject, type AnswerParts } from "../translate/responses-answer.ts";
 import { responsesStream } from "../translate/responses-stream.ts";
-import { callChat, chatEvents, namedEventStream, passHeaders, type ChatEvent } from "../translate/chat-bridge.ts";
+import { callChat, chatEvents, ledgerRefusal, namedEventStream, passHeaders, type ChatEvent } from "../translate/chat-bridge.ts";
 import { responseStore } from "../store/responses.ts";
 import { forwardNative, servesNatively } from "./passthrough.ts";
 import { requireServedBy } from "../translate/backend-endpoints.ts";
@@ -26,10 +26,12 @@ async function principalOf(req: Request, gateway: Gateway, clientIp: ClientAddre
 }
 
 export async function createResponse(req: Request, gateway: Gateway, clientIp: ClientAddress): Promise<Response> {
+  let principal: Principal | undefined;
+  let raw: Record<string, unknown> | undefined;
   try {
     const snapshot = gateway.snapshot;
-    const principal = await principalOf(req, gateway, clientIp);
-    const raw = await readJsonObject(req, snapshot);
+    principal = await principalOf(req, gateway, clientIp);
+    raw = await readJsonObject(req, snapshot);
     validateResponsesRequest(raw);
     const body = raw as ResponsesRequest;
     if (servesNatively(snapshot, body.model, "responses")) return forwardNative(req, gateway, clientIp, "responses", raw);
@@ -46,9 +48,10 @@ export async function createResponse(req: Request, gateway: Gateway, clientIp: C
     const answer = await callChat(req, gateway, clientIp, chat);
     if (!answer.ok) return answer; // the chat pipeline's error is already OpenAI-shaped, as Responses errors are
     const requestId = answer.headers.get("x-request-id") ?? crypto.randomUUID();
+    const keyId = principal.key?.id ?? null;
     const remember = (response: Record<string, unknown>, parts: AnswerParts) => {
       if (body.store === false) return;
-      store.save(String(response.id), principal.key?.id ?? null, { response, messages: [...conversation, assistantMessage(parts)] }, retentionDays);
+      store.save(String(response.id), keyId, { response, messages: [...conversation, assistantMessage(parts)] }, retentionDays);
     };
     const streamed = answer.headers.get("content-type")?.startsWith("text/event-stream");
     if (!body.stream) {
@@ -62,7 +65,9 @@ export async function createResponse(req: Request, gateway: Gateway, clientIp: C
     const stream = namedEventStream(responsesStream(events, requestId, body, remember), () => {});
     return new Response(stream, { headers: passHeaders(answer, "text/event-stream; charset=utf-8") });
   } catch (thrown) {
-    return toErrorResponse(asGatewayError(thrown));
+    const error = asGatewayError(thrown);
+    ledgerRefusal(gateway, req, "responses", error, principal, raw?.model);
+    return toErrorResponse(error);
   }
 }
 

@@ -198,6 +198,7 @@ export const Model = T.Object(
     owned_by: T.String(),
     display_name: T.Optional(T.String()),
     description: T.Optional(T.String()),
+    endpoints: T.Optional(T.Array(T.String(), { description: "the APIs this model serves: chat, completions, embeddings, responses, messages, rerank, score, audio_transcriptions, tokenize, detokenize (backends[].endpoints)" })),
   },
   { $id: "Model", additionalProperties: true },
 );

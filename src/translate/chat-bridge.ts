@@ -4,6 +4,10 @@
 import type { Gateway } from "../gateway.ts";
 import type { ClientAddress } from "../client-ip.ts";
 import { handleChat } from "../pipeline/chat.ts";
+import { newContext, type Endpoint } from "../pipeline/context.ts";
+import { finishRequest } from "../pipeline/finish.ts";
+import type { GatewayError } from "../errors.ts";
+import type { Principal } from "../auth/authenticate.ts";
 
 /** Headers that describe the original body, not the synthesized one. */
 const BODY_HEADERS = ["content-length", "content-type", "transfer-encoding", "content-encoding"];
@@ -100,4 +104,15 @@ export function usageOf(value: unknown): { prompt: number; completion: number } 
 export async function chatError(response: Response): Promise<{ message: string; type: string; code: string | null; param: string | null }> {
   const parsed = (await response.json().catch(() => ({}))) as { error?: { message?: string; type?: string; code?: string | null; param?: string | null } };
   return { message: parsed.error?.message ?? `HTTP ${response.status}`, type: parsed.error?.type ?? "api_error", code: parsed.error?.code ?? null, param: parsed.error?.param ?? null };
+}
+
+/**
+ * The ledger row of a request refused before it reached the chat pipeline (no key, a body that does not
+ * translate), as the pipeline writes one for every request it refuses.
+ */
+export function ledgerRefusal(gateway: Gateway, req: Request, endpoint: Endpoint, error: GatewayError, principal: Principal | undefined, model: unknown): void {
+  const ctx = newContext(endpoint, req, gateway.snapshot);
+  ctx.principal = principal;
+  if (typeof model === "string") ctx.requestedModel = model.slice(0, 256);
+  finishRequest(ctx, gateway, { status: error.status, errorCode: error.reportedCode ?? error.code, usage: undefined, usageEstimated: false });
 }

@@ -140,3 +140,24 @@ describe("models and the ledger", () => {
     expect(rows[0]!.cost_micros).toBeGreaterThan(0);
   });
 });
+
+describe("OpenAPI", () => {
+  test("documents every new route and its schemas", async () => {
+    const doc = (await (await fetch(`${gateway.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { operationId: string }>>; components: { schemas: Record<string, unknown> } };
+    const operations = {
+      "/v1/responses": ["post", "createResponse"],
+      "/v1/responses/{response_id}": ["get", "getResponse"],
+      "/v1/messages": ["post", "createMessage"],
+      "/v1/messages/count_tokens": ["post", "countMessageTokens"],
+      "/v1/completions": ["post", "createCompletion"],
+      "/v1/rerank": ["post", "createRerank"],
+      "/v1/score": ["post", "createScore"],
+      "/v1/audio/transcriptions": ["post", "createTranscription"],
+      "/tokenize": ["post", "tokenize"],
+      "/detokenize": ["post", "detokenize"],
+    };
+    for (const [path, [method, id]] of Object.entries(operations)) expect(doc.paths[path]?.[method!]?.operationId).toBe(id!);
+    expect(doc.paths["/v1/responses/{response_id}"]?.delete?.operationId).toBe("deleteResponse");
+    for (const name of ["ResponsesRequest", "ResponseObject", "MessagesRequest", "MessageObject", "AnthropicError", "CompletionRequest", "CountTokensRequest"]) expect(doc.components.schemas).toHaveProperty(name);
+  });
+});

@@ -181,12 +181,14 @@ describe("errors, keys and the ledger", () => {
     await ownClient.responses.create({ model: "echo", input: "bill me" });
     const stream = await ownClient.responses.create({ model: "echo", input: "bill me too", stream: true });
     for await (const _ of stream) void _;
+    await ownClient.responses.create({ model: "echo", input: [{ type: "item_reference", id: "x" } as never] }).catch(() => {});
     await Bun.sleep(300);
     const db = new Database(join(gateway.dir, "data", "sluice.db"), { readonly: true });
-    const rows = db.query("SELECT status, stream, prompt_tokens, completion_tokens, cost_micros FROM ledger WHERE key_id = ? ORDER BY started_at").all(own.id) as { status: number; stream: number; completion_tokens: number; cost_micros: number }[];
+    const rows = db.query("SELECT endpoint, status, stream, prompt_tokens, completion_tokens, cost_micros FROM ledger WHERE key_id = ? ORDER BY started_at").all(own.id) as { endpoint: string; status: number; stream: number; completion_tokens: number; cost_micros: number }[];
     db.close();
-    expect(rows.map((r) => [r.status, r.stream])).toEqual([[200, 0], [200, 1]]);
-    expect(rows.every((r) => r.completion_tokens > 0 && r.cost_micros > 0)).toBe(true);
+    // answered requests are the chat pipeline's rows (handleChat writes them); a body that does not translate is the translator's
+    expect(rows.map((r) => [r.endpoint, r.status, r.stream])).toEqual([["chat", 200, 0], ["chat", 200, 1], ["responses", 400, 0]]);
+    expect(rows.slice(0, 2).every((r) => r.completion_tokens > 0 && r.cost_micros > 0)).toBe(true);
   });
 });
 
