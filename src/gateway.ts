@@ -5,7 +5,7 @@ import type { Database } from "bun:sqlite";
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Snapshot } from "./config/resolve.ts";
-import { labels, Metrics } from "./observability/metrics.ts";
+import { concurrencyMetrics, labels, Metrics } from "./observability/metrics.ts";
 import { HealthMonitor } from "./upstream/health.ts";
 import { openDatabase } from "./store/database.ts";
 import { KeyStore } from "./auth/key-store.ts";
@@ -69,7 +69,7 @@ export class Gateway {
       this.ledger.flush(); // rows still queued count too
       return spentMicrosSince(this.db, keyId, sinceMs);
     }, { store: this.accounts, credits: this.credits, budgets: new BudgetBook((accountId, sinceMs) => (this.credits.flush(), this.accounts.deductedSince(accountId, sinceMs))) });
-    this.metrics.addCollector(() => concurrencyMetrics(this.limits));
+    this.metrics.addCollector(() => concurrencyMetrics(this.limits.concurrency.stats(), this.current.server.metrics_auth));
     this.metrics.addCollector(() => breakerMetrics(this.routing));
     this.metrics.addCollector(() => ["# HELP sluice_ledger_pending Ledger rows waiting to be written.", "# TYPE sluice_ledger_pending gauge", `sluice_ledger_pending ${this.ledger.pending}`]);
   }
@@ -100,16 +100,6 @@ export class Gateway {
     this.credits.flush();
     this.db.close();
   }
-}
-
-function concurrencyMetrics(limits: Limits): string[] {
-  const out = ["# HELP sluice_concurrency_in_use max_concurrent slots held, by key or backend.", "# TYPE sluice_concurrency_in_use gauge"];
-  const waiting = ["# HELP sluice_concurrency_waiting Requests queued for a max_concurrent slot.", "# TYPE sluice_concurrency_waiting gauge"];
-  for (const s of limits.concurrency.stats()) {
-    out.push(`sluice_concurrency_in_use{${labels({ name: s.name })}} ${s.inUse}`);
-    waiting.push(`sluice_concurrency_waiting{${labels({ name: s.name })}} ${s.waiting}`);
-  }
-  return [...out, ...waiting];
 }
 
 function breakerMetrics(routing: RoutingState): string[] {

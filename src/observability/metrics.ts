@@ -1,5 +1,6 @@
 // Prometheus metrics kept in plain objects; the text format is rendered only when /metrics is scraped.
 // The hot path does one map lookup per request (series by route, model and backend) and a few increments.
+import type { SemaphoreStats } from "../limits/semaphore.ts";
 
 const LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
@@ -106,4 +107,27 @@ export function labels(values: Record<string, string>): string {
   return Object.entries(values)
     .map(([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`)
     .join(",");
+}
+
+/**
+ * max_concurrent slots by backend, and by key only when `perKey`: /metrics answers without a key unless
+ * server.metrics_auth puts it behind the admin scope, and key ids are not for anyone who can reach the port.
+ * Otherwise the keys' slots are summed into one series, name="keys".
+ */
+export function concurrencyMetrics(stats: readonly SemaphoreStats[], perKey: boolean): string[] {
+  const rows = new Map<string, { inUse: number; waiting: number }>();
+  for (const s of stats) {
+    const name = !perKey && s.name.startsWith("key:") ? "keys" : s.name;
+    const row = rows.get(name) ?? { inUse: 0, waiting: 0 };
+    row.inUse += s.inUse;
+    row.waiting += s.waiting;
+    rows.set(name, row);
+  }
+  const out = ["# HELP sluice_concurrency_in_use max_concurrent slots held, by backend and key (keys summed unless server.metrics_auth).", "# TYPE sluice_concurrency_in_use gauge"];
+  const waiting = ["# HELP sluice_concurrency_waiting Requests queued for a max_concurrent slot.", "# TYPE sluice_concurrency_waiting gauge"];
+  for (const [name, row] of rows) {
+    out.push(`sluice_concurrency_in_use{${labels({ name })}} ${row.inUse}`);
+    waiting.push(`sluice_concurrency_waiting{${labels({ name })}} ${row.waiting}`);
+  }
+  return [...out, ...waiting];
 }

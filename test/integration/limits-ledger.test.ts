@@ -81,7 +81,7 @@ describe("concurrency and queues", () => {
   test("requests beyond max_concurrent wait in FIFO order and report the wait", async () => {
     const { id, key } = await createKey({ name: "queued", max_concurrent: 1, queue_timeout_ms: 10_000 });
     const slow = chat(key, "slow"); // holds the slot ~1.5 s
-    await eventually(async () => ((await metric(`sluice_concurrency_in_use{name="key:${id}"}`)) === 1 ? true : undefined));
+    await eventually(async () => ((await metric(`sluice_concurrency_in_use{name="keys"}`)) === 1 ? true : undefined));
     const waiting = chat(key, "echo");
     const streamed = chat(key, "echo", { stream: true });
     const [first, second, third] = await Promise.all([slow, waiting, streamed]);
@@ -95,7 +95,7 @@ describe("concurrency and queues", () => {
   test("a queue wait past queue_timeout_ms → 429", async () => {
     const { id, key } = await createKey({ name: "impatient", max_concurrent: 1, queue_timeout_ms: 100 });
     const slow = chat(key, "slow");
-    await eventually(async () => ((await metric(`sluice_concurrency_in_use{name="key:${id}"}`)) === 1 ? true : undefined));
+    await eventually(async () => ((await metric(`sluice_concurrency_in_use{name="keys"}`)) === 1 ? true : undefined));
     const refused = await chat(key, "echo");
     expect(refused.status).toBe(429);
     const body = (await refused.json()) as { error: { code: string; message: string } };
@@ -144,7 +144,7 @@ describe("concurrency and queues", () => {
     };
     await Promise.all(Array.from({ length: 8 }, worker));
     const held = await eventually(async () => {
-      const inUse = await metric(`sluice_concurrency_in_use{name="key:${id}"}`);
+      const inUse = await metric(`sluice_concurrency_in_use{name="keys"}`);
       return inUse === 0 ? inUse : undefined;
     }, 10_000);
     expect(held).toBe(0);

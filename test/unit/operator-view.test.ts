@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { parseConfig } from "../../src/config/load.ts";
 import { Gateway } from "../../src/gateway.ts";
 import { listKeys, getKey } from "../../src/api/keys.ts";
+import { createApp } from "../../src/app.ts";
 
 const CONFIG = `
 auth: { mode: none }
@@ -23,5 +24,35 @@ describe("GET /v1/keys", () => {
     } finally {
       gateway.close();
     }
+  });
+});
+
+describe("/metrics", () => {
+  async function scrape(metricsAuth: boolean): Promise<{ text: string; keyId: string; status: number; admin: string }> {
+    const gateway = new Gateway(parseConfig(`${CONFIG}server: { metrics_auth: ${metricsAuth} }\n`, "test.yaml"));
+    try {
+      const { key } = gateway.keys.create({ name: "limited", max_concurrent: 2 });
+      const { secret: admin } = gateway.keys.create({ name: "ops", scopes: ["admin"] });
+      const release = await gateway.limits.concurrency.get(`key:${key.id}`, 2).acquire(1_000);
+      const app = createApp(gateway);
+      const response = await app.handle(new Request("http://sluice/metrics", { headers: metricsAuth ? { authorization: `Bearer ${admin}` } : {} }));
+      release();
+      return { text: await response.text(), keyId: key.id, status: response.status, admin };
+    } finally {
+      gateway.close();
+    }
+  }
+
+  test("no key ids in labels while /metrics answers without a key: keys' slots are summed", async () => {
+    const { text, keyId, status } = await scrape(false);
+    expect(status).toBe(200);
+    expect(text).not.toContain(keyId);
+    expect(text).toContain('sluice_concurrency_in_use{name="keys"} 1');
+  });
+
+  test("per-key series once server.metrics_auth puts /metrics behind the admin scope", async () => {
+    const { text, keyId, status } = await scrape(true);
+    expect(status).toBe(200);
+    expect(text).toContain(`sluice_concurrency_in_use{name="key:${keyId}"} 1`);
   });
 });
