@@ -6,6 +6,7 @@ import type { Gateway } from "./gateway.ts";
 import { handleChat } from "./pipeline/chat.ts";
 import { handleEmbeddings } from "./pipeline/embeddings.ts";
 import { noteClientIp } from "./client-ip.ts";
+import { GENERATION_ROUTES } from "./api/generation-routes.ts";
 
 /** Idle connections close after this; requests waiting on a model disable it for themselves. */
 const IDLE_TIMEOUT_S = 60;
@@ -32,6 +33,8 @@ export function startServer(gateway: Gateway, host: string, port: number): Serve
           return handleEmbeddings(req, gateway, () => server.requestIP(req)?.address);
         },
       },
+      // Responses, Messages, completions and the passthroughs: served like chat, off the framework's router.
+      ...Object.fromEntries(Object.entries(GENERATION_ROUTES).map(([path, handler]) => [path, { POST: (req: Request) => handler(req, gateway, () => server.requestIP(req)?.address) }])),
     },
     fetch: async (req) => {
       const address = server.requestIP(req)?.address;

@@ -17,6 +17,10 @@ const Pricing = T.Object(
   strict,
 );
 
+/** The APIs a backend can declare in `endpoints` (see BackendConfig). */
+export const BACKEND_ENDPOINTS = ["chat", "completions", "embeddings", "responses", "messages", "rerank", "score", "audio_transcriptions", "tokenize"] as const;
+export type BackendEndpoint = (typeof BACKEND_ENDPOINTS)[number];
+
 export const BackendConfig = T.Object(
   {
     name: T.String({ minLength: 1, description: "serving name clients put in `model`" }),
@@ -37,6 +41,13 @@ export const BackendConfig = T.Object(
     timeout_ms: T.Integer({ minimum: 1, default: 600_000, description: "buffered answer or stream headers" }),
     stream_idle_timeout_ms: T.Integer({ minimum: 1, default: 120_000, description: "longest gap between stream chunks" }),
     health_url: T.Optional(T.String()),
+    endpoints: T.Optional(
+      T.Array(T.Union(BACKEND_ENDPOINTS.map((name) => T.Literal(name))), {
+        uniqueItems: true,
+        description:
+          "APIs the engine serves itself (default chat, completions, embeddings). responses / messages: passed through instead of translated to chat; rerank, score, audio_transcriptions, tokenize (with /detokenize): passed through, refused for backends that do not list them",
+      }),
+    ),
   },
   strict,
 );
@@ -67,6 +78,7 @@ export const StorageConfig = T.Object(
   {
     url: T.Optional(T.String({ description: "sqlite:<file>; default sqlite:<data dir>/sluice.db" })),
     retention_days: T.Optional(T.Integer({ minimum: 1, description: "days raw ledger rows are kept (the request log); hourly and daily roll-ups keep their sums. Default: forever" })),
+    responses_retention_days: T.Integer({ minimum: 1, default: 30, description: "days stored Responses (store: true) stay readable and continuable with previous_response_id" }),
   },
   { ...strict, default: {} },
 );

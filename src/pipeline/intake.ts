@@ -6,12 +6,12 @@ import { requireModel, requireScope } from "../auth/authenticate.ts";
 import { expectObject, readJsonBody } from "./read-body.ts";
 import { resolveTarget } from "./resolve-target.ts";
 import { admit, needsAdmission } from "./admission.ts";
-import type { RequestContext } from "./context.ts";
+import { SCOPE_OF, type RequestContext } from "./context.ts";
 
 export async function intake(ctx: RequestContext, req: Request, gateway: Gateway, clientIp: ClientAddress, validate: (body: unknown) => void): Promise<Record<string, unknown>> {
   const pending = gateway.principal(req, clientIp, ctx.snapshot);
   const principal = (ctx.principal = pending instanceof Promise ? await pending : pending);
-  requireScope(principal, ctx.endpoint);
+  requireScope(principal, SCOPE_OF[ctx.endpoint]);
   const body = expectObject(await readJsonBody(req, ctx.snapshot.server.max_body_bytes));
   if (typeof body.model === "string") ctx.requestedModel = body.model; // so a 400 is still ledgered by model
   validate(body);
