@@ -37,6 +37,7 @@ export function startServer(gateway: Gateway, host: string, port: number): Serve
       ...Object.fromEntries(Object.entries(GENERATION_ROUTES).map(([path, handler]) => [path, { POST: (req: Request) => handler(req, gateway, () => server.requestIP(req)?.address) }])),
     },
     fetch: async (req) => {
+      req = withRoutableHost(req);
       const address = server.requestIP(req)?.address;
       const base = gateway.snapshot.server.base_path;
       const path = base ? pathUnderBase(req.url, base) : undefined;
@@ -72,4 +73,15 @@ function withPath(url: string, path: string): string {
   const parsed = new URL(url);
   parsed.pathname = path;
   return parsed.toString();
+}
+
+/**
+ * Elysia looks for the path from the URL's 11th character on (it assumes a host of 4 characters at least), so a
+ * short Host header (`Host: x`) would shift every path: such a request is re-addressed to localhost.
+ */
+function withRoutableHost(req: Request): Request {
+  const url = req.url;
+  const pathStart = url.indexOf("/", url.indexOf("//") + 2);
+  if (pathStart >= 11 || pathStart === -1) return req;
+  return new Request(`http://localhost${url.slice(pathStart)}`, req);
 }

@@ -12,6 +12,8 @@ export async function createSession(req: Request, gateway: Gateway, clientIp: Cl
   if (!req.headers.has("authorization")) {
     const body = (await readJsonBody(req, snapshot.server.max_body_bytes).catch(() => undefined)) as { api_key?: unknown } | undefined;
     if (typeof body?.api_key !== "string") throw new GatewayError("unauthorized", "send the key as 'Authorization: Bearer inf_…' or as {\"api_key\": \"inf_…\"}");
+    // A key is printable ASCII; anything else (a control character) could not even travel in a header.
+    if (!/^[\x21-\x7e]{1,200}$/.test(body.api_key)) throw new GatewayError("unauthorized", "invalid API key");
     authenticated = new Request(req.url, { headers: { authorization: `Bearer ${body.api_key}` } });
   }
   const { key } = await gateway.principal(authenticated, clientIp);

@@ -47,6 +47,8 @@ export interface AdmissionRequest {
   /** Upper bound of the prompt's tokens (for tpm and the budget reservation). */
   promptTokensBound: number;
   maxTokens: number | undefined;
+  /** Choices asked for (`n`): each may take maxTokens, so the reservations count them all. */
+  choices?: number;
   signal: AbortSignal | undefined;
 }
 
@@ -169,10 +171,15 @@ function checkRates(limits: Limits, key: ApiKey, request: AdmissionRequest, admi
     if (!decision.allowed) throw tooMany(`API key ${key.prefix}… is over its rpm limit of ${key.rpm} requests per minute`, decision.retryAfterMs, headers);
   }
   if (key.tpm) {
-    const decision = limits.tokens.take(key.id, key.tpm, request.promptTokensBound, now);
+    // The prompt's bound and the completion tokens it may take count now, so parallel requests cannot all pass a
+    // window that only their prompts fit; the real usage corrects it afterwards. A completion bound the client did
+    // not set is capped at what the window allows, so a lone request is never refused for it.
+    const completion = Math.min(completionBound(request), Math.max(0, key.tpm - request.promptTokensBound));
+    const tokens = request.promptTokensBound + completion;
+    const decision = limits.tokens.take(key.id, key.tpm, tokens, now);
     pushRateHeaders(headers, TOKEN_HEADERS, decision);
-    if (!decision.allowed) throw tooMany(`API key ${key.prefix}… is over its tpm limit of ${key.tpm} tokens per minute (this prompt counts up to ${request.promptTokensBound})`, decision.retryAfterMs, headers);
-    admission.tookTokens(request.promptTokensBound);
+    if (!decision.allowed) throw tooMany(`API key ${key.prefix}… is over its tpm limit of ${key.tpm} tokens per minute (this request counts up to ${tokens}: its prompt and max_tokens)`, decision.retryAfterMs, headers);
+    admission.tookTokens(tokens);
   }
   admission.headers = headers;
 }
@@ -198,8 +205,14 @@ function budgetLimits(key: ApiKey) {
 /** The most this request may cost: the dearest candidate's worst case plus what its side calls already spent. */
 function reservationMicros(request: AdmissionRequest): number {
   const backends = request.candidates ?? (request.backend ? [request.backend] : []);
-  const worstCase = Math.max(0, ...backends.map((backend) => worstCaseCostMicros(backend.pricing, request.promptTokensBound, request.maxTokens ?? backend.defaultMaxTokens, backend.timeoutMs)));
+  const choices = request.choices ?? 1;
+  const worstCase = Math.max(0, ...backends.map((backend) => worstCaseCostMicros(backend.pricing, request.promptTokensBound, (request.maxTokens ?? backend.defaultMaxTokens) * choices, backend.timeoutMs)));
   return worstCase + (request.spentMicros ?? 0);
+}
+
+/** Completion tokens the request may take over all its choices (the backend's default when max_tokens is unset). */
+function completionBound(request: AdmissionRequest): number {
+  return (request.maxTokens ?? request.backend?.defaultMaxTokens ?? 0) * (request.choices ?? 1);
 }
 
 function reserveBudget(limits: Limits, key: ApiKey, request: AdmissionRequest, admission: Admission): void {

@@ -21,7 +21,7 @@ import { chatCompletion, chatStream, clientClosed, ttftTimeout, type Completion 
 import { GatewayError } from "../errors.ts";
 import { relayStream } from "../sse/relay.ts";
 import { computeTimings } from "../observability/timings.ts";
-import { sseResponse, withHeaders } from "./response-headers.ts";
+import { closingUnread, sseResponse, withHeaders } from "./response-headers.ts";
 import { respondBuffered, routingEvent } from "./respond.ts";
 import { hookReports, postProcess, runPreHooks } from "./answer-hooks.ts";
 import { refuseSpentBudget } from "./admission.ts";
@@ -49,7 +49,7 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp: Clien
     const tools = body.tools !== undefined ? platformTools(ctx, gateway, body) : undefined;
     const chosen = chooseTarget(ctx, gateway, req.headers);
     const target = chosen instanceof Promise ? await chosen : chosen;
-    const queued = admitRequest(ctx, gateway, maxTokensOf(body));
+    const queued = admitRequest(ctx, gateway, maxTokensOf(body), body.n);
     if (queued) await queued;
     const request = new UpstreamRequest(body, ctx.stream);
     const loop = tools && new ToolLoop(ctx, gateway, tools, request);
@@ -65,7 +65,7 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp: Clien
   } catch (thrown) {
     const error = asGatewayError(thrown);
     finishRequest(ctx, gateway, { status: error.status, errorCode: error.reportedCode ?? error.code, usage: undefined, usageEstimated: false });
-    return toErrorResponse(error, ctx.requestId);
+    return closingUnread(req, toErrorResponse(error, ctx.requestId));
   } finally {
     if (!streaming) gateway.metrics.inFlight--;
   }

@@ -14,7 +14,7 @@ import type { Backend } from "../config/resolve.ts";
 import { beginAttempt, dispatchPlanned } from "./dispatch.ts";
 import { planBalancer } from "../routing/plan.ts";
 import { embed, type Embeddings } from "../upstream/client.ts";
-import { jsonResponse, withHeaders } from "./response-headers.ts";
+import { closingUnread, jsonResponse, withHeaders } from "./response-headers.ts";
 
 const validateEmbeddingRequest = compileValidator(EmbeddingRequest);
 
@@ -42,7 +42,7 @@ export async function handleEmbeddings(req: Request, gateway: Gateway, clientIp:
   } catch (thrown) {
     const error = asGatewayError(thrown);
     finishRequest(ctx, gateway, { status: error.status, errorCode: error.reportedCode ?? error.code, usage: undefined, usageEstimated: false });
-    return toErrorResponse(error, ctx.requestId);
+    return closingUnread(req, toErrorResponse(error, ctx.requestId));
   }
 }
 

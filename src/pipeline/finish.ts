@@ -1,5 +1,6 @@
 // Last stage of every request, success or failure: settle what admission took (tpm, budget, slots), price the
-// request, queue its ledger row (written off the request path) and record metrics. Runs exactly once.
+// request, queue its ledger row (written off the request path; not for unauthenticated refusals) and record
+// metrics. Runs exactly once.
 import type { Gateway } from "../gateway.ts";
 import type { RequestContext, TokenUsage } from "./context.ts";
 import { costOf } from "../billing/cost.ts";
@@ -48,7 +49,9 @@ export function finishRequest(ctx: RequestContext, gateway: Gateway, outcome: Ou
   endAttempt(ctx, gateway, outcome.status, outcome.errorCode);
   ctx.processors?.release();
 
-  gateway.ledger.append({
+  // A request refused before anyone was authenticated is counted in the metrics, not written to the ledger:
+  // otherwise traffic without a key would grow the disk at the rate anyone can send it.
+  if (outcome.status !== 401 || ctx.principal) gateway.ledger.append({
     requestId: ctx.requestId,
     keyId: ctx.principal?.key?.id ?? null,
     model: ctx.requestedModel || "unknown",

@@ -8,12 +8,16 @@ import { resolveTarget } from "./resolve-target.ts";
 import { admit, needsAdmission } from "./admission.ts";
 import { SCOPE_OF, type RequestContext } from "./context.ts";
 
+/** Longest `model` the ledger keeps for a request that failed validation (the schema allows this much). */
+const MAX_ID_CHARS = 256;
+
 export async function intake(ctx: RequestContext, req: Request, gateway: Gateway, clientIp: ClientAddress, validate: (body: unknown) => void): Promise<Record<string, unknown>> {
   const pending = gateway.principal(req, clientIp, ctx.snapshot);
   const principal = (ctx.principal = pending instanceof Promise ? await pending : pending);
   requireScope(principal, SCOPE_OF[ctx.endpoint]);
-  const body = expectObject(await readJsonBody(req, ctx.snapshot.server.max_body_bytes));
-  if (typeof body.model === "string") ctx.requestedModel = body.model; // so a 400 is still ledgered by model
+  const body = expectObject(await readJsonBody(req, ctx.snapshot.server.max_body_bytes, ctx.snapshot.server.body_timeout_ms));
+  // So a 400 is still ledgered by model; cut, because a body may hold megabytes there.
+  if (typeof body.model === "string") ctx.requestedModel = body.model.slice(0, MAX_ID_CHARS);
   validate(body);
   ctx.body = body;
   ctx.requestedModel = body.model as string;
@@ -23,11 +27,11 @@ export async function intake(ctx: RequestContext, req: Request, gateway: Gateway
 }
 
 /** Limits, budget and queue (see admission.ts). Returns a promise only when the request has to queue. */
-export function admitRequest(ctx: RequestContext, gateway: Gateway, maxTokens: number | undefined): Promise<void> | undefined {
+export function admitRequest(ctx: RequestContext, gateway: Gateway, maxTokens: number | undefined, choices?: number): Promise<void> | undefined {
   const key = ctx.principal?.key ?? null;
   const backend = ctx.plan ? ctx.plan.candidates[0] : ctx.backend;
   if (!needsAdmission(key, backend)) return undefined;
-  const admitted = admit(gateway.limits, { key, backend, candidates: ctx.plan?.candidates, spentMicros: ctx.sideCostMicros, promptTokensBound: ctx.promptTokensBound, maxTokens, signal: ctx.clientSignal });
+  const admitted = admit(gateway.limits, { key, backend, candidates: ctx.plan?.candidates, spentMicros: ctx.sideCostMicros, promptTokensBound: ctx.promptTokensBound, maxTokens, choices, signal: ctx.clientSignal });
   if (!(admitted instanceof Promise)) {
     ctx.admission = admitted;
     return undefined;

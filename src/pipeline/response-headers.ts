@@ -42,3 +42,12 @@ export function withHeaders(response: Response, admission: Admission | undefined
   if (admission.queuedMs > 0) response.headers.set("x-inferada-queued-ms", String(admission.queuedMs));
   return response;
 }
+
+/**
+ * An error answered before the request's body was read (refused on its headers, or cut at the body deadline) closes
+ * the connection: what the client still sends would otherwise keep it open, a slot anyone could hold without a key.
+ */
+export function closingUnread(req: Request, response: Response): Response {
+  if (!req.bodyUsed) response.headers.set("connection", "close");
+  return response;
+}
