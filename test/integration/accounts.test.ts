@@ -148,6 +148,23 @@ describe("credits", () => {
     expect((await api("GET", "/v1/credits/transactions?limit=0", key.key)).status).toBe(400);
   });
 
+  test("embeddings reserve and deduct the same way", async () => {
+    const account = await newAccount({ name: "embedder", initial_credits_usd: 1000 });
+    const key = await newKey({ name: "embed-key", account_id: account.id });
+    const client = new OpenAI({ apiKey: key.key, baseURL: `${gateway.url}/v1` });
+    const result = await client.embeddings.create({ model: "echo", input: ["one two", "three"] });
+    expect(result.data.length).toBe(2);
+    const costs = await eventually(() => {
+      const map = ledgerCosts([key.id]);
+      return map.size === 1 ? map : undefined;
+    });
+    const [requestId, micros] = [...costs.entries()][0]!;
+    expect(micros).toBeGreaterThan(0);
+    const deduction = (await transactions(account.id)).data.find((t) => t.kind === "deduction")!;
+    expect(deduction.request_id).toBe(requestId);
+    expect(Math.round(-deduction.amount_usd * 1e6)).toBe(micros);
+  });
+
   test("402 insufficient_credits when the balance cannot cover the worst case, saying the balance and the reservation", async () => {
     const account = await newAccount({ name: "poor", initial_credits_usd: 5 });
     const key = await newKey({ name: "poor-key", account_id: account.id });
