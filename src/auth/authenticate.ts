@@ -65,7 +65,8 @@ export class Authenticator {
   }
 
   private findBearerKey(authorization: string): ApiKey {
-    const secret = authorization.startsWith("Bearer ") ? authorization.slice(7).trim() : "";
+    // The scheme is case-insensitive (RFC 9110): `bearer …` is as good as `Bearer …`.
+    const secret = /^bearer /i.test(authorization) ? authorization.slice(7).trim() : "";
     const key = secret ? this.keys.findBySecret(secret) : undefined;
     if (!key) throw new GatewayError("unauthorized", "invalid API key: send 'Authorization: Bearer inf_…' with a key from POST /v1/keys or `sluice keys create`");
     return key;

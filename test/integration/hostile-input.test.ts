@@ -178,6 +178,11 @@ firewalls:
     expect(chatGet.headers.get("allow")).toBe("POST");
   });
 
+  test("the bearer scheme is case-insensitive", async () => {
+    const response = await app.handle(new Request("http://sluice.test/v1/keys", { headers: { authorization: `bearer ${ADMIN}` } }));
+    expect(response.status).toBe(200);
+  });
+
   test("a session request with a control character in the key is a plain 401", async () => {
     const response = await app.handle(new Request("http://sluice.test/v1/auth/session", { method: "POST", body: JSON.stringify({ api_key: "inf_\u0001abc" }) }));
     expect(response.status).toBe(401);
