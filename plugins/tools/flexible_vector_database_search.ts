@@ -2,7 +2,7 @@
 // by meaning. With a `query` in the request's tool object it searches before the first model call and gives the
 // model the results as context; the model may also search itself.
 //   tools: [{type: "flexible_vector_database_search", vector_database: "support-kb", query?: "...", top_k?: 5, filter?: {...}}]
-import { definePlugin, t, type ToolContext } from "sluice/plugin";
+import { definePlugin, MAX_FILTER_KEYS, t, type ToolContext } from "sluice/plugin";
 
 const DEFAULT_TOP_K = 5;
 
@@ -14,6 +14,19 @@ export default definePlugin({
     query: t.String({ description: "what to look for" }),
     top_k: t.Optional(t.Integer({ minimum: 1, maximum: 50 })),
   }),
+  checkRequest(request, platform) {
+    const database = request.vector_database;
+    const configured = platform.vectorDatabases.join(", ") || "none (vector_databases in the config)";
+    if (typeof database !== "string" || !database) return `vector_database: name one of the configured vector databases: ${configured}`;
+    if (!platform.vectorDatabases.includes(database)) return `vector_database: no vector database '${database.slice(0, 64)}'; configured: ${configured}`;
+    const filter = request.filter;
+    if (filter === undefined || filter === null) return undefined;
+    if (typeof filter !== "object" || Array.isArray(filter)) return "filter: expected an object of metadata key → value";
+    const entries = Object.entries(filter);
+    if (entries.length > MAX_FILTER_KEYS) return `filter: at most ${MAX_FILTER_KEYS} metadata keys, got ${entries.length}`;
+    const bad = entries.find(([, value]) => !["string", "number", "boolean"].includes(typeof value));
+    return bad ? `filter.${bad[0].slice(0, 64)}: expected a string, number or boolean` : undefined;
+  },
   async before(ctx) {
     const query = ctx.request.query;
     return typeof query === "string" && query.trim() ? search(ctx, query, undefined) : undefined;

@@ -59,6 +59,8 @@ export function platformTools(ctx: RequestContext, gateway: Gateway, body: Recor
     if (allowed && !allowed.includes(type)) {
       throw new GatewayError("forbidden", `API key ${ctx.principal!.key!.prefix}… may not use the ${type} tool (its tools: ${allowed.join(", ") || "none"})`, { param: `tools[${i}]` });
     }
+    const problem = plugin.definition.checkRequest?.(tool, { vectorDatabases: [...ctx.snapshot.vectorDatabases.keys()] });
+    if (problem) throw new GatewayError("invalid_request", `tools[${i}].${problem}`, { param: `tools[${i}]` });
     tools.set(type, { plugin, request: tool });
     offered.push({ type: "function", function: { name: type, description: plugin.definition.description ?? type, parameters: plugin.definition.parameters } });
   });

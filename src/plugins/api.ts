@@ -13,6 +13,7 @@ export { textOf } from "../pipeline/template.ts";
 export { findPii, PII_KINDS, type PiiKind, type PiiMatch } from "../detectors/pii.ts";
 export { correctSpelling, isSpellLanguage, SPELLCHECK_LANGUAGES, type SpellLanguage } from "../detectors/spellcheck.ts";
 export { detectInjection, type InjectionVerdict } from "../detectors/injection.ts";
+export { MAX_FILTER_KEYS } from "../vector/store.ts";
 
 export type PluginKind = "processor" | "tool" | "firewall";
 
@@ -76,6 +77,11 @@ export interface PlatformServices {
   ): Promise<{ document_id: string; chunk: number; text: string; score: number; metadata: Record<string, unknown> }[]>;
 }
 
+/** What a tool's `checkRequest` may look at: the names the config declares. */
+export interface PlatformInfo {
+  readonly vectorDatabases: readonly string[];
+}
+
 export interface ToolContext {
   readonly requestId: string;
   readonly key: { readonly id: string; readonly name: string } | null;
@@ -119,6 +125,11 @@ export interface PluginDefinition<Config extends TSchema = TSchema> {
   parameters?: TSchema;
   /** Tools: runs one call the model made. A throw is given to the model as the tool's error text. */
   run?(ctx: ToolContext, args: Record<string, unknown>): Promise<ToolOutput>;
+  /**
+   * Tools: checks the request's own tool object when the request arrives, before any model call; a returned
+   * problem is a 400 naming `tools[i]` (e.g. a vector database the config does not declare).
+   */
+  checkRequest?(request: Readonly<Record<string, unknown>>, platform: PlatformInfo): string | undefined;
   /** Tools: runs before the first model call when it returns something (e.g. a query given in the request); its text becomes context. */
   before?(ctx: ToolContext): Promise<ToolOutput | undefined>;
 }

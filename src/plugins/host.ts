@@ -250,6 +250,7 @@ export function checkDefinition(value: unknown, kind: PluginKind): PluginDefinit
     if (typeof definition.run !== "function") throw new Error("run: a tool needs run(ctx, args)");
     if (!isSchema(definition.parameters)) throw new Error("parameters: a tool needs a TypeBox schema of its arguments (t.Object({...}))");
     if (definition.before !== undefined && typeof definition.before !== "function") throw new Error("before: expected a function");
+    if (definition.checkRequest !== undefined && typeof definition.checkRequest !== "function") throw new Error("checkRequest: expected a function");
   }
   if (definition.config !== undefined && !isSchema(definition.config)) throw new Error("config: expected a TypeBox schema (t.Object({...}))");
   if (definition.failure !== undefined && definition.failure !== "open" && definition.failure !== "closed") throw new Error('failure: expected "open" or "closed"');

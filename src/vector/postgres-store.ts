@@ -4,7 +4,7 @@
 import { SQL } from "bun";
 import { createHash } from "node:crypto";
 import { GatewayError } from "../errors.ts";
-import { chunkText, type Embedder, type SearchOptions, type VectorDocumentInput, type VectorHit } from "./store.ts";
+import { checkFilterSize, chunkText, type Embedder, type SearchOptions, type VectorDocumentInput, type VectorHit } from "./store.ts";
 
 const EMBED_BATCH_SIZE = 64;
 
@@ -77,6 +77,7 @@ export class PostgresVectorStore {
   }
 
   async search(query: string, embed: Embedder, options: SearchOptions): Promise<VectorHit[]> {
+    checkFilterSize(options.filter);
     const counts = await this.count();
     if (!counts.chunks) return [];
     const [vector] = await embed([query]);

@@ -53,6 +53,14 @@ const DEFAULT_CHUNK_CHARS = 800;
 const DEFAULT_CHUNK_OVERLAP = 100;
 const EMBED_BATCH_SIZE = 64;
 const MAX_TOP_K = 4096; // vec0's own limit on k
+/** A filter is one INTERSECT term per key; SQLite refuses more than 500 terms, and nobody means that many. */
+export const MAX_FILTER_KEYS = 64;
+
+/** The same limit for every store, with a message that says what to change (never the database's own text). */
+export function checkFilterSize(filter: Record<string, unknown> | undefined): void {
+  const keys = Object.keys(filter ?? {}).length;
+  if (keys > MAX_FILTER_KEYS) throw new GatewayError("invalid_request", `filter: at most ${MAX_FILTER_KEYS} metadata keys, got ${keys}`, { param: "filter" });
+}
 const STORE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/; // as vector_databases[].name in the config
 const MAX_ID_CHARS = 256;
 
@@ -205,6 +213,7 @@ export class SqliteVectorStore {
     if (!Number.isInteger(topK) || topK < 1 || topK > MAX_TOP_K) {
       throw new GatewayError("invalid_request", `topK must be an integer from 1 to ${MAX_TOP_K}, got ${topK}`);
     }
+    checkFilterSize(options.filter);
     const filter = Object.entries(options.filter ?? {});
     for (const [key, value] of filter) checkMetadataValue(`filter.${key}`, value);
     const dimensions = this.dimensions();
