@@ -49,6 +49,11 @@ export interface AdmissionRequest {
   maxTokens: number | undefined;
   /** Choices asked for (`n`): each may take maxTokens, so the reservations count them all. */
   choices?: number;
+  /**
+   * Model calls the request may make (a platform tool loop's rounds, tools.max_rounds): an account's credits
+   * reserve each one's worst case, so a loop's later rounds are paid from its own reservation.
+   */
+  modelCalls?: number;
   signal: AbortSignal | undefined;
 }
 
@@ -229,7 +234,8 @@ function reserveBudget(limits: Limits, key: ApiKey, request: AdmissionRequest, a
 
 /** The account's budgets (429, as a key's) and then its credits (402), both holding the same worst case. */
 function reserveCredits(accounts: AccountLimits, key: ApiKey, accountId: string, request: AdmissionRequest, admission: Admission): void {
-  const amount = reservationMicros(request);
+  const calls = request.modelCalls ?? 1;
+  const amount = calls > 1 ? (reservationMicros(request) - (request.spentMicros ?? 0)) * calls + (request.spentMicros ?? 0) : reservationMicros(request);
   const account = accounts.store.get(accountId);
   let budget: Reservation | undefined;
   if (account && (account.budget_usd_daily !== null || account.budget_usd_monthly !== null)) {

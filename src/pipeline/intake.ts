@@ -26,12 +26,19 @@ export async function intake(ctx: RequestContext, req: Request, gateway: Gateway
   return body;
 }
 
+/** A request offering platform tools may call the model once per tool round (credits reserve them all). */
+function platformToolRounds(ctx: RequestContext): number | undefined {
+  const tools = ctx.body.tools;
+  if (!Array.isArray(tools) || !tools.some((tool) => (tool as { type?: unknown } | null)?.type !== "function")) return undefined;
+  return ctx.snapshot.raw.tools.max_rounds;
+}
+
 /** Limits, budget and queue (see admission.ts). Returns a promise only when the request has to queue. */
 export function admitRequest(ctx: RequestContext, gateway: Gateway, maxTokens: number | undefined, choices?: number): Promise<void> | undefined {
   const key = ctx.principal?.key ?? null;
   const backend = ctx.plan ? ctx.plan.candidates[0] : ctx.backend;
   if (!needsAdmission(key, backend)) return undefined;
-  const admitted = admit(gateway.limits, { key, backend, candidates: ctx.plan?.candidates, spentMicros: ctx.sideCostMicros, promptTokensBound: ctx.promptTokensBound, maxTokens, choices, signal: ctx.clientSignal });
+  const admitted = admit(gateway.limits, { key, backend, candidates: ctx.plan?.candidates, spentMicros: ctx.sideCostMicros, promptTokensBound: ctx.promptTokensBound, maxTokens, choices, modelCalls: platformToolRounds(ctx), signal: ctx.clientSignal });
   if (!(admitted instanceof Promise)) {
     ctx.admission = admitted;
     return undefined;

@@ -4,6 +4,11 @@ import { describe, expect, test } from "bun:test";
 import { openDatabase } from "../../src/store/database.ts";
 import { AccountStore } from "../../src/store/accounts.ts";
 import { CreditBook, isCreditDenial, type CreditHold } from "../../src/billing/credits.ts";
+import { BudgetBook } from "../../src/limits/budget.ts";
+import { Limits, admit, type Admission } from "../../src/pipeline/admission.ts";
+import { DEFAULT_SETTINGS, type ApiKey } from "../../src/auth/key-record.ts";
+import type { Backend } from "../../src/config/resolve.ts";
+import { GatewayError } from "../../src/errors.ts";
 
 function book(depositMicros: number) {
   const store = new AccountStore(openDatabase(":memory:"));
@@ -76,5 +81,46 @@ describe("CreditBook", () => {
     const rows = store.transactions({ accountId: id, limit: 10, hourly: true });
     expect(rows.map((r) => [r.kind, r.amount_micros, r.requests ?? null])).toEqual([["deduction", -35, 5], ["deposit", 1000, null]]);
     expect(store.deductedSince(id, 0)).toBe(35);
+  });
+});
+
+describe("admission against an account", () => {
+  // $1 per output token, no prompt price: a request's worst case is max_tokens dollars (in micros: × 1e6).
+  const backend = { id: "priced", pricing: { outputPerMtokUsd: 1_000_000 }, defaultMaxTokens: 0, timeoutMs: 1_000 } as unknown as Backend;
+
+  function setup(depositMicros: number) {
+    const { store, credits, id } = book(depositMicros);
+    const limits = new Limits(() => 0, { store, credits, budgets: new BudgetBook(() => 0) });
+    const key: ApiKey = { ...DEFAULT_SETTINGS, name: "k", id: "key-1", prefix: "inf_test", created_at: 0, revoked_at: null, account_id: id };
+    const request = (maxTokens: number, modelCalls?: number) => ({ key, backend, promptTokensBound: 10, maxTokens, modelCalls, signal: undefined });
+    return { limits, credits, id, request };
+  }
+
+  const refusal = (run: () => unknown) => {
+    try {
+      run();
+    } catch (error) {
+      return error as GatewayError;
+    }
+    throw new Error("admitted");
+  };
+
+  test("reserves the worst case, refuses with 402 beyond the available credit, settles to the real cost", () => {
+    const { limits, credits, id, request } = setup(10_000_000);
+    const admitted = admit(limits, request(6)) as Admission;
+    expect(credits.state(id).reservedMicros).toBe(6_000_000);
+    const error = refusal(() => admit(limits, request(6)));
+    expect([error.code, error.status]).toEqual(["insufficient_credits", 402]);
+    admitted.finish(3, 2_000_000, "req-1");
+    expect(credits.state(id)).toEqual({ balanceMicros: 8_000_000, reservedMicros: 0, availableMicros: 8_000_000 });
+  });
+
+  test("a platform tool loop reserves every round's worst case", () => {
+    const { limits, credits, id, request } = setup(10_000_000);
+    expect(refusal(() => admit(limits, request(3, 4))).code).toBe("insufficient_credits"); // 4 rounds × $3 > $10
+    const admitted = admit(limits, request(2, 4)) as Admission;
+    expect(credits.state(id).reservedMicros).toBe(8_000_000);
+    admitted.finish(undefined, 0);
+    expect(credits.state(id).reservedMicros).toBe(0);
   });
 });
