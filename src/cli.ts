@@ -12,6 +12,7 @@ import pkg from "../package.json" with { type: "json" };
 import { KEY_PATTERN, SCOPES, type Scope } from "./auth/key-record.ts";
 import { publicKey } from "./api/keys.ts";
 import { PluginHost } from "./plugins/host.ts";
+import { reportBackends } from "./startup-report.ts";
 import { accountsCommand } from "./cli-accounts.ts";
 
 const SHUTDOWN_GRACE_MS = 30_000;
@@ -213,6 +214,7 @@ async function serve(options: Options) {
   ownPorts.push(server.port!);
   const watcher = watchConfig(options.config, () => loadConfigFile(options.config, process.env, ownPorts), () => gateway.snapshot, (next) => gateway.replaceSnapshot(next));
   log.info(`sluice ${pkg.version} listening on http://${server.hostname}:${server.port} (config ${options.config}, ${snapshot.backends.size} backends)`);
+  void reportBackends(snapshot, gateway.health, options.config, `http://${server.hostname}:${server.port}`);
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;

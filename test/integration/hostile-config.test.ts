@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { spawnGateway } from "../support/gateway.ts";
+import { eventually, spawnGateway } from "../support/gateway.ts";
 import { spawnScriptedUpstream } from "../support/scripted-upstream.ts";
 import { BUILTIN_PLUGINS } from "../../src/plugins/builtin.ts";
 
@@ -134,4 +134,19 @@ describe("the shipped plugins are built in", () => {
       await upstream.stop();
     }
   }, 60_000);
+});
+
+describe("start-up with no engine", () => {
+  test("names the unreachable backends (credentials masked) and how to point at an engine", async () => {
+    const gateway = await spawnGateway("auth: {mode: none}\nbackends:\n  - {name: local-model, url: 'http://admin:hunter2@127.0.0.1:9/v1'}\n", { args: ["--plugins", join(dir, "no-plugins")] });
+    try {
+      const line = await eventually(() => gateway.logs().split("\n").find((l) => l.includes("not reachable")));
+      expect(line).toContain("local-model (http://***:***@127.0.0.1:9/v1)");
+      expect(line).toContain("LOCAL_ENGINE_URL");
+      expect(line).toContain("/readyz");
+      expect(gateway.logs()).not.toContain("hunter2");
+    } finally {
+      await gateway.stop();
+    }
+  });
 });
