@@ -49,7 +49,7 @@ export class Authenticator {
     if (key.allowed_ips && !this.ipAllowed(key, clientIp)) {
       throw new GatewayError("forbidden", `API key ${key.prefix}… may not be used from ${clientIp ?? "an unknown address"}; its allowed_ips do not include it`);
     }
-    return key.account_id === null ? { key } : this.withAccount(key, key.account_id);
+    return key.account_id == null ? { key } : this.withAccount(key, key.account_id);
   }
 
   private withAccount(key: ApiKey, accountId: string): Principal {

@@ -115,7 +115,7 @@ export class Admission {
 
 /** Nothing to limit (no key limits, no backend max_concurrent): no admission object, no promise. */
 export function needsAdmission(key: ApiKey | null, backend: Backend | undefined): boolean {
-  return backend?.maxConcurrent !== undefined || (key !== null && (key.account_id !== null || key.rpm !== null || key.tpm !== null || key.max_concurrent !== null || key.budget_usd_daily !== null || key.budget_usd_monthly !== null));
+  return backend?.maxConcurrent !== undefined || (key !== null && (key.account_id != null || key.rpm !== null || key.tpm !== null || key.max_concurrent !== null || key.budget_usd_daily !== null || key.budget_usd_monthly !== null));
 }
 
 /** Synchronous unless a max_concurrent slot is taken and the request has to queue for it. */
