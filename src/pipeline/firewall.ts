@@ -5,6 +5,7 @@ import { GatewayError } from "../errors.ts";
 import type { Gateway } from "../gateway.ts";
 import { addSideCost, type RequestContext } from "./context.ts";
 import { screenConversation } from "../firewall/screen.ts";
+import type { Message } from "../plugins/api.ts";
 import { OutputScreen } from "../firewall/output.ts";
 
 export async function runFirewall(ctx: RequestContext, gateway: Gateway, body: Record<string, unknown>): Promise<void> {
@@ -31,4 +32,36 @@ export async function runFirewall(ctx: RequestContext, gateway: Gateway, body: R
   }
   body.messages = messages;
   if (firewall.outputWindowChars !== undefined) ctx.outputScreen = new OutputScreen(firewall, firewall.outputWindowChars);
+}
+
+const VERDICT_RANK = { allowed: 0, flagged: 1, redacted: 2, blocked: 3 } as const;
+
+/**
+ * Text the gateway adds to the conversation (platform tools' results, a tool's `before` context) is screened by
+ * the request's firewall like the client's own: a fetched page can carry an injection or a secret as well as a
+ * prompt can. A block withholds that text from the model (the request goes on without it); a redact masks it.
+ * What fired is reported with the request's verdict as `tool:<rule>`.
+ */
+export async function screenAddedMessages(ctx: RequestContext, gateway: Gateway, messages: Message[]): Promise<Message[]> {
+  const outcome = ctx.firewall;
+  const firewall = outcome && ctx.snapshot.firewalls.get(outcome.slug);
+  if (!outcome || !firewall) return messages;
+  const screened: Message[] = [];
+  for (const message of messages) {
+    const result = await screenConversation(firewall, [message], gateway.judgeCache, ctx.clientSignal);
+    addSideCost(ctx, result.costMicros);
+    outcome.ms = Math.round((outcome.ms + result.outcome.ms) * 100) / 100;
+    for (const rule of result.outcome.rules) outcome.rules.push({ ...rule, rule: `tool:${rule.rule}` });
+    const verdict = result.outcome.verdict;
+    if (verdict === "blocked") {
+      const named = result.outcome.rules.filter((rule) => rule.action === "block").map((rule) => rule.rule);
+      screened.push({ ...message, content: `[withheld: firewall '${firewall.slug}' blocked this tool result (${named.join(", ")})]` });
+    } else {
+      screened.push(result.messages[0]!);
+    }
+    // A withheld result leaves the request flagged, not blocked: it goes on without that text.
+    const reported = verdict === "blocked" ? "flagged" : verdict;
+    if (VERDICT_RANK[reported] > VERDICT_RANK[outcome.verdict]) outcome.verdict = reported;
+  }
+  return screened;
 }

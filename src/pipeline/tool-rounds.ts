@@ -10,6 +10,7 @@ import type { Message } from "../plugins/api.ts";
 import type { UpstreamRequest } from "./upstream-body.ts";
 import { UpstreamCall } from "../upstream/call.ts";
 import { chatCompletion, chatStream, clientClosed, type ChunkReader, type Completion } from "../upstream/client.ts";
+import { screenAddedMessages } from "./firewall.ts";
 import { addUsage, formatRun, runBefore, runCalls, type PlatformTools, type ToolCall, type ToolRun } from "./tool-loop.ts";
 
 /** A stream the pipeline relays: its reader, the call the relay watches, and what goes before the engine's bytes. */
@@ -48,7 +49,7 @@ export class ToolLoop {
   /** Before the first round: the tools' `before` context, and the platform tools offered as functions. */
   async begin(): Promise<void> {
     const context = await runBefore(this.ctx, this.gateway, this.platform, this.runs, this.budget);
-    if (context) this.request.messages.unshift(context);
+    if (context) this.request.messages.unshift(...(await screenAddedMessages(this.ctx, this.gateway, [context])));
     this.request.body.tools = this.platform.offered as never;
     this.limitRound();
   }
@@ -68,6 +69,7 @@ export class ToolLoop {
   async runRound(content: unknown, calls: ToolCall[]): Promise<{ runs: ToolRun[]; messages: Message[] }> {
     this.request.messages.push({ role: "assistant", content: content ?? null, tool_calls: calls });
     const done = await runCalls(this.ctx, this.gateway, this.platform, calls, this.runs, this.budget);
+    done.messages = await screenAddedMessages(this.ctx, this.gateway, done.messages);
     this.request.messages.push(...done.messages);
     this.round++;
     this.limitRound();

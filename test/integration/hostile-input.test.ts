@@ -12,6 +12,7 @@ import { Gateway } from "../../src/gateway.ts";
 import { spawnScriptedUpstream, type ScriptedUpstream } from "../support/scripted-upstream.ts";
 import { spawnGateway, type RunningGateway } from "../support/gateway.ts";
 
+type Answer = { error: { message: string; code: string }; choices: { message: { content: string } }[] };
 const ADMIN = "inf_" + "H".repeat(20) + "hostilehostilehostil";
 let upstream: ScriptedUpstream;
 let gateway: RunningGateway;
@@ -134,7 +135,7 @@ firewalls:
     // under the body limit: the depth check answers
     const response = await chat(`{"model":"echo","messages":[{"role":"user","content":"hi"}],"metadata":${"[".repeat(200)}${"]".repeat(200)}}`);
     expect(response.status).toBe(400);
-    expect((await response.json()).error.message).toContain("nested deeper than 64");
+    expect(((await response.json()) as Answer).error.message).toContain("nested deeper than 64");
   });
 
   test("a huge model or firewall name is a 400 naming the limit; the ledger keeps a short prefix", async () => {
@@ -156,9 +157,9 @@ firewalls:
     const body = new TextEncoder().encode(valid());
     for (const [encoding, bytes] of [["gzip", Bun.gzipSync(body)], ["deflate", zlib.deflateSync(body)], ["br", zlib.brotliCompressSync(body)]] as const) {
       const response = await chat(new Uint8Array(bytes), { "content-encoding": encoding });
-      const answer = await response.json();
-      expect(answer.error?.message).toBeUndefined();
-      expect(answer.choices[0].message.content).toBe("echo: hi");
+      const answer = (await response.json()) as Answer;
+      expect((answer as Partial<Answer>).error?.message).toBeUndefined();
+      expect(answer.choices[0]!.message.content).toBe("echo: hi");
     }
     const bomb = Bun.gzipSync(new TextEncoder().encode(valid({ padding: "x".repeat(100_000) })));
     expect(bomb.length).toBeLessThan(2_000);
@@ -194,7 +195,7 @@ firewalls:
     expect(one.status).toBe(200);
     const ten = await chat(valid({ max_tokens: 1, n: 10 }), {}, KEY);
     expect(ten.status).toBe(429);
-    expect((await ten.json()).error.code).toBe("budget_exceeded");
+    expect(((await ten.json()) as Answer).error.code).toBe("budget_exceeded");
   });
 
   test("tpm counts the completion tokens a request may take, so parallel requests cannot all pass", async () => {
@@ -205,6 +206,6 @@ firewalls:
     expect(admitted).toBeGreaterThan(0);
     expect(admitted).toBeLessThanOrEqual(5); // 1,000 tokens / (prompt bound + 200) each
     const refused = answers.find((response) => response.status === 429)!;
-    expect((await refused.json()).error.message).toContain("tpm limit of 1000");
+    expect(((await refused.json()) as Answer).error.message).toContain("tpm limit of 1000");
   });
 });

@@ -35,6 +35,9 @@ auto:
   pool: [echo]
 firewalls:
   - {slug: out-block, rules: [{catalog: secrets}], output: {window_chars: 64}}
+  # For tool rounds: the tool's result is screened (secrets withhold it) and the answer built on it is blocked.
+  - {slug: out-tools, rules: [{catalog: secrets}, {keywords: ["final:"]}], output: {window_chars: 64}}
+  - {slug: tools-only, rules: [{catalog: secrets}]}
 tools:
   max_rounds: 3
   search: {provider: local}
@@ -103,7 +106,7 @@ describe("output screening that blocks, on every path", () => {
           const sent = await send({
             ...modelFor(target, called ? "tool-user" : "leaky"),
             stream,
-            firewall: "out-block",
+            firewall: called ? "out-tools" : "out-block",
             messages: [{ role: "user", content: called ? 'call: search({"query":"deploy key"})' : "what is the admin key?" }],
             ...(tools === "none" ? {} : { tools: [{ type: "search" }] }),
           });
@@ -120,6 +123,28 @@ describe("output screening that blocks, on every path", () => {
           }
         });
       }
+});
+
+describe("tool results are screened by the request's firewall, on every path", () => {
+  for (const target of TARGETS)
+    for (const stream of SHAPES) {
+      test(`${target} · ${stream ? "stream" : "buffered"}`, async () => {
+        const sent = await send({
+          ...modelFor(target, "tool-user"),
+          stream,
+          firewall: "tools-only",
+          messages: [{ role: "user", content: 'call: search({"query":"deploy key"})' }],
+          tools: [{ type: "search" }],
+        });
+        expect(sent.status).toBe(200);
+        expect(sent.text).not.toContain(SEARCHED_SECRET.slice(0, 12));
+        expect(contentOf(sent)).toContain("[withheld: firewall 'tools-only' blocked this tool result (secrets)]");
+        // The model never saw it either.
+        const seen = JSON.stringify((await upstream.requests()).map((r) => r.body));
+        expect(seen).not.toContain(SEARCHED_SECRET.slice(0, 12));
+        expect(sent.text).toContain('"rule":"tool:secrets"');
+      });
+    }
 });
 
 describe("redact round trip, on every path", () => {
