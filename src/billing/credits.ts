@@ -99,9 +99,16 @@ export class CreditBook {
     this.timer = undefined;
     if (!this.queue.length) return;
     const batch = this.queue;
+    try {
+      this.store.writeDeductions(batch);
+    } catch (error) {
+      // Kept queued (and still counted against the balances) for the next flush: a deduction is never lost.
+      console.error("[sluice] writing credit deductions failed; retrying", error);
+      this.timer = setTimeout(() => this.flush(), FLUSH_DELAY_MS * 50);
+      return;
+    }
     this.queue = [];
     this.queuedByAccount.clear();
-    this.store.writeDeductions(batch);
   }
 }
 
