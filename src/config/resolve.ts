@@ -33,6 +33,8 @@ export interface Backend {
   readonly templateRenderMode: TemplateRenderMode;
   readonly timeoutMs: number;
   readonly streamIdleTimeoutMs: number;
+  /** How long a stream may run when the backend is priced by GPU time (the budget reserves this much). */
+  readonly maxStreamMs: number;
   readonly maxConcurrent: number | undefined;
   readonly queueTimeoutMs: number;
   readonly defaultMaxTokens: number;
@@ -115,6 +117,7 @@ function resolveBackend(config: BackendConfig, path: string, problems: string[])
     templateRenderMode: config.template_render_mode,
     timeoutMs: config.timeout_ms,
     streamIdleTimeoutMs: config.stream_idle_timeout_ms,
+    maxStreamMs: config.max_stream_ms,
     maxConcurrent: config.max_concurrent,
     queueTimeoutMs: config.queue_timeout_ms,
     defaultMaxTokens: config.default_max_tokens,

@@ -40,6 +40,7 @@ export const BackendConfig = T.Object(
     tags: T.Optional(T.Record(T.String(), T.String())),
     timeout_ms: T.Integer({ minimum: 1, default: 600_000, description: "buffered answer or stream headers" }),
     stream_idle_timeout_ms: T.Integer({ minimum: 1, default: 120_000, description: "longest gap between stream chunks" }),
+    max_stream_ms: T.Integer({ minimum: 1, default: 600_000, description: "longest a stream of a gpu_hour-priced backend may run: budgets reserve this much GPU time, and the stream is cut (visibly) there" }),
     health_url: T.Optional(T.String()),
     endpoints: T.Optional(
       T.Array(T.Union(BACKEND_ENDPOINTS.map((name) => T.Literal(name))), {

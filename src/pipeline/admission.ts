@@ -49,6 +49,8 @@ export interface AdmissionRequest {
   maxTokens: number | undefined;
   /** Choices asked for (`n`): each may take maxTokens, so the reservations count them all. */
   choices?: number;
+  /** A stream may use a GPU-priced backend for its max_stream_ms, not only until its headers (timeout_ms). */
+  stream?: boolean;
   /**
    * Model calls the request may make (a platform tool loop's rounds, tools.max_rounds): an account's credits
    * reserve each one's worst case, so a loop's later rounds are paid from its own reservation.
@@ -211,8 +213,13 @@ function budgetLimits(key: ApiKey) {
 function reservationMicros(request: AdmissionRequest): number {
   const backends = request.candidates ?? (request.backend ? [request.backend] : []);
   const choices = request.choices ?? 1;
-  const worstCase = Math.max(0, ...backends.map((backend) => worstCaseCostMicros(backend.pricing, request.promptTokensBound, (request.maxTokens ?? backend.defaultMaxTokens) * choices, backend.timeoutMs)));
+  const worstCase = Math.max(0, ...backends.map((backend) => worstCaseCostMicros(backend.pricing, request.promptTokensBound, (request.maxTokens ?? backend.defaultMaxTokens) * choices, gpuMsBound(backend, request.stream))));
   return worstCase + (request.spentMicros ?? 0);
+}
+
+/** The most GPU time a request may bill: a buffered answer ends by timeout_ms, a stream by max_stream_ms. */
+function gpuMsBound(backend: Backend, stream: boolean | undefined): number {
+  return stream ? Math.max(backend.timeoutMs, backend.maxStreamMs) : backend.timeoutMs;
 }
 
 /** Completion tokens the request may take over all its choices (the backend's default when max_tokens is unset). */

@@ -27,8 +27,9 @@ export function streamOutcome(stream: StreamOutcome): Outcome {
     case "client_gone":
       return { status: 499, errorCode: "client_closed", usage, usageEstimated };
     case "bad_stream":
-      // Also where the gateway ended it: a blocked answer is the firewall's 422, a failed processor its code.
-      if (stream.errorCode === "firewall_blocked") return { status: 422, errorCode: stream.errorCode, usage, usageEstimated };
+      // Also where the gateway ended it: a blocked answer or a GPU-priced stream past max_stream_ms is a policy's
+      // 422, a failed processor its code.
+      if (stream.errorCode === "firewall_blocked" || stream.errorCode === "stream_too_long") return { status: 422, errorCode: stream.errorCode, usage, usageEstimated };
       return { status: 502, errorCode: stream.errorCode ?? "bad_upstream_sse", usage, usageEstimated };
     case "interrupted":
       return { status: 502, errorCode: "stream_interrupted", usage, usageEstimated };

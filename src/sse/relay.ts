@@ -15,6 +15,7 @@ import type { AnswerHooks } from "../pipeline/answer-hooks.ts";
 import type { ChunkReader } from "../upstream/client.ts";
 import { GatewayError } from "../errors.ts";
 import { computeTimings } from "../observability/timings.ts";
+import { billingBasisOf } from "../billing/cost.ts";
 import type { UpstreamCall } from "../upstream/call.ts";
 
 export type StreamStatus = "ok" | "interrupted" | "client_gone" | "bad_stream";
@@ -69,6 +70,10 @@ export function relayStream(ctx: RequestContext, reader: ChunkReader, call: Upst
     end("client_gone");
   };
 
+  // A GPU-priced backend's stream ends at its max_stream_ms: the budget reserved that much GPU time and no more.
+  const backend = ctx.backend!;
+  const cutAt = ctx.upstreamStartedAt !== undefined && billingBasisOf(backend.pricing) === "gpu_time" ? ctx.upstreamStartedAt + backend.maxStreamMs : undefined;
+
   // A balancer's stream attempt armed it already, before waiting for the first chunk.
   if (!start?.guarded && call.armedFor !== "idle") call.guardIdle(ctx.backend!.streamIdleTimeoutMs);
   // A "direct" stream (Bun): one pull call writes straight to the socket, with no per-chunk queue or promise.
@@ -102,6 +107,14 @@ export function relayStream(ctx: RequestContext, reader: ChunkReader, call: Upst
           return;
         }
         call.touch();
+        if (cutAt !== undefined && performance.now() > cutAt) {
+          controller.write(relay.cutOff());
+          reader.cancel().catch(() => {});
+          call.abort("bad_stream");
+          end("bad_stream");
+          await controller.end();
+          return;
+        }
         relay.transform(chunk.value!);
         // Bytes the engine sent pass as they are; re-framed events go as text (the controller encodes it).
         let written = relay.head ? controller.write(relay.head) : 1;
@@ -327,6 +340,15 @@ class StreamRelay {
     this.finished = true;
     this.malformed = true;
     return this.releaseHeld() + errorEvent(`backend '${this.ctx.backend!.id}' sent a malformed stream event; the answer is incomplete`, "bad_upstream_sse");
+  }
+
+  /** The gateway ends a GPU-priced stream that ran past its backend's max_stream_ms. */
+  cutOff(): string {
+    this.finished = true;
+    this.malformed = true;
+    this.failureCode = "stream_too_long";
+    const backend = this.ctx.backend!;
+    return this.releaseHeld() + errorEvent(`backend '${backend.id}' is priced by GPU time and the stream ran past its ${backend.maxStreamMs} ms (backends[].max_stream_ms); the answer is incomplete`, "stream_too_long");
   }
 
   /** The error event that ends a stream the engine cut (or stalled on), or the stream's producer failed with. */

@@ -112,6 +112,8 @@ describe("input", () => {
         `server: {max_body_bytes: 2000}
 backends:
   - {name: echo, url: ${upstream.url}/v1, pricing: {input_per_mtok: 1, output_per_mtok: 100000}, default_max_tokens: 100}
+  # $1 per second of GPU time; a stream may run 500 ms
+  - {name: slow, url: ${upstream.url}/v1, pricing: {gpu_hour: 3600}, timeout_ms: 300, max_stream_ms: 500}
 firewalls:
   - {slug: plain, rules: [{catalog: secrets}]}
 `,
@@ -196,6 +198,22 @@ firewalls:
     const ten = await chat(valid({ max_tokens: 1, n: 10 }), {}, KEY);
     expect(ten.status).toBe(429);
     expect(((await ten.json()) as Answer).error.code).toBe("budget_exceeded");
+  });
+
+  test("a GPU-priced stream is cut at max_stream_ms, so a budget reserved for it is never overspent", async () => {
+    const gpuKey = "inf_" + "G".repeat(40);
+    inProcess.keys.create({ name: "gpu", scopes: ["chat"], budget_usd_daily: 1.2 }, gpuKey);
+    const texts: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const response = await chat(JSON.stringify({ model: "slow", stream: true, messages: [{ role: "user", content: "long" }] }), {}, gpuKey);
+      texts.push(await response.text());
+    }
+    expect(texts[0]).toContain('"code":"stream_too_long"');
+    expect(texts.some((text) => text.includes("budget_exceeded"))).toBe(true);
+    inProcess.ledger.flush();
+    const rows = inProcess.db.query("SELECT status, error_code, cost_micros FROM ledger WHERE model = 'slow'").all() as { status: number; error_code: string; cost_micros: number }[];
+    expect(rows[0]).toMatchObject({ status: 422, error_code: "stream_too_long" });
+    expect(rows.reduce((sum, row) => sum + row.cost_micros, 0)).toBeLessThanOrEqual(1_200_000);
   });
 
   test("tpm counts the completion tokens a request may take, so parallel requests cannot all pass", async () => {
