@@ -13,8 +13,8 @@ import { compileValidator } from "./validate.ts";
 import { CountTokensRequest, MessagesRequest } from "../translate/schemas.ts";
 import { chatMessages, messagesToChat } from "../translate/messages-request.ts";
 import { messageOfCompletion, toAnthropicError } from "../translate/messages-answer.ts";
-import { messagesStream } from "../translate/messages-stream.ts";
-import { callChat, chatEvents, ledgerRefusal, namedEventStream, passHeaders, type ChatEvent } from "../translate/chat-bridge.ts";
+import { MessagesStreamTranslator } from "../translate/messages-stream.ts";
+import { callChat, ledgerRefusal, passHeaders, translateBuffered, translatedStream } from "../translate/chat-bridge.ts";
 import { declaredEndpoints, requireServedBy, servesNatively } from "../translate/backend-endpoints.ts";
 import { handlePassthrough } from "./passthrough.ts";
 
@@ -59,21 +59,16 @@ export async function createMessage(original: Request, gateway: Gateway, clientI
       const message = messageOfCompletion(requestId, body, (await answer.json()) as Record<string, unknown>);
       return new Response(JSON.stringify(message), { headers: passHeaders(answer, "application/json") });
     }
-    const events = streamed ? chatEvents(answer.body!) : bufferedAsEvents((await answer.json()) as Record<string, unknown>);
-    return new Response(namedEventStream(messagesStream(events, requestId, body), () => {}), { headers: passHeaders(answer, "text/event-stream; charset=utf-8") });
+    const translator = new MessagesStreamTranslator(requestId, body);
+    const headers = passHeaders(answer, "text/event-stream; charset=utf-8");
+    if (streamed) return new Response(translatedStream(answer.body!, translator), { headers });
+    // a processor that needs the whole answer made the chat answer buffered: it goes out as one piece
+    return new Response(translateBuffered((await answer.json()) as Record<string, unknown>, translator), { headers });
   } catch (thrown) {
     const error = asGatewayError(thrown);
     ledgerRefusal(gateway, original, "messages", error, principal, raw?.model);
     return toAnthropicError(toErrorResponse(error));
   }
-}
-
-/** A buffered chat answer (a processor needed the whole answer) as the chunks of a stream. */
-async function* bufferedAsEvents(completion: Record<string, unknown>): AsyncGenerator<ChatEvent> {
-  const choice = ((completion.choices as unknown[])?.[0] ?? {}) as { message?: Record<string, unknown>; finish_reason?: string };
-  const message = choice.message ?? {};
-  const toolCalls = Array.isArray(message.tool_calls) ? (message.tool_calls as Record<string, unknown>[]).map((call, index) => ({ index, ...call })) : undefined;
-  yield { choices: [{ index: 0, delta: { content: message.content ?? "", tool_calls: toolCalls }, finish_reason: choice.finish_reason ?? "stop" }], usage: completion.usage };
 }
 
 /**

@@ -11,8 +11,8 @@ import { compileValidator } from "./validate.ts";
 import { ResponsesRequest } from "../translate/schemas.ts";
 import { responsesToChat, type ChatMessage } from "../translate/responses-request.ts";
 import { assistantMessage, outputItems, partsOfCompletion, responseObject, type AnswerParts } from "../translate/responses-answer.ts";
-import { responsesStream } from "../translate/responses-stream.ts";
-import { callChat, chatEvents, ledgerRefusal, namedEventStream, passHeaders, type ChatEvent } from "../translate/chat-bridge.ts";
+import { ResponsesStreamTranslator } from "../translate/responses-stream.ts";
+import { callChat, ledgerRefusal, passHeaders, translateBuffered, translatedStream } from "../translate/chat-bridge.ts";
 import { responseStore } from "../store/responses.ts";
 import { forwardNative, servesNatively } from "./passthrough.ts";
 import { requireServedBy } from "../translate/backend-endpoints.ts";
@@ -60,25 +60,16 @@ export async function createResponse(req: Request, gateway: Gateway, clientIp: C
       remember(response, parts);
       return new Response(JSON.stringify(response), { headers: passHeaders(answer, "application/json") });
     }
-    // A processor that needs the whole answer makes chat answer buffered: that answer is streamed as one piece.
-    const events = streamed ? chatEvents(answer.body!) : bufferedAsEvents((await answer.json()) as Record<string, unknown>);
-    const stream = namedEventStream(responsesStream(events, requestId, body, remember), () => {});
-    return new Response(stream, { headers: passHeaders(answer, "text/event-stream; charset=utf-8") });
+    const translator = new ResponsesStreamTranslator(requestId, body, remember);
+    const headers = passHeaders(answer, "text/event-stream; charset=utf-8");
+    if (streamed) return new Response(translatedStream(answer.body!, translator), { headers });
+    // a processor that needs the whole answer made the chat answer buffered: it goes out as one piece
+    return new Response(translateBuffered((await answer.json()) as Record<string, unknown>, translator), { headers });
   } catch (thrown) {
     const error = asGatewayError(thrown);
     ledgerRefusal(gateway, req, "responses", error, principal, raw?.model);
     return toErrorResponse(error);
   }
-}
-
-/** A buffered chat answer as the two chunks a stream of it would have had. */
-async function* bufferedAsEvents(completion: Record<string, unknown>): AsyncGenerator<ChatEvent> {
-  const choice = ((completion.choices as unknown[])?.[0] ?? {}) as { message?: Record<string, unknown>; finish_reason?: string };
-  const message = choice.message ?? {};
-  const toolCalls = Array.isArray(message.tool_calls) ? (message.tool_calls as Record<string, unknown>[]).map((call, index) => ({ index, ...call })) : undefined;
-  yield { choices: [{ index: 0, delta: { content: message.content ?? "", reasoning_content: message.reasoning_content, tool_calls: toolCalls }, finish_reason: choice.finish_reason ?? "stop" }] };
-  const { choices: _choices, ...rest } = completion;
-  yield { ...rest, choices: [] };
 }
 
 export async function getResponse(req: Request, gateway: Gateway, clientIp: ClientAddress, id: string): Promise<Response> {

@@ -38,59 +38,85 @@ export function passHeaders(from: Response, contentType: string): Headers {
 /** One parsed `data:` payload of a chat stream: a chunk, the routing event, or an error event. */
 export type ChatEvent = Record<string, unknown>;
 
-/**
- * The chat stream's events, parsed. The chat relay frames every event as `data: <json>\n\n`; `[DONE]` ends it.
- * Cancelling the consumer cancels the chat stream, which aborts the engine's request.
- */
-export async function* chatEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<ChatEvent> {
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let buffered = "";
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      buffered += decoder.decode(value, { stream: true });
-      let end: number;
-      while ((end = buffered.indexOf("\n\n")) >= 0) {
-        const event = buffered.slice(0, end);
-        buffered = buffered.slice(end + 2);
-        for (const line of event.split("\n")) {
-          if (!line.startsWith("data:")) continue;
-          const data = line.slice(5).trim();
-          if (data === "[DONE]") return;
-          try {
-            yield JSON.parse(data) as ChatEvent;
-          } catch {
-            // the relay only writes JSON events; a broken one is skipped rather than ending the translated stream
-          }
-        }
-      }
-    }
-  } finally {
-    reader.cancel().catch(() => {});
-  }
+/** Turns chat events into a target API's SSE text, one event at a time (Responses, Messages). */
+export interface StreamTranslator {
+  start(): string;
+  push(event: ChatEvent): string;
+  end(): string;
 }
 
-/** Writes named SSE events (`event: <type>` + `data: <json>`) from an async source, as Responses and Messages do. */
-export function namedEventStream(source: AsyncIterable<{ event: string; data: unknown }>, onCancel: () => void): ReadableStream<Uint8Array> {
+/**
+ * The chat stream's events, translated. The chat relay frames every event as `data: <json>\n\n` and ends with
+ * `[DONE]` (or with an error event and no `[DONE]`). One pull reads one chunk of the chat stream and enqueues
+ * everything it translates to; cancelling cancels the chat stream, which aborts the engine's request.
+ */
+export function translatedStream(body: ReadableStream<Uint8Array>, translator: StreamTranslator): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
   const encoder = new TextEncoder();
-  const iterator = source[Symbol.asyncIterator]();
+  let buffered = "";
+  let started = false;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      try {
-        const next = await iterator.next();
-        if (next.done) return controller.close();
-        controller.enqueue(encoder.encode(`event: ${next.value.event}\ndata: ${JSON.stringify(next.value.data)}\n\n`));
-      } catch (error) {
-        controller.error(error);
+      let out = started ? "" : translator.start();
+      started = true;
+      let ended = false;
+      while (!out && !ended) {
+        const { done, value } = await reader.read();
+        if (done) {
+          out += translator.end();
+          ended = true;
+          break;
+        }
+        buffered += decoder.decode(value, { stream: true });
+        let cut: number;
+        while (!ended && (cut = buffered.indexOf("\n\n")) >= 0) {
+          const event = buffered.slice(0, cut);
+          buffered = buffered.slice(cut + 2);
+          if (!event.startsWith("data:")) continue;
+          const data = event.slice(5).trim();
+          if (data === "[DONE]") {
+            out += translator.end();
+            ended = true;
+            break;
+          }
+          let parsed: ChatEvent;
+          try {
+            parsed = JSON.parse(data) as ChatEvent;
+          } catch {
+            continue; // the relay only writes JSON events; a broken one is skipped rather than ending the stream
+          }
+          out += translator.push(parsed);
+          if (parsed.error) ended = true; // the relay ends a stream after its error event
+        }
+      }
+      if (out) controller.enqueue(encoder.encode(out));
+      if (ended) {
+        controller.close();
+        reader.cancel().catch(() => {});
       }
     },
-    async cancel() {
-      onCancel();
-      await iterator.return?.(undefined);
+    cancel(reason) {
+      return reader.cancel(reason);
     },
   });
+}
+
+/**
+ * A buffered chat answer where a stream was asked for (a processor needed the whole answer): translated as the
+ * chunks its stream would have had.
+ */
+export function translateBuffered(completion: Record<string, unknown>, translator: StreamTranslator): string {
+  const choice = ((completion.choices as unknown[])?.[0] ?? {}) as { message?: Record<string, unknown>; finish_reason?: string };
+  const message = choice.message ?? {};
+  const toolCalls = Array.isArray(message.tool_calls) ? (message.tool_calls as Record<string, unknown>[]).map((call, index) => ({ index, ...call })) : undefined;
+  const { choices: _choices, ...rest } = completion;
+  return (
+    translator.start() +
+    translator.push({ choices: [{ index: 0, delta: { content: message.content ?? "", reasoning_content: message.reasoning_content, tool_calls: toolCalls }, finish_reason: choice.finish_reason ?? "stop" }] }) +
+    translator.push({ ...rest, choices: [] }) +
+    translator.end()
+  );
 }
 
 /** The usage block of a chat answer or chunk, as numbers. */

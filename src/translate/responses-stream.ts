@@ -2,14 +2,11 @@
 // output item output_item.added → (content_part.added, output_text.delta … / function_call_arguments.delta …)
 // → *.done → output_item.done, and response.completed (or .incomplete) with the whole response and usage.
 // A stream the chat pipeline ends with an error event becomes `error` + response.failed.
-import type { ChatEvent } from "./chat-bridge.ts";
+// A plain class fed one chat event at a time (see chat-bridge.ts's translatedStream): per-event generators and
+// promises cost more than the translation itself.
+import type { ChatEvent, StreamTranslator } from "./chat-bridge.ts";
 import type { ResponsesRequest } from "./schemas.ts";
 import { functionCallItem, messageItem, outputText, pickExtensions, reasoningItem, responseObject, type AnswerParts, type OutputItem } from "./responses-answer.ts";
-
-export interface NamedEvent {
-  event: string;
-  data: Record<string, unknown>;
-}
 
 interface OpenItem {
   item: OutputItem;
@@ -20,100 +17,129 @@ interface OpenItem {
 
 type Delta = { content?: string | null; reasoning_content?: string | null; reasoning?: string | null; tool_calls?: { index?: number; id?: string; function?: { name?: string; arguments?: string } }[] };
 
-export async function* responsesStream(events: AsyncIterable<ChatEvent>, id: string, body: ResponsesRequest, onEnd: (response: Record<string, unknown>, parts: AnswerParts) => void): AsyncGenerator<NamedEvent> {
-  let sequence = 0;
-  const createdAtS = Math.floor(Date.now() / 1000);
-  const out = (type: string, fields: Record<string, unknown>): NamedEvent => ({ event: type, data: { type, sequence_number: sequence++, ...fields } });
-  const parts: AnswerParts = { text: "", reasoning: "", toolCalls: [], finishReason: null, usage: undefined, extensions: {} };
-  const output: OutputItem[] = [];
-  let reasoning: OpenItem | undefined;
-  let text: OpenItem | undefined;
-  const calls = new Map<number, OpenItem>();
+export class ResponsesStreamTranslator implements StreamTranslator {
+  private sequence = 0;
+  private readonly createdAtS = Math.floor(Date.now() / 1000);
+  private readonly parts: AnswerParts = { text: "", reasoning: "", toolCalls: [], finishReason: null, usage: undefined, extensions: {} };
+  private readonly output: OutputItem[] = [];
+  private reasoning: OpenItem | undefined;
+  private text: OpenItem | undefined;
+  private readonly calls = new Map<number, OpenItem>();
+  private out = "";
+  private failed = false;
 
-  const skeleton = responseObject(id, body, createdAtS, "in_progress", []);
-  yield out("response.created", { response: skeleton });
-  yield out("response.in_progress", { response: skeleton });
+  constructor(
+    private readonly id: string,
+    private readonly body: ResponsesRequest,
+    private readonly onEnd: (response: Record<string, unknown>, parts: AnswerParts) => void,
+  ) {}
 
-  function* open(kind: OpenItem["kind"], item: OutputItem): Generator<NamedEvent, OpenItem> {
-    const opened: OpenItem = { item, index: output.length, kind, text: "" };
-    output.push(item);
-    yield out("response.output_item.added", { output_index: opened.index, item });
-    if (kind === "text") yield out("response.content_part.added", { item_id: item.id, output_index: opened.index, content_index: 0, part: outputText("") });
-    return opened;
-  }
-  function* close(opened: OpenItem): Generator<NamedEvent> {
-    const at = { item_id: opened.item.id, output_index: opened.index };
-    if (opened.kind === "text") {
-      yield out("response.output_text.done", { ...at, content_index: 0, text: opened.text, logprobs: [] });
-      yield out("response.content_part.done", { ...at, content_index: 0, part: outputText(opened.text) });
-      Object.assign(opened.item, { status: "completed", content: [outputText(opened.text)] });
-    } else if (opened.kind === "reasoning") {
-      yield out("response.reasoning_text.done", { ...at, content_index: 0, text: opened.text });
-      opened.item.content = [{ type: "reasoning_text", text: opened.text }];
-    } else {
-      yield out("response.function_call_arguments.done", { ...at, name: opened.item.name, arguments: opened.text });
-      Object.assign(opened.item, { status: "completed", arguments: opened.text });
-    }
-    yield out("response.output_item.done", { output_index: opened.index, item: opened.item });
+  start(): string {
+    const skeleton = responseObject(this.id, this.body, this.createdAtS, "in_progress", []);
+    this.emit("response.created", { response: skeleton });
+    this.emit("response.in_progress", { response: skeleton });
+    return this.flush();
   }
 
-  for await (const event of events) {
-    if (event.error) {
-      const error = event.error as { message?: string; code?: string };
-      yield out("error", { code: error.code ?? "stream_interrupted", message: error.message ?? "the stream broke off", param: null });
-      const failed = responseObject(id, body, createdAtS, "failed", output, parts);
-      failed.error = { code: error.code ?? "server_error", message: error.message ?? "the stream broke off" };
-      yield out("response.failed", { response: failed });
-      return;
-    }
-    if (event.object === "routing") continue; // auto's routing event: the routing block rides on the final response
-    Object.assign(parts.extensions, pickExtensions(event));
+  push(event: ChatEvent): string {
+    if (this.failed) return "";
+    if (event.error) return this.fail(event.error as { message?: string; code?: string });
+    if (event.object === "routing") return ""; // auto's routing event: the routing block rides on the final response
+    Object.assign(this.parts.extensions, pickExtensions(event));
     if (event.usage) {
       const usage = event.usage as { prompt_tokens?: number; completion_tokens?: number };
-      parts.usage = { prompt: usage.prompt_tokens ?? 0, completion: usage.completion_tokens ?? 0 };
+      this.parts.usage = { prompt: usage.prompt_tokens ?? 0, completion: usage.completion_tokens ?? 0 };
     }
     const choice = (event.choices as { delta?: Delta; finish_reason?: string | null }[] | undefined)?.[0];
-    if (!choice) continue;
+    if (!choice) return "";
     const delta = choice.delta ?? {};
     const thought = delta.reasoning_content ?? delta.reasoning;
     if (thought) {
-      if (!reasoning) reasoning = yield* open("reasoning", reasoningItem(id, ""));
-      reasoning.text += thought;
-      parts.reasoning += thought;
-      yield out("response.reasoning_text.delta", { item_id: reasoning.item.id, output_index: reasoning.index, content_index: 0, delta: thought });
+      const open = (this.reasoning ??= this.open("reasoning", reasoningItem(this.id, "")));
+      open.text += thought;
+      this.parts.reasoning += thought;
+      this.emit("response.reasoning_text.delta", { item_id: open.item.id, output_index: open.index, content_index: 0, delta: thought });
     }
     if (delta.content) {
-      if (!text) text = yield* open("text", messageItem(id, "", "in_progress"));
-      text.text += delta.content;
-      parts.text += delta.content;
-      yield out("response.output_text.delta", { item_id: text.item.id, output_index: text.index, content_index: 0, delta: delta.content, logprobs: [] });
+      const open = (this.text ??= this.open("text", messageItem(this.id, "", "in_progress")));
+      open.text += delta.content;
+      this.parts.text += delta.content;
+      this.emit("response.output_text.delta", { item_id: open.item.id, output_index: open.index, content_index: 0, delta: delta.content, logprobs: [] });
     }
-    for (const call of delta.tool_calls ?? []) {
-      const index = call.index ?? 0;
-      let opened = calls.get(index);
-      if (!opened) {
-        const fields = { id: call.id ?? `call_${index}`, name: call.function?.name ?? "", arguments: "" };
-        parts.toolCalls[index] = fields;
-        opened = yield* open("call", functionCallItem(id, index, fields, "in_progress"));
-        calls.set(index, opened);
-      }
-      const piece = call.function?.arguments;
-      if (piece) {
-        opened.text += piece;
-        parts.toolCalls[index]!.arguments += piece;
-        yield out("response.function_call_arguments.delta", { item_id: opened.item.id, output_index: opened.index, delta: piece });
-      }
+    for (const call of delta.tool_calls ?? []) this.toolCallDelta(call);
+    if (choice.finish_reason) this.parts.finishReason = choice.finish_reason;
+    return this.flush();
+  }
+
+  end(): string {
+    if (this.failed) return "";
+    const open = [this.reasoning, this.text, ...this.calls.values()].filter((o): o is OpenItem => o !== undefined).sort((a, b) => a.index - b.index);
+    for (const item of open) this.close(item);
+    if (this.output.length === 0) this.close(this.open("text", messageItem(this.id, "", "in_progress"))); // an empty answer is one empty message
+    this.parts.toolCalls = this.parts.toolCalls.filter(Boolean);
+    const response = responseObject(this.id, this.body, this.createdAtS, "completed", this.output, this.parts);
+    this.onEnd(response, this.parts);
+    this.emit(response.status === "incomplete" ? "response.incomplete" : "response.completed", { response });
+    return this.flush();
+  }
+
+  private toolCallDelta(call: NonNullable<Delta["tool_calls"]>[number]): void {
+    const index = call.index ?? 0;
+    let open = this.calls.get(index);
+    if (!open) {
+      const fields = { id: call.id ?? `call_${index}`, name: call.function?.name ?? "", arguments: "" };
+      this.parts.toolCalls[index] = fields;
+      open = this.open("call", functionCallItem(this.id, index, fields, "in_progress"));
+      this.calls.set(index, open);
     }
-    if (choice.finish_reason) parts.finishReason = choice.finish_reason;
+    const piece = call.function?.arguments;
+    if (!piece) return;
+    open.text += piece;
+    this.parts.toolCalls[index]!.arguments += piece;
+    this.emit("response.function_call_arguments.delta", { item_id: open.item.id, output_index: open.index, delta: piece });
   }
-  for (const opened of [reasoning, text, ...calls.values()].filter((o): o is OpenItem => o !== undefined).sort((a, b) => a.index - b.index)) yield* close(opened);
-  if (output.length === 0) {
-    // an empty answer is still one (empty) message, as buffered responses have
-    const empty = yield* open("text", messageItem(id, "", "in_progress"));
-    yield* close(empty);
+
+  private fail(error: { message?: string; code?: string }): string {
+    this.failed = true;
+    const message = error.message ?? "the stream broke off";
+    this.emit("error", { code: error.code ?? "stream_interrupted", message, param: null });
+    const failed = responseObject(this.id, this.body, this.createdAtS, "failed", this.output, this.parts);
+    failed.error = { code: error.code ?? "server_error", message };
+    this.emit("response.failed", { response: failed });
+    return this.flush();
   }
-  parts.toolCalls = parts.toolCalls.filter(Boolean);
-  const response = responseObject(id, body, createdAtS, "completed", output, parts);
-  onEnd(response, parts);
-  yield out(response.status === "incomplete" ? "response.incomplete" : "response.completed", { response });
+
+  private open(kind: OpenItem["kind"], item: OutputItem): OpenItem {
+    const opened: OpenItem = { item, index: this.output.length, kind, text: "" };
+    this.output.push(item);
+    this.emit("response.output_item.added", { output_index: opened.index, item });
+    if (kind === "text") this.emit("response.content_part.added", { item_id: item.id, output_index: opened.index, content_index: 0, part: outputText("") });
+    return opened;
+  }
+
+  private close(opened: OpenItem): void {
+    const at = { item_id: opened.item.id, output_index: opened.index };
+    if (opened.kind === "text") {
+      this.emit("response.output_text.done", { ...at, content_index: 0, text: opened.text, logprobs: [] });
+      this.emit("response.content_part.done", { ...at, content_index: 0, part: outputText(opened.text) });
+      Object.assign(opened.item, { status: "completed", content: [outputText(opened.text)] });
+    } else if (opened.kind === "reasoning") {
+      this.emit("response.reasoning_text.done", { ...at, content_index: 0, text: opened.text });
+      opened.item.content = [{ type: "reasoning_text", text: opened.text }];
+    } else {
+      this.emit("response.function_call_arguments.done", { ...at, name: opened.item.name, arguments: opened.text });
+      Object.assign(opened.item, { status: "completed", arguments: opened.text });
+    }
+    this.emit("response.output_item.done", { output_index: opened.index, item: opened.item });
+  }
+
+  private emit(type: string, fields: Record<string, unknown>): void {
+    this.out += `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: this.sequence++, ...fields })}\n\n`;
+  }
+
+  private flush(): string {
+    const text = this.out;
+    this.out = "";
+    return text;
+  }
 }

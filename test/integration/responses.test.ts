@@ -19,7 +19,14 @@ let client: OpenAI;
 
 beforeAll(async () => {
   upstream = await spawnScriptedUpstream();
-  const backends = [{ name: "echo", extra: "pricing: {input_per_mtok: 1, output_per_mtok: 2}" }, { name: "tool-call" }, { name: "fail-400" }, { name: "embed-only", model: "echo", extra: "endpoints: [embeddings]" }];
+  const backends = [
+    { name: "echo", extra: "pricing: {input_per_mtok: 1, output_per_mtok: 2}" },
+    { name: "tool-call" },
+    { name: "fail-400" },
+    { name: "slow" },
+    { name: "embed-only", model: "echo", extra: "endpoints: [embeddings]" },
+    { name: "native", model: "echo", extra: "endpoints: [chat, responses, messages]" },
+  ];
   gateway = await spawnGateway(configFor(upstream.url, backends).replace("  mode: none", "  mode: keys"), { env: { SLUICE_ADMIN_KEY: ADMIN } });
   key = await createKey("responses");
   client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: key.key, maxRetries: 0 });
@@ -203,5 +210,29 @@ describe("Vercel AI SDK: the default openai(model) calls /v1/responses", () => {
     for await (const piece of streamed.textStream) text += piece;
     expect(text).toBe("echo: streamed words here");
     expect((await streamed.usage).outputTokens).toBeGreaterThan(0);
+  });
+});
+
+describe("client disconnects and native engines", () => {
+  test("a client that leaves a translated stream aborts the engine's request", async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${gateway.url}/v1/responses`, { method: "POST", signal: controller.signal, headers: { authorization: `Bearer ${key.key}` }, body: JSON.stringify({ model: "slow", input: "x", stream: true }) });
+    const reader = response.body!.getReader();
+    await reader.read();
+    controller.abort();
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && !(await upstream.aborts()).some((a) => a.model === "slow")) await Bun.sleep(50);
+    expect((await upstream.aborts()).some((a) => a.model === "slow")).toBe(true);
+  });
+
+  test("a backend that declares responses and messages gets them passed through unchanged", async () => {
+    const responses = await fetch(`${gateway.url}/v1/responses`, { method: "POST", headers: { authorization: `Bearer ${key.key}` }, body: JSON.stringify({ model: "native", input: "x" }) });
+    const messages = await fetch(`${gateway.url}/v1/messages`, { method: "POST", headers: { "x-api-key": key.key }, body: JSON.stringify({ model: "native", max_tokens: 5, messages: [{ role: "user", content: "x" }] }) });
+    const paths = (await upstream.requests()).map((r) => r.path);
+    expect(paths).toContain("/v1/responses");
+    expect(paths).toContain("/v1/messages");
+    // the scripted engine serves neither: its 404 comes back, in each API's error shape
+    expect(responses.status).toBe(404);
+    expect(((await messages.json()) as { type: string; error: { type: string } }).error.type).toBe("not_found_error");
   });
 });
