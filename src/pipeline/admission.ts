@@ -137,7 +137,7 @@ export function admit(limits: Limits, request: AdmissionRequest): Admission | Pr
     if ((keySlots && !keySlot) || (backendSlots && !backendSlot)) return queueForSlots(admission, request, keySlot ? undefined : keySlots, backendSlot ? undefined : backendSlots);
     return admission;
   } catch (error) {
-    admission.finish(undefined, 0);
+    admission.finish(0, 0); // refused: the tokens it took go back to the tpm window
     throw error;
   }
 }
@@ -153,7 +153,7 @@ async function queueForSlots(admission: Admission, request: AdmissionRequest, ke
     if (backendSlots && backend) admission.holdBackend(await takeBackendSlot(admission, backendSlots, backend, request.signal));
     return admission;
   } catch (error) {
-    admission.finish(undefined, 0);
+    admission.finish(0, 0); // refused: the tokens it took go back to the tpm window
     throw error;
   }
 }
@@ -214,7 +214,8 @@ function reservationMicros(request: AdmissionRequest): number {
   const backends = request.candidates ?? (request.backend ? [request.backend] : []);
   const choices = request.choices ?? 1;
   const worstCase = Math.max(0, ...backends.map((backend) => worstCaseCostMicros(backend.pricing, request.promptTokensBound, (request.maxTokens ?? backend.defaultMaxTokens) * choices, gpuMsBound(backend, request.stream))));
-  return worstCase + (request.spentMicros ?? 0);
+  // A bound past 2^53 micro-dollars (max_tokens near 2^53) is no amount any budget holds: capped, it is refused.
+  return Math.min(Number.MAX_SAFE_INTEGER, worstCase + (request.spentMicros ?? 0));
 }
 
 /** The most GPU time a request may bill: a buffered answer ends by timeout_ms, a stream by max_stream_ms. */

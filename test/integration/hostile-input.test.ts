@@ -191,6 +191,12 @@ firewalls:
     expect(response.status).toBe(401);
   });
 
+  test("max_tokens at 2^53 - 1 on a key with a budget is a clear 429, not a 500", async () => {
+    const response = await chat(valid({ max_tokens: 9007199254740991 }), {}, KEY);
+    expect(response.status).toBe(429);
+    expect(((await response.json()) as Answer).error.message).toContain("lower max_tokens");
+  });
+
   test("budgets reserve for every choice: n: 10 cannot pass a budget one choice fits", async () => {
     // $0.10 per completion token, max_tokens 1: one choice fits the $0.50 budget, ten do not.
     const one = await chat(valid({ max_tokens: 1 }), {}, KEY);
