@@ -98,6 +98,14 @@ describe("pipeline envelope", () => {
     expect(refused.message).toContain("serves: chat");
   });
 
+  test("the key's rate limit holds", async () => {
+    const response = await fetch(`${gateway.url}/v1/keys`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ name: "rpm", rpm: 1 }) });
+    const limited = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: ((await response.json()) as { key: string }).key, maxRetries: 0 });
+    await limited.completions.create({ model: "echo", prompt: "x" });
+    const refused = await limited.completions.create({ model: "echo", prompt: "x" }).catch((e) => e);
+    expect(refused.status).toBe(429);
+  });
+
   test("ledger rows carry the completions endpoint, usage and cost", async () => {
     const own = await createKey("ledgered");
     const ownClient = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: own.key, maxRetries: 0 });

@@ -160,6 +160,17 @@ describe("count_tokens", () => {
 });
 
 describe("keys and the ledger", () => {
+  test("the key's rate limit holds: a 429 in Anthropic's shape with Retry-After", async () => {
+    const limited = await fetch(`${gateway.url}/v1/keys`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ name: "rpm", rpm: 1 }) });
+    const { key: secret } = (await limited.json()) as { key: string };
+    const send = () => fetch(`${gateway.url}/v1/messages`, { method: "POST", headers: { "x-api-key": secret }, body: JSON.stringify({ model: "echo", max_tokens: 5, messages: [{ role: "user", content: "x" }] }) });
+    expect((await send()).status).toBe(200);
+    const refused = await send();
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toBeTruthy();
+    expect(((await refused.json()) as { error: { type: string } }).error.type).toBe("rate_limit_error");
+  });
+
   test("buffered and streamed messages land in the ledger under the key", async () => {
     const own = await createKey("ledgered");
     const ownClient = new Anthropic({ baseURL: gateway.url, apiKey: own.key, maxRetries: 0 });

@@ -41,6 +41,11 @@ async function createKey(name: string): Promise<{ id: string; key: string }> {
   return (await response.json()) as { id: string; key: string };
 }
 
+async function createKeyWith(settings: Record<string, unknown>): Promise<{ id: string; key: string }> {
+  const response = await fetch(`${gateway.url}/v1/keys`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify(settings) });
+  return (await response.json()) as { id: string; key: string };
+}
+
 async function lastChatBody(): Promise<Record<string, unknown>> {
   const requests = await upstream.requests();
   return requests.filter((r) => r.path === "/v1/chat/completions").at(-1)!.body as Record<string, unknown>;
@@ -180,6 +185,15 @@ describe("errors, keys and the ledger", () => {
     const refused = await client.responses.create({ model: "embed-only", input: "x" }).catch((e) => e);
     expect(refused.status).toBe(400);
     expect(refused.message).toContain("embeddings");
+  });
+
+  test("the key's rate limit and allowed models hold", async () => {
+    const limited = await createKeyWith({ name: "rpm", rpm: 1, allowed_models: ["echo"] });
+    const limitedClient = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: limited.key, maxRetries: 0 });
+    expect((await limitedClient.responses.create({ model: "tool-call", input: "x" }).catch((e) => e)).status).toBe(403);
+    await limitedClient.responses.create({ model: "echo", input: "x" }).catch(() => {});
+    const refused = await limitedClient.responses.create({ model: "echo", input: "x" }).catch((e) => e);
+    expect(refused.status).toBe(429);
   });
 
   test("every answered request lands in the ledger under the key", async () => {
