@@ -2,6 +2,7 @@
 // masked, when it was loaded, and how the last reload went. Masking is by key name and by URL credentials, so a
 // secret written under a new option name is still caught if its name says what it is.
 import type { Snapshot } from "../config/resolve.ts";
+import { maskUrl } from "../config/mask-url.ts";
 
 const SECRET_NAME = /(api_?key|secret|password|passwd|token|authorization|credential|private_?key)/i;
 export const MASK = "••••••";
@@ -18,7 +19,7 @@ let lastReload: ReloadResult | null = null;
 /** Called by the config watcher after each reload attempt. */
 export function noteReload(result: ReloadResult): void {
   // A config error may quote the value it refused, such as a database URL with its password.
-  lastReload = { ...result, error: result.error === null ? null : result.error.replace(/(:\/\/[^/:@\s]*):[^@/\s]+@/g, `$1:${MASK}@`) };
+  lastReload = { ...result, error: result.error === null ? null : result.error.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s"']+/gi, (url) => maskUrl(url)) };
 }
 
 export function effectiveConfig(snapshot: Snapshot) {
@@ -45,6 +46,7 @@ export function mask(value: unknown, underHeaders: boolean): unknown {
   return value;
 }
 
+/** A URL's user name, password and query values (`?api_key=…`), as `sluice check` and the logs show it. */
 function maskUrlPassword(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@\s]*):[^@/\s]+@/i, `$1:${MASK}@`);
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? maskUrl(text) : text;
 }

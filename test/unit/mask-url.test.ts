@@ -46,3 +46,13 @@ describe("where URLs are shown", () => {
     for (const secret of ["hunter2", "sk-live", "10.1.2.3", "admin"]) expect(error.message).not.toContain(secret);
   });
 });
+
+test("the dashboard's effective config masks URL user names, passwords and query values too", async () => {
+  const { mask } = await import("../../src/api/dashboard-config.ts");
+  const shown = JSON.stringify(mask({ backends: [{ name: "a", url: "http://ops:hunter2@10.0.0.5:8000/v1?api_key=zz-secret" }], note: "a=b not a url" }, false));
+  expect(shown).not.toContain("hunter2");
+  expect(shown).not.toContain("ops:");
+  expect(shown).not.toContain("zz-secret");
+  expect(shown).toContain("10.0.0.5:8000/v1?api_key=");
+  expect(shown).toContain("a=b not a url");
+});
