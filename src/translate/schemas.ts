@@ -63,7 +63,7 @@ export const MessagesRequest = T.Object(
     max_tokens: T.Integer({ minimum: 1 }),
     messages: T.Array(T.Object({ role: T.Union([T.Literal("user"), T.Literal("assistant")]), content: T.Union([T.String(), T.Array(ContentBlock)]) }, open)),
     system: T.Optional(T.Union([T.String(), T.Array(ContentBlock)])),
-    stop_sequences: T.Optional(T.Array(T.String())),
+    stop_sequences: T.Optional(T.Array(T.String(), { maxItems: 4, description: "at most 4: they become chat's stop" })),
     stream: T.Optional(T.Boolean()),
     temperature: T.Optional(T.Number({ minimum: 0, maximum: 2 })),
     top_p: T.Optional(T.Number({ minimum: 0, maximum: 1 })),
