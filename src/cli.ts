@@ -5,6 +5,7 @@ import { resolve } from "node:path";
 import { ConfigError, loadConfigFile } from "./config/load.ts";
 import { Gateway } from "./gateway.ts";
 import { startServer } from "./server.ts";
+import { relaunchWithFetchCapacity } from "./upstream/fetch-capacity.ts";
 import { watchConfig } from "./config/watch.ts";
 import { log } from "./observability/log.ts";
 import { openapiDocument } from "./api/openapi.ts";
@@ -251,8 +252,11 @@ async function check(options: Options) {
 async function main() {
   const { command, options } = parseOptions(process.argv.slice(2));
   switch (command) {
-    case "serve":
+    case "serve": {
+      const exitCode = await relaunchWithFetchCapacity();
+      if (exitCode !== undefined) process.exit(exitCode);
       return serve(options);
+    }
     case "check":
       return check(options);
     case "openapi":

@@ -6,9 +6,10 @@ import type { Gateway } from "./gateway.ts";
 import { handleChat } from "./pipeline/chat.ts";
 import { handleEmbeddings } from "./pipeline/embeddings.ts";
 import { noteClientIp } from "./client-ip.ts";
+import { liftIdleTimeoutWith } from "./pipeline/read-body.ts";
 import { GENERATION_ROUTES } from "./api/generation-routes.ts";
 
-/** Idle connections close after this; requests waiting on a model disable it for themselves. */
+/** Idle connections close after this; a request whose body is in and that waits on a model lifts it for itself. */
 const IDLE_TIMEOUT_S = 60;
 /** Bun's own cap; server.max_body_bytes is enforced by the handlers with an OpenAI-shaped 413. */
 const HARD_BODY_LIMIT = 1024 * 1024 * 1024;
@@ -22,27 +23,20 @@ export function startServer(gateway: Gateway, host: string, port: number): Serve
     maxRequestBodySize: HARD_BODY_LIMIT,
     routes: {
       "/v1/chat/completions": {
-        POST: (req) => {
-          server.timeout(req, 0); // generation may take minutes without a byte on the wire
-          return handleChat(req, gateway, () => server.requestIP(req)?.address);
-        },
+        POST: (req) => handleChat(req, gateway, () => server.requestIP(req)?.address),
       },
       "/v1/embeddings": {
-        POST: (req) => {
-          server.timeout(req, 0);
-          return handleEmbeddings(req, gateway, () => server.requestIP(req)?.address);
-        },
+        POST: (req) => handleEmbeddings(req, gateway, () => server.requestIP(req)?.address),
       },
       // Responses, Messages, completions and the passthroughs: served like chat, off the framework's router.
       ...Object.fromEntries(Object.entries(GENERATION_ROUTES).map(([path, handler]) => [path, { POST: (req: Request) => handler(req, gateway, () => server.requestIP(req)?.address) }])),
     },
     fetch: async (req) => {
-      req = withRoutableHost(req);
       const address = server.requestIP(req)?.address;
+      req = withRoutableHost(req);
       const base = gateway.snapshot.server.base_path;
       const path = base ? pathUnderBase(req.url, base) : undefined;
       if (path !== undefined && req.method === "POST" && (path === "/v1/chat/completions" || path === "/v1/embeddings")) {
-        server.timeout(req, 0);
         return (path === "/v1/embeddings" ? handleEmbeddings : handleChat)(req, gateway, () => address);
       }
       if (path !== undefined) req = new Request(withPath(req.url, path), req);
@@ -52,6 +46,15 @@ export function startServer(gateway: Gateway, host: string, port: number): Serve
       if (!response.headers.has("x-request-id")) response.headers.set("x-request-id", crypto.randomUUID());
       return response;
     },
+  });
+  // Headers and body arrive under the idle timeout and server.body_timeout_ms; once a body is in, generation may
+  // take minutes without a byte on the wire.
+  liftIdleTimeoutWith((req) => {
+    try {
+      server.timeout(req, 0);
+    } catch {
+      // a request re-addressed in fetch (short Host header, base path) is no longer the server's own object
+    }
   });
   return server;
 }
