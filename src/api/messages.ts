@@ -50,7 +50,7 @@ export async function createMessage(original: Request, gateway: Gateway, clientI
     requireServedBy(gateway.snapshot, body.model, "messages", "/v1/messages");
     const answer = servesNatively(gateway.snapshot, body.model, "messages")
       ? await handlePassthrough(req, gateway, clientIp, "messages", raw)
-      : await callChat(req, gateway, clientIp, messagesToChat(body));
+      : await callChat(req, gateway, clientIp, "messages", messagesToChat(body));
     if (!answer.ok) return await toAnthropicError(answer);
     if (servesNatively(gateway.snapshot, body.model, "messages")) return answer;
     const requestId = answer.headers.get("x-request-id") ?? crypto.randomUUID();

@@ -45,7 +45,7 @@ export async function createResponse(req: Request, gateway: Gateway, clientIp: C
       history = previous.messages as ChatMessage[];
     }
     const { chat, conversation } = responsesToChat(body, history);
-    const answer = await callChat(req, gateway, clientIp, chat);
+    const answer = await callChat(req, gateway, clientIp, "responses", chat);
     if (!answer.ok) return answer; // the chat pipeline's error is already OpenAI-shaped, as Responses errors are
     const requestId = answer.headers.get("x-request-id") ?? crypto.randomUUID();
     const keyId = principal.key?.id ?? null;

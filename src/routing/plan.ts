@@ -6,7 +6,7 @@ import { GatewayError } from "../errors.ts";
 import type { Gateway } from "../gateway.ts";
 import type { Backend } from "../config/resolve.ts";
 import type { AutoRouting, Balancer, RetryPolicy, Route } from "../config/resolve-routing.ts";
-import { addSideCost, type RequestContext } from "../pipeline/context.ts";
+import { addSideCost, isChatShaped, type RequestContext } from "../pipeline/context.ts";
 import type { RetryBudget } from "./retry-budget.ts";
 import { chooseRoute } from "./route-match.ts";
 import { orderCandidates, type Candidate } from "./strategies.ts";
@@ -40,7 +40,7 @@ export function planBalancer(ctx: RequestContext, gateway: Gateway, balancer: Ba
   const body = ctx.body;
   const maxTokens = requestedMaxTokens(body);
   const promptTokens = estimatedPromptTokens(ctx);
-  const task = balancer.needsTask && ctx.endpoint === "chat" ? requestedTask(body) ?? classifyPrompt(body.messages as never).task : undefined;
+  const task = balancer.needsTask && isChatShaped(ctx.endpoint) ? requestedTask(body) ?? classifyPrompt(body.messages as never).task : undefined;
   // The first route that matches wins, so one without `match:` in first place wins without looking at the request.
   const first = balancer.routes[0]!;
   const route = first.match === undefined ? first : chooseRoute(balancer, { task, promptTokens, maxTokens, headers, metadata: body.metadata, keyName: ctx.principal?.key?.name });

@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS ledger (
   model             TEXT NOT NULL,           -- what the client asked for
   backend           TEXT,                    -- the backend that served it
   route             TEXT,                    -- balancer route, when one matched
-  endpoint          TEXT NOT NULL,           -- chat | embeddings
+  endpoint          TEXT NOT NULL,           -- the API called: chat, embeddings, responses, messages, completions, rerank, …
   status            INTEGER NOT NULL,
   error_code        TEXT,
   prompt_tokens     INTEGER NOT NULL,

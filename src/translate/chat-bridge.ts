@@ -4,7 +4,7 @@
 import type { Gateway } from "../gateway.ts";
 import type { ClientAddress } from "../client-ip.ts";
 import { handleChat } from "../pipeline/chat.ts";
-import { newContext, type Endpoint } from "../pipeline/context.ts";
+import { newContext, TRANSLATED_REQUESTS, type Endpoint } from "../pipeline/context.ts";
 import { finishRequest } from "../pipeline/finish.ts";
 import type { GatewayError } from "../errors.ts";
 import type { Principal } from "../auth/authenticate.ts";
@@ -12,12 +12,13 @@ import type { Principal } from "../auth/authenticate.ts";
 /** Headers that describe the original body, not the synthesized one. */
 const BODY_HEADERS = ["content-length", "content-type", "transfer-encoding", "content-encoding"];
 
-export function callChat(req: Request, gateway: Gateway, clientIp: ClientAddress, body: Record<string, unknown>, authorization?: string): Promise<Response> {
+export function callChat(req: Request, gateway: Gateway, clientIp: ClientAddress, endpoint: "responses" | "messages", body: Record<string, unknown>, authorization?: string): Promise<Response> {
   const headers = new Headers(req.headers);
   for (const name of BODY_HEADERS) headers.delete(name);
   headers.set("content-type", "application/json");
   if (authorization && !headers.has("authorization")) headers.set("authorization", authorization);
   const synthesized = new Request(new URL("/v1/chat/completions", req.url).href, { method: "POST", headers, body: JSON.stringify(body), signal: req.signal });
+  TRANSLATED_REQUESTS.set(synthesized, endpoint); // the ledger row says which API the client called
   return handleChat(synthesized, gateway, clientIp);
 }
 

@@ -178,9 +178,9 @@ describe("keys and the ledger", () => {
     await ownClient.messages.stream({ model: "echo", max_tokens: 16, messages: [{ role: "user", content: "bill me too" }] }).finalMessage();
     await Bun.sleep(300);
     const db = new Database(join(gateway.dir, "data", "sluice.db"), { readonly: true });
-    const rows = db.query("SELECT status, stream, completion_tokens, cost_micros FROM ledger WHERE key_id = ? ORDER BY started_at").all(own.id) as { status: number; stream: number; completion_tokens: number; cost_micros: number }[];
+    const rows = db.query("SELECT endpoint, status, stream, completion_tokens, cost_micros FROM ledger WHERE key_id = ? ORDER BY started_at").all(own.id) as { endpoint: string; status: number; stream: number; completion_tokens: number; cost_micros: number }[];
     db.close();
-    expect(rows.map((r) => [r.status, r.stream])).toEqual([[200, 0], [200, 1]]);
+    expect(rows.map((r) => [r.endpoint, r.status, r.stream])).toEqual([["messages", 200, 0], ["messages", 200, 1]]);
     expect(rows.every((r) => r.completion_tokens > 0 && r.cost_micros > 0)).toBe(true);
   });
 });

@@ -207,8 +207,8 @@ describe("errors, keys and the ledger", () => {
     const db = new Database(join(gateway.dir, "data", "sluice.db"), { readonly: true });
     const rows = db.query("SELECT endpoint, status, stream, prompt_tokens, completion_tokens, cost_micros FROM ledger WHERE key_id = ? ORDER BY started_at").all(own.id) as { endpoint: string; status: number; stream: number; completion_tokens: number; cost_micros: number }[];
     db.close();
-    // answered requests are the chat pipeline's rows (handleChat writes them); a body that does not translate is the translator's
-    expect(rows.map((r) => [r.endpoint, r.status, r.stream])).toEqual([["chat", 200, 0], ["chat", 200, 1], ["responses", 400, 0]]);
+    // answered requests are written by the chat pipeline, a body that does not translate by the translator: both say responses
+    expect(rows.map((r) => [r.endpoint, r.status, r.stream])).toEqual([["responses", 200, 0], ["responses", 200, 1], ["responses", 400, 0]]);
     expect(rows.slice(0, 2).every((r) => r.completion_tokens > 0 && r.cost_micros > 0)).toBe(true);
   });
 });
