@@ -32,8 +32,9 @@ import { ToolLoop, completeWithTools, streamWithTools, type OpenedStream } from 
 
 const validateChatRequest = compileValidator(ChatCompletionRequest);
 
-export async function handleChat(req: Request, gateway: Gateway, clientIp: ClientAddress = NO_ADDRESS): Promise<Response> {
-  const ctx = newContext("chat", req, gateway.snapshot);
+/** `endpoint`: the API the client called, when a translated one (Responses, Messages) hands its request over. */
+export async function handleChat(req: Request, gateway: Gateway, clientIp: ClientAddress = NO_ADDRESS, endpoint: "chat" | "responses" | "messages" = "chat"): Promise<Response> {
+  const ctx = newContext(endpoint, req, gateway.snapshot);
   gateway.metrics.inFlight++;
   let streaming = false;
   try {

@@ -41,12 +41,6 @@ export function isChatShaped(endpoint: Endpoint): boolean {
   return endpoint === "chat" || endpoint === "responses" || endpoint === "messages";
 }
 
-/**
- * The requests a translated API (Responses, Messages) hands to the chat pipeline, with the API the client called:
- * their context, ledger row and metrics carry that endpoint (translate/chat-bridge.ts registers them).
- */
-export const TRANSLATED_REQUESTS = new WeakMap<Request, Endpoint>();
-
 export interface RequestContext {
   readonly endpoint: Endpoint;
   readonly requestId: string;
@@ -101,7 +95,7 @@ export interface RequestContext {
 
 export function newContext(endpoint: RequestContext["endpoint"], req: Request, snapshot: Snapshot): RequestContext {
   return {
-    endpoint: endpoint === "chat" ? (TRANSLATED_REQUESTS.get(req) ?? endpoint) : endpoint,
+    endpoint,
     requestId: crypto.randomUUID(),
     startedAt: performance.now(),
     startedAtMs: Date.now(),

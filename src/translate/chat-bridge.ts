@@ -4,7 +4,7 @@
 import type { Gateway } from "../gateway.ts";
 import type { ClientAddress } from "../client-ip.ts";
 import { handleChat } from "../pipeline/chat.ts";
-import { newContext, TRANSLATED_REQUESTS, type Endpoint } from "../pipeline/context.ts";
+import { newContext, type Endpoint } from "../pipeline/context.ts";
 import { finishRequest } from "../pipeline/finish.ts";
 import type { GatewayError } from "../errors.ts";
 import type { Principal } from "../auth/authenticate.ts";
@@ -18,8 +18,7 @@ export function callChat(req: Request, gateway: Gateway, clientIp: ClientAddress
   headers.set("content-type", "application/json");
   if (authorization && !headers.has("authorization")) headers.set("authorization", authorization);
   const synthesized = new Request(new URL("/v1/chat/completions", req.url).href, { method: "POST", headers, body: JSON.stringify(body), signal: req.signal });
-  TRANSLATED_REQUESTS.set(synthesized, endpoint); // the ledger row says which API the client called
-  return handleChat(synthesized, gateway, clientIp);
+  return handleChat(synthesized, gateway, clientIp, endpoint); // the ledger row says which API the client called
 }
 
 /** The headers of the chat answer a translated answer keeps (trace, rate limits, queue wait). */
