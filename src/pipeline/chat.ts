@@ -4,7 +4,7 @@
 //   model call (once, or the platform tool loop's rounds) → post hooks (reverse order) + usage + timings →
 //   respond (JSON) or relay (SSE) → finish (ledger, metrics, settle)
 // Buffered and streamed answers differ only in the shape the model call returns; both pass the same hooks.
-import { asGatewayError, toErrorResponse } from "../errors.ts";
+import { GatewayError, asGatewayError, toErrorResponse } from "../errors.ts";
 import type { Gateway } from "../gateway.ts";
 import type { Backend } from "../config/resolve.ts";
 import { compileValidator } from "../api/validate.ts";
@@ -18,7 +18,6 @@ import { finishRequest, streamOutcome } from "./finish.ts";
 import { beginAttempt, retryPlanned } from "./dispatch.ts";
 import type { UpstreamCall } from "../upstream/call.ts";
 import { chatCompletion, chatStream, clientClosed, ttftTimeout, type Completion } from "../upstream/client.ts";
-import { GatewayError } from "../errors.ts";
 import { relayStream } from "../sse/relay.ts";
 import { computeTimings } from "../observability/timings.ts";
 import { closingUnread, sseResponse, withHeaders } from "./response-headers.ts";
