@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { loadConfigFile } from "../../src/config/load.ts";
 import { Gateway } from "../../src/gateway.ts";
 import { handleChat } from "../../src/pipeline/chat.ts";
+import { installFakeEngine } from "./fake-engine.ts";
 
 const [configFile, mode = "json"] = process.argv.slice(2);
 if (!configFile) throw new Error("usage: bun test/bench/in-process.ts <config.yaml> [json|stream]");
@@ -24,37 +25,7 @@ const REQUESTS_PER_ROUND = 40_000;
 const snapshot = await loadConfigFile(configFile, { ...process.env, UPSTREAM_BASE: "http://127.0.0.1:9/v1" }, []);
 const gateway = new Gateway(snapshot, { dataDir: mkdtempSync(join(tmpdir(), "sluice-in-process-")) });
 
-const answer = JSON.stringify({
-  id: "chatcmpl-engine",
-  object: "chat.completion",
-  created: 1,
-  model: "gpt-4o-mini",
-  choices: [{ index: 0, message: { role: "assistant", content: "Hello there, how can I help?" }, finish_reason: "stop" }],
-  usage: { prompt_tokens: 9, completion_tokens: 7, total_tokens: 16 },
-});
-const encoder = new TextEncoder();
-const event = (fields: Record<string, unknown>) => encoder.encode(`data: ${JSON.stringify({ id: "chatcmpl-engine", object: "chat.completion.chunk", created: 1, model: "gpt-4o-mini", ...fields })}\n\n`);
-const words = ["Hello", " there", ",", " how", " can", " I", " help", "?"];
-const events = [
-  event({ choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] }),
-  ...words.map((word) => event({ choices: [{ index: 0, delta: { content: word }, finish_reason: null }] })),
-  event({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] }),
-  event({ choices: [], usage: { prompt_tokens: 9, completion_tokens: 8, total_tokens: 17 } }),
-  encoder.encode("data: [DONE]\n\n"),
-];
-
-globalThis.fetch = (async () => {
-  if (!stream) return new Response(answer, { headers: { "content-type": "application/json" } });
-  if (oneChunk) return new Response(Buffer.concat(events), { headers: { "content-type": "text/event-stream" } });
-  let next = 0;
-  const body = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (next < events.length) controller.enqueue(events[next++]!);
-      else controller.close();
-    },
-  });
-  return new Response(body, { headers: { "content-type": "text/event-stream" } });
-}) as unknown as typeof fetch;
+installFakeEngine({ stream, oneChunk });
 
 const requestBody = JSON.stringify({ model: "gpt-4o-mini", stream, messages: [{ role: "user", content: "Say hello" }], max_tokens: 64 });
 // With content-length, as the bench's load generator sends it (without, the body is read as a chunked upload).

@@ -10,6 +10,7 @@ import { Gateway } from "../../src/gateway.ts";
 import { handleChat } from "../../src/pipeline/chat.ts";
 import { createResponse } from "../../src/api/responses.ts";
 import { createMessage } from "../../src/api/messages.ts";
+import { installFakeEngine } from "./fake-engine.ts";
 
 const stream = (process.argv[2] ?? "json") === "stream";
 const CONCURRENCY = 64;
@@ -18,35 +19,7 @@ const REQUESTS_PER_ROUND = Number(process.env.REQUESTS ?? 10_000);
 
 const gateway = new Gateway(parseConfig("auth:\n  mode: none\nbackends:\n  - name: m\n    url: http://127.0.0.1:9/v1\n", "bench.yaml"), { dataDir: mkdtempSync(join(tmpdir(), "sluice-translate-")) });
 
-const answer = JSON.stringify({
-  id: "chatcmpl-engine",
-  object: "chat.completion",
-  created: 1,
-  model: "m",
-  choices: [{ index: 0, message: { role: "assistant", content: "Hello there, how can I help?" }, finish_reason: "stop" }],
-  usage: { prompt_tokens: 9, completion_tokens: 7, total_tokens: 16 },
-});
-const encoder = new TextEncoder();
-const event = (fields: Record<string, unknown>) => encoder.encode(`data: ${JSON.stringify({ id: "chatcmpl-engine", object: "chat.completion.chunk", created: 1, model: "m", ...fields })}\n\n`);
-const words = ["Hello", " there", ",", " how", " can", " I", " help", "?"];
-const events = [
-  event({ choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] }),
-  ...words.map((word) => event({ choices: [{ index: 0, delta: { content: word }, finish_reason: null }] })),
-  event({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] }),
-  event({ choices: [], usage: { prompt_tokens: 9, completion_tokens: 8, total_tokens: 17 } }),
-  encoder.encode("data: [DONE]\n\n"),
-];
-globalThis.fetch = (async () => {
-  if (!stream) return new Response(answer, { headers: { "content-type": "application/json" } });
-  let next = 0;
-  const body = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (next < events.length) controller.enqueue(events[next++]!);
-      else controller.close();
-    },
-  });
-  return new Response(body, { headers: { "content-type": "text/event-stream" } });
-}) as unknown as typeof fetch;
+installFakeEngine({ stream, model: "m" });
 
 const bodies = {
   chat: { path: "/v1/chat/completions", body: JSON.stringify({ model: "m", stream, messages: [{ role: "user", content: "Say hello" }], max_tokens: 64 }), handle: handleChat },

@@ -6,7 +6,7 @@ import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { spawnScriptedUpstream, type ScriptedUpstream } from "../support/scripted-upstream.ts";
-import { spawnGateway, type RunningGateway } from "../support/gateway.ts";
+import { createKey as createKeyOn, spawnGateway, type RunningGateway } from "../support/gateway.ts";
 import { configFor } from "../support/config.ts";
 
 const ADMIN = "inf_" + "C".repeat(20) + "adminadminadminadmin";
@@ -28,10 +28,6 @@ afterAll(async () => {
   await upstream?.stop();
 });
 
-async function createKey(name: string): Promise<{ id: string; key: string }> {
-  const response = await fetch(`${gateway.url}/v1/keys`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ name }) });
-  return (await response.json()) as { id: string; key: string };
-}
 
 async function lastCompletionBody(): Promise<Record<string, unknown>> {
   return (await upstream.requests()).filter((r) => r.path === "/v1/completions").at(-1)!.body as Record<string, unknown>;
@@ -122,3 +118,5 @@ describe("pipeline envelope", () => {
     expect((rows as { cost_micros: number }[]).every((r) => r.cost_micros > 0)).toBe(true);
   });
 });
+
+const createKey = (name: string) => createKeyOn(gateway, ADMIN, { name });

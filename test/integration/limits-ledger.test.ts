@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { spawnScriptedUpstream, type ScriptedUpstream } from "../support/scripted-upstream.ts";
-import { eventually, spawnGateway, type RunningGateway } from "../support/gateway.ts";
+import { createKey as createKeyOn, eventually, spawnGateway, type RunningGateway } from "../support/gateway.ts";
 import { configFor } from "../support/config.ts";
 
 const ADMIN = "inf_" + "B".repeat(20) + "adminadminadminadmin";
@@ -29,11 +29,6 @@ afterAll(async () => {
   await upstream?.stop();
 });
 
-async function createKey(settings: Record<string, unknown>): Promise<{ id: string; key: string }> {
-  const response = await fetch(`${gateway.url}/v1/keys`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify(settings) });
-  expect(response.status).toBe(201);
-  return (await response.json()) as { id: string; key: string };
-}
 
 function chat(key: string, model: string, options: { stream?: boolean; content?: string; maxTokens?: number; signal?: AbortSignal } = {}) {
   return fetch(`${gateway.url}/v1/chat/completions`, {
@@ -245,3 +240,5 @@ describe("shutdown", () => {
     expect(rows).toBe(completed);
   });
 });
+
+const createKey = (settings: Record<string, unknown>) => createKeyOn(gateway, ADMIN, settings);

@@ -8,7 +8,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import { createAnthropic } from "@ai-sdk/anthropic";
 import { generateText, streamText } from "ai";
 import { spawnScriptedUpstream, type ScriptedUpstream } from "../support/scripted-upstream.ts";
-import { spawnGateway, type RunningGateway } from "../support/gateway.ts";
+import { createKey as createKeyOn, spawnGateway, type RunningGateway } from "../support/gateway.ts";
 import { configFor } from "../support/config.ts";
 
 const ADMIN = "inf_" + "M".repeat(20) + "adminadminadminadmin";
@@ -34,10 +34,6 @@ afterAll(async () => {
   await upstream?.stop();
 });
 
-async function createKey(name: string): Promise<{ id: string; key: string }> {
-  const response = await fetch(`${gateway.url}/v1/keys`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ name }) });
-  return (await response.json()) as { id: string; key: string };
-}
 
 async function lastChatBody(): Promise<Record<string, unknown>> {
   const requests = await upstream.requests();
@@ -197,3 +193,5 @@ describe("Vercel AI SDK: @ai-sdk/anthropic", () => {
     expect(text).toBe("echo: streamed words here");
   });
 });
+
+const createKey = (name: string) => createKeyOn(gateway, ADMIN, { name });

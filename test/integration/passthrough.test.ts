@@ -6,7 +6,7 @@ import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import OpenAI, { toFile } from "openai";
 import { spawnScriptedUpstream, type ScriptedUpstream } from "../support/scripted-upstream.ts";
-import { spawnGateway, type RunningGateway } from "../support/gateway.ts";
+import { createKey as createKeyOn, spawnGateway, type RunningGateway } from "../support/gateway.ts";
 import { configFor } from "../support/config.ts";
 
 const ADMIN = "inf_" + "P".repeat(20) + "adminadminadminadmin";
@@ -31,10 +31,6 @@ afterAll(async () => {
   await upstream?.stop();
 });
 
-async function createKey(settings: Record<string, unknown>): Promise<{ id: string; key: string }> {
-  const response = await fetch(`${gateway.url}/v1/keys`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify(settings) });
-  return (await response.json()) as { id: string; key: string };
-}
 
 function post(path: string, body: unknown, apiKey = key.key): Promise<Response> {
   return fetch(`${gateway.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -161,3 +157,5 @@ describe("OpenAPI", () => {
     for (const name of ["ResponsesRequest", "ResponseObject", "MessagesRequest", "MessageObject", "AnthropicError", "CompletionRequest", "CountTokensRequest"]) expect(doc.components.schemas).toHaveProperty(name);
   });
 });
+
+const createKey = (settings: Record<string, unknown>) => createKeyOn(gateway, ADMIN, settings);

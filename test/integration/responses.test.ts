@@ -8,7 +8,7 @@ import OpenAI from "openai";
 import { createOpenAI } from "@ai-sdk/openai";
 import { generateText, streamText } from "ai";
 import { spawnScriptedUpstream, type ScriptedUpstream } from "../support/scripted-upstream.ts";
-import { spawnGateway, type RunningGateway } from "../support/gateway.ts";
+import { createKey as createKeyOn, spawnGateway, type RunningGateway } from "../support/gateway.ts";
 import { configFor } from "../support/config.ts";
 
 const ADMIN = "inf_" + "R".repeat(20) + "adminadminadminadmin";
@@ -36,15 +36,7 @@ afterAll(async () => {
   await upstream?.stop();
 });
 
-async function createKey(name: string): Promise<{ id: string; key: string }> {
-  const response = await fetch(`${gateway.url}/v1/keys`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ name }) });
-  return (await response.json()) as { id: string; key: string };
-}
 
-async function createKeyWith(settings: Record<string, unknown>): Promise<{ id: string; key: string }> {
-  const response = await fetch(`${gateway.url}/v1/keys`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify(settings) });
-  return (await response.json()) as { id: string; key: string };
-}
 
 async function lastChatBody(): Promise<Record<string, unknown>> {
   const requests = await upstream.requests();
@@ -250,3 +242,6 @@ describe("client disconnects and native engines", () => {
     expect(((await messages.json()) as { type: string; error: { type: string } }).error.type).toBe("not_found_error");
   });
 });
+
+const createKey = (name: string) => createKeyOn(gateway, ADMIN, { name });
+const createKeyWith = (settings: Record<string, unknown>) => createKeyOn(gateway, ADMIN, settings);

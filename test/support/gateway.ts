@@ -68,3 +68,10 @@ export async function eventually<T>(check: () => Promise<T | undefined> | T | un
     await Bun.sleep(25);
   }
 }
+
+/** Creates an API key through POST /v1/keys with an admin key; throws unless it is created (201). */
+export async function createKey(gateway: RunningGateway, adminKey: string, settings: Record<string, unknown>): Promise<{ id: string; key: string }> {
+  const response = await fetch(`${gateway.url}/v1/keys`, { method: "POST", headers: { authorization: `Bearer ${adminKey}` }, body: JSON.stringify(settings) });
+  if (response.status !== 201) throw new Error(`POST /v1/keys answered ${response.status}: ${await response.text()}`);
+  return (await response.json()) as { id: string; key: string };
+}
