@@ -11,6 +11,7 @@ import type { UpstreamRequest } from "./upstream-body.ts";
 import { UpstreamCall } from "../upstream/call.ts";
 import { chatCompletion, chatStream, clientClosed, type ChunkReader, type Completion } from "../upstream/client.ts";
 import { screenAddedMessages } from "./firewall.ts";
+import { dataOf } from "../sse/relay.ts";
 import { addUsage, formatRun, runBefore, runCalls, type PlatformTools, type ToolCall, type ToolRun } from "./tool-loop.ts";
 
 /** A stream the pipeline relays: its reader, the call the relay watches, and what goes before the engine's bytes. */
@@ -195,7 +196,7 @@ async function* roundEvents(ctx: RequestContext, round: { reader: ChunkReader; c
       while ((end = carry.indexOf("\n\n")) !== -1) {
         const event = carry.slice(0, end).replace(/\r/g, "");
         carry = carry.slice(end + 2);
-        const data = event.startsWith("data:") ? event.slice(5).trimStart() : undefined;
+        const data = dataOf(event);
         if (data === "[DONE]") return;
         if (data !== undefined) yield data;
       }

@@ -447,7 +447,8 @@ function rewriteDeltas(choices: { index?: number; delta?: { content?: unknown };
   return changed;
 }
 
-function dataOf(event: string): string | undefined {
+/** The data of one SSE event (its `data:` lines joined), or undefined for comments and other fields. */
+export function dataOf(event: string): string | undefined {
   // The usual case: one `data: …` line.
   if (event.startsWith("data: ") && !event.includes("\n")) return event.slice(6);
   let data: string | undefined;
