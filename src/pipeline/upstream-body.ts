@@ -39,11 +39,11 @@ export class UpstreamRequest {
     readonly body: ChatRequest,
     readonly stream: boolean,
   ) {
-    this.messages = [...body.messages];
+    this.messages = body.messages; // the request's own parsed array: the tool loop appends to it in place
   }
 
   for(backend: Backend): string {
-    this.body.messages = renderMessages(this.messages as never, backend.templateRenderMode) as never;
+    this.body.messages = renderMessages(this.messages, backend.templateRenderMode);
     return prepareUpstreamBody(this.body, backend, this.stream);
   }
 }
