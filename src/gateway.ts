@@ -15,7 +15,7 @@ import { randomBase62 } from "./auth/key-record.ts";
 import { LedgerWriter } from "./store/ledger.ts";
 import type { ClientAddress } from "./client-ip.ts";
 import { spentMicrosSince } from "./store/usage.ts";
-import { Limits } from "./pipeline/admission.ts";
+import { Limits, type LimitService } from "./pipeline/admission.ts";
 import { AccountStore } from "./store/accounts.ts";
 import { CreditBook } from "./billing/credits.ts";
 import { BudgetBook } from "./limits/budget.ts";
@@ -41,7 +41,7 @@ export class Gateway {
   readonly credits: CreditBook;
   readonly sessions: SessionSigner;
   readonly ledger: LedgerWriter;
-  readonly limits: Limits;
+  readonly limits: LimitService;
   readonly routing = new RoutingState();
   readonly plugins: PluginHost;
   /** Firewall judges' verdicts by conversation, kept across reloads. */
@@ -69,7 +69,7 @@ export class Gateway {
       this.ledger.flush(); // rows still queued count too
       return spentMicrosSince(this.db, keyId, sinceMs);
     }, { store: this.accounts, credits: this.credits, budgets: new BudgetBook((accountId, sinceMs) => (this.credits.flush(), this.accounts.deductedSince(accountId, sinceMs))) });
-    this.metrics.addCollector(() => concurrencyMetrics(this.limits.concurrency.stats(), this.current.server.metrics_auth));
+    this.metrics.addCollector(() => concurrencyMetrics(this.limits.concurrencyStats(), this.current.server.metrics_auth));
     this.metrics.addCollector(() => breakerMetrics(this.routing));
     this.metrics.addCollector(() => ["# HELP sluice_ledger_pending Ledger rows waiting to be written.", "# TYPE sluice_ledger_pending gauge", `sluice_ledger_pending ${this.ledger.pending}`]);
   }

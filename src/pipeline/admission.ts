@@ -10,6 +10,10 @@ import { BudgetBook, isBudgetDenial, type Reservation } from "../limits/budget.t
 import { worstCaseCostMicros } from "../billing/cost.ts";
 import { isCreditDenial, usd, type CreditBook, type CreditHold } from "../billing/credits.ts";
 import type { AccountStore } from "../store/accounts.ts";
+import type { Admission, LimitService } from "../limits/limit-service.ts";
+import type { SemaphoreStats } from "../limits/semaphore.ts";
+
+export type { Admission, LimitService } from "../limits/limit-service.ts";
 
 /** Accounts' credits and budgets; absent where no store is open (unit tests). */
 export interface AccountLimits {
@@ -21,7 +25,8 @@ export interface AccountLimits {
 
 const DEFAULT_KEY_QUEUE_TIMEOUT_MS = 30_000;
 
-export class Limits {
+/** The limit service in this process's memory (see limit-service.ts): synchronous unless a request queues. */
+export class Limits implements LimitService {
   readonly requests = new RateWindow();
   readonly tokens = new RateWindow();
   readonly concurrency = new SemaphoreRegistry();
@@ -34,6 +39,26 @@ export class Limits {
   ) {
     this.budgets = new BudgetBook(spentSince);
   }
+
+  admit(request: AdmissionRequest): Admission | Promise<Admission> {
+    return admit(this, request);
+  }
+
+  async takeBackendSlot(admission: Admission | undefined, key: ApiKey | null, backend: Backend, signal: AbortSignal | undefined): Promise<Admission> {
+    const local = admission instanceof LocalAdmission ? admission : new LocalAdmission(this, key);
+    local.holdBackend(await takeBackendSlot(local, backendSemaphore(this, backend), backend, signal));
+    return local;
+  }
+
+  refuseSpentBudget(key: ApiKey): void {
+    refuseSpentLocally(this, key);
+  }
+
+  concurrencyStats(): SemaphoreStats[] {
+    return this.concurrency.stats();
+  }
+
+  close(): void {}
 }
 
 export interface AdmissionRequest {
@@ -59,7 +84,7 @@ export interface AdmissionRequest {
   signal: AbortSignal | undefined;
 }
 
-export class Admission {
+export class LocalAdmission implements Admission {
   queuedMs = 0;
   /** x-ratelimit-* headers for the response as name, value, name, value…, when the key has rate limits. */
   headers: string[] | undefined;
@@ -120,12 +145,15 @@ export function needsAdmission(key: ApiKey | null, backend: Backend | undefined)
   return backend?.maxConcurrent !== undefined || (key !== null && (key.account_id != null || key.rpm !== null || key.tpm !== null || key.max_concurrent !== null || key.budget_usd_daily !== null || key.budget_usd_monthly !== null));
 }
 
-/** Synchronous unless a max_concurrent slot is taken and the request has to queue for it. */
-export function admit(limits: Limits, request: AdmissionRequest): Admission | Promise<Admission> {
+/**
+ * Synchronous unless a max_concurrent slot is taken and the request has to queue for it. `rates: false` skips
+ * rpm/tpm (a shared limit service that is down, with `on_failure.rate: open`).
+ */
+export function admit(limits: Limits, request: AdmissionRequest, rates = true): LocalAdmission | Promise<LocalAdmission> {
   const { key, backend } = request;
-  const admission = new Admission(limits, key);
+  const admission = new LocalAdmission(limits, key);
   try {
-    if (key) checkRates(limits, key, request, admission);
+    if (key && rates) checkRates(limits, key, request, admission);
     if (key && (key.budget_usd_daily !== null || key.budget_usd_monthly !== null)) reserveBudget(limits, key, request, admission);
     if (key?.account_id && limits.accounts) reserveCredits(limits.accounts, key, key.account_id, request, admission);
     const keySlots = key?.max_concurrent ? limits.concurrency.get(`key:${key.id}`, key.max_concurrent) : undefined;
@@ -143,7 +171,7 @@ export function admit(limits: Limits, request: AdmissionRequest): Admission | Pr
 }
 
 /** The slow path: wait in FIFO order for the key's slot, then the backend's; the wait is reported as queued_ms. */
-async function queueForSlots(admission: Admission, request: AdmissionRequest, keySlots: FifoSemaphore | undefined, backendSlots: FifoSemaphore | undefined): Promise<Admission> {
+async function queueForSlots(admission: LocalAdmission, request: AdmissionRequest, keySlots: FifoSemaphore | undefined, backendSlots: FifoSemaphore | undefined): Promise<LocalAdmission> {
   const { key, backend } = request;
   try {
     if (keySlots && key) {
@@ -163,12 +191,12 @@ export function backendSemaphore(limits: Limits, backend: Backend): FifoSemaphor
 }
 
 /** A backend's slot, now or after a FIFO wait up to its queue_timeout_ms (429 after that). */
-export async function takeBackendSlot(admission: Admission, slots: FifoSemaphore, backend: Backend, signal: AbortSignal | undefined): Promise<Release> {
+export async function takeBackendSlot(admission: LocalAdmission, slots: FifoSemaphore, backend: Backend, signal: AbortSignal | undefined): Promise<Release> {
   const what = `backend '${backend.id}' has max_concurrent ${backend.maxConcurrent} requests in flight`;
   return slots.tryAcquire() ?? (await queue(admission, slots.acquire(backend.queueTimeoutMs, signal), what, "backends[].queue_timeout_ms"));
 }
 
-function checkRates(limits: Limits, key: ApiKey, request: AdmissionRequest, admission: Admission): void {
+function checkRates(limits: Limits, key: ApiKey, request: AdmissionRequest, admission: LocalAdmission): void {
   if (!key.rpm && !key.tpm) return;
   const now = Date.now();
   const headers: string[] = [];
@@ -195,7 +223,11 @@ function checkRates(limits: Limits, key: ApiKey, request: AdmissionRequest, admi
  * Before calls that cost money ahead of admission (the firewall's judge, auto's classifier model): a key whose
  * budget has nothing left is refused at once rather than spending more on a request admission will refuse.
  */
-export function refuseSpentBudget(limits: Limits, key: ApiKey): void {
+export function refuseSpentBudget(limits: LimitService, key: ApiKey): void {
+  limits.refuseSpentBudget(key);
+}
+
+export function refuseSpentLocally(limits: Limits, key: ApiKey): void {
   if (key.account_id && limits.accounts) refuseSpentAccount(limits.accounts, key, key.account_id);
   if (key.budget_usd_daily === null && key.budget_usd_monthly === null) return;
   const result = limits.budgets.reserve(key.id, budgetLimits(key), 1, Date.now());
@@ -228,7 +260,7 @@ function completionBound(request: AdmissionRequest): number {
   return (request.maxTokens ?? request.backend?.defaultMaxTokens ?? 0) * (request.choices ?? 1);
 }
 
-function reserveBudget(limits: Limits, key: ApiKey, request: AdmissionRequest, admission: Admission): void {
+function reserveBudget(limits: Limits, key: ApiKey, request: AdmissionRequest, admission: LocalAdmission): void {
   const amount = reservationMicros(request);
   const result = limits.budgets.reserve(key.id, budgetLimits(key), amount, Date.now());
   if (isBudgetDenial(result)) {
@@ -241,7 +273,7 @@ function reserveBudget(limits: Limits, key: ApiKey, request: AdmissionRequest, a
 }
 
 /** The account's budgets (429, as a key's) and then its credits (402), both holding the same worst case. */
-function reserveCredits(accounts: AccountLimits, key: ApiKey, accountId: string, request: AdmissionRequest, admission: Admission): void {
+function reserveCredits(accounts: AccountLimits, key: ApiKey, accountId: string, request: AdmissionRequest, admission: LocalAdmission): void {
   const calls = request.modelCalls ?? 1;
   const amount = calls > 1 ? (reservationMicros(request) - (request.spentMicros ?? 0)) * calls + (request.spentMicros ?? 0) : reservationMicros(request);
   const account = accounts.store.get(accountId);
@@ -279,7 +311,7 @@ function insufficientCredits(accountId: string, balanceMicros: number, reservedM
 }
 
 /** Waits in the FIFO queue for a slot; the wait is reported as queued_ms. */
-async function queue(admission: Admission, slot: Promise<Release>, what: string, setting: string): Promise<Release> {
+async function queue(admission: LocalAdmission, slot: Promise<Release>, what: string, setting: string): Promise<Release> {
   const started = performance.now();
   try {
     return await slot;

@@ -8,8 +8,6 @@ import type { Backend } from "../config/resolve.ts";
 import type { RequestContext } from "./context.ts";
 import type { RoutePlan } from "../routing/plan.ts";
 import { UpstreamCall } from "../upstream/call.ts";
-import { Admission, backendSemaphore, takeBackendSlot } from "./admission.ts";
-import type { Release } from "../limits/semaphore.ts";
 
 /** One try on one backend: resolves with what the caller needs, or throws a GatewayError. */
 export type Attempt<T> = (backend: Backend, call: UpstreamCall) => Promise<T>;
@@ -74,10 +72,8 @@ export async function retryPlanned<T>(ctx: RequestContext, gateway: Gateway, thr
     if (!backend) break;
     tried.push(backend);
     ctx.admission?.releaseBackend();
-    if (backend.maxConcurrent !== undefined) {
-      const slot = await backendSlot(ctx, gateway, backend); // creates ctx.admission when the request had none
-      ctx.admission!.holdBackend(slot);
-    }
+    // The backend's max_concurrent slot, waiting in its FIFO queue if need be (an admission is made when the request had none).
+    if (backend.maxConcurrent !== undefined) ctx.admission = await gateway.limits.takeBackendSlot(ctx.admission, ctx.principal?.key ?? null, backend, ctx.clientSignal);
     try {
       return await attempt(backend, beginAttempt(ctx, gateway, backend));
     } catch (retryThrown) {
@@ -104,12 +100,6 @@ function nextBackend(plan: RoutePlan, tried: Backend[], gateway: Gateway, now: n
     fallback ??= backend;
   }
   return fallback;
-}
-
-/** A backend with max_concurrent: take its slot (waiting in its FIFO queue if need be). */
-async function backendSlot(ctx: RequestContext, gateway: Gateway, backend: Backend): Promise<Release> {
-  ctx.admission ??= new Admission(gateway.limits, ctx.principal?.key ?? null);
-  return takeBackendSlot(ctx.admission, backendSemaphore(gateway.limits, backend), backend, ctx.clientSignal);
 }
 
 /** Engine trouble worth another try elsewhere: unreachable, 5xx, timeout, 429. Not a client's own mistake. */

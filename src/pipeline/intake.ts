@@ -5,7 +5,7 @@ import type { ClientAddress } from "../client-ip.ts";
 import { requireModel, requireScope } from "../auth/authenticate.ts";
 import { expectObject, readJsonBody } from "./read-body.ts";
 import { resolveTarget } from "./resolve-target.ts";
-import { admit, needsAdmission } from "./admission.ts";
+import { needsAdmission } from "./admission.ts";
 import { SCOPE_OF, type RequestContext } from "./context.ts";
 
 /** Longest `model` the ledger keeps for a request that failed validation (the schema allows this much). */
@@ -38,7 +38,7 @@ export function admitRequest(ctx: RequestContext, gateway: Gateway, maxTokens: n
   const key = ctx.principal?.key ?? null;
   const backend = ctx.plan ? ctx.plan.candidates[0] : ctx.backend;
   if (!needsAdmission(key, backend)) return undefined;
-  const admitted = admit(gateway.limits, { key, backend, candidates: ctx.plan?.candidates, spentMicros: ctx.sideCostMicros, promptTokensBound: ctx.promptTokensBound, maxTokens, choices, modelCalls: platformToolRounds(ctx), signal: ctx.clientSignal });
+  const admitted = gateway.limits.admit({ key, backend, candidates: ctx.plan?.candidates, spentMicros: ctx.sideCostMicros, promptTokensBound: ctx.promptTokensBound, maxTokens, choices, modelCalls: platformToolRounds(ctx), signal: ctx.clientSignal });
   if (!(admitted instanceof Promise)) {
     ctx.admission = admitted;
     return undefined;

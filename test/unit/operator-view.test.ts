@@ -4,6 +4,7 @@ import { parseConfig } from "../../src/config/load.ts";
 import { Gateway } from "../../src/gateway.ts";
 import { listKeys, getKey } from "../../src/api/keys.ts";
 import { createApp } from "../../src/app.ts";
+import type { Limits } from "../../src/pipeline/admission.ts";
 
 const CONFIG = `
 auth: { mode: none }
@@ -33,7 +34,7 @@ describe("/metrics", () => {
     try {
       const { key } = gateway.keys.create({ name: "limited", max_concurrent: 2 });
       const { secret: admin } = gateway.keys.create({ name: "ops", scopes: ["admin"] });
-      const release = await gateway.limits.concurrency.get(`key:${key.id}`, 2).acquire(1_000);
+      const release = await (gateway.limits as Limits).concurrency.get(`key:${key.id}`, 2).acquire(1_000);
       const app = createApp(gateway);
       const response = await app.handle(new Request("http://sluice/metrics", { headers: metricsAuth ? { authorization: `Bearer ${admin}` } : {} }));
       release();
