@@ -97,7 +97,7 @@ export function createApp(gateway: Gateway) {
     })
     .get("/metrics", async (c) => {
       if (gateway.snapshot.server.metrics_auth) await authorize(c, "admin");
-      return new Response(gateway.metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
+      return new Response(await gateway.metrics.exposition(), { headers: { "content-type": "text/plain; version=0.0.4" } });
     });
   routes = app.routes;
   return app;

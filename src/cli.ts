@@ -5,7 +5,10 @@ import { resolve } from "node:path";
 import { ConfigError, loadConfigFile } from "./config/load.ts";
 import { Gateway } from "./gateway.ts";
 import { startServer } from "./server.ts";
-import { relaunchWithFetchCapacity } from "./upstream/fetch-capacity.ts";
+import { servesInPlace } from "./upstream/fetch-capacity.ts";
+import { joinSupervisor, workerLimits, workerRole, type WorkerRole } from "./workers/worker.ts";
+import { planWorkers } from "./workers/plan.ts";
+import { Supervisor } from "./workers/supervisor.ts";
 import { watchConfig } from "./config/watch.ts";
 import { log } from "./observability/log.ts";
 import { openapiDocument } from "./api/openapi.ts";
@@ -193,16 +196,19 @@ function listenOrExit<T>(listen: () => T, host: string, port: number): T {
   }
 }
 
-async function serve(options: Options) {
+/** One server process: the only one, or a worker of the supervisor (src/workers/supervisor.ts). */
+async function serve(options: Options, role: WorkerRole | undefined) {
   // Discovery (backends: discover) must never find sluice itself.
-  const ownPorts = options.port === undefined ? [] : [options.port];
+  const portOverride = role?.port ?? options.port;
+  const ownPorts = portOverride === undefined ? [] : [portOverride];
   const snapshot = await loadOrExit(options.config, ownPorts);
   const host = options.host ?? snapshot.server.host;
-  const port = options.port ?? snapshot.server.port;
+  const port = portOverride ?? snapshot.server.port;
   if (snapshot.auth.mode === "none" && !isLoopback(host)) {
     fail(`auth.mode is none but the gateway would listen on ${host}: anyone who can reach it could use every model. Listen on 127.0.0.1 (server.host / --host) or set auth.mode: keys.`);
   }
-  const gateway = new Gateway(snapshot, { dataDir: options.dataDir, pluginsDir: options.plugins });
+  const limits = workerLimits(role);
+  const gateway = new Gateway(snapshot, { dataDir: options.dataDir, pluginsDir: options.plugins, ...(limits ? { limits } : {}) });
   await gateway.plugins.loadAll();
   gateway.plugins.watch();
   const adminSecret = process.env.SLUICE_ADMIN_KEY;
@@ -210,11 +216,13 @@ async function serve(options: Options) {
     if (!KEY_PATTERN.test(adminSecret)) fail("SLUICE_ADMIN_KEY must look like inf_ followed by at least 32 letters and digits (sluice keys create prints one)");
     gateway.keys.ensure(adminSecret, { name: "admin (SLUICE_ADMIN_KEY)", scopes: ["admin"] });
   }
-  const server = listenOrExit(() => startServer(gateway, host, port), host, port);
+  const server = listenOrExit(() => startServer(gateway, host, port, { reusePort: (role?.count ?? 1) > 1 }), host, port);
   gateway.health.start();
   ownPorts.push(server.port!);
+  if (role) joinSupervisor(role, gateway, server.port!);
   const watcher = watchConfig(options.config, () => loadConfigFile(options.config, process.env, ownPorts), () => gateway.snapshot, (next) => gateway.replaceSnapshot(next));
-  log.info(`sluice ${pkg.version} listening on http://${server.hostname}:${server.port} (config ${options.config}, ${snapshot.backends.size} backends)`);
+  const worker = role && role.count > 1 ? `worker ${role.index} ` : "";
+  log.info(`sluice ${pkg.version} ${worker}listening on http://${server.hostname}:${server.port} (config ${options.config}, ${snapshot.backends.size} backends)`);
   void reportBackends(snapshot, gateway.health, options.config, `http://${server.hostname}:${server.port}`);
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -253,9 +261,13 @@ async function main() {
   const { command, options } = parseOptions(process.argv.slice(2));
   switch (command) {
     case "serve": {
-      const exitCode = await relaunchWithFetchCapacity();
-      if (exitCode !== undefined) process.exit(exitCode);
-      return serve(options);
+      const role = workerRole();
+      if (role) return serve(options, role);
+      const plan = planWorkers(options.config, options.dataDir, options.host, options.port);
+      if (servesInPlace(plan.count)) return serve(options, undefined);
+      // Workers share the port (SO_REUSEPORT): one held by anything else must still be an error, not a neighbour.
+      if (plan.count > 1 && plan.port) listenOrExit(() => Bun.listen({ hostname: plan.host, port: plan.port!, socket: { data() {} } }).stop(true), plan.host, plan.port);
+      process.exit(await new Supervisor(plan).run());
     }
     case "check":
       return check(options);

@@ -15,7 +15,7 @@ import { randomBase62 } from "./auth/key-record.ts";
 import { LedgerWriter } from "./store/ledger.ts";
 import type { ClientAddress } from "./client-ip.ts";
 import { spentMicrosSince } from "./store/usage.ts";
-import { Limits, type LimitService } from "./pipeline/admission.ts";
+import { Limits, type AccountLimits, type LimitService } from "./pipeline/admission.ts";
 import { AccountStore } from "./store/accounts.ts";
 import { CreditBook } from "./billing/credits.ts";
 import { BudgetBook } from "./limits/budget.ts";
@@ -30,6 +30,8 @@ export interface GatewayOptions {
   dataDir?: string;
   /** The plugins folder (processors/, tools/, firewalls/); loaded by the caller with `plugins.loadAll()`. */
   pluginsDir?: string;
+  /** Another limit service than this process's memory (a worker asking its supervisor: src/workers/ipc-limits.ts). */
+  limits?: (accounts: AccountLimits) => LimitService;
 }
 
 export class Gateway {
@@ -65,10 +67,11 @@ export class Gateway {
     this.ledger = new LedgerWriter(this.db, { retentionDays: () => this.current.storage.retention_days });
     this.localSearch = new LocalSearchIndex(this.db);
     this.vectors = new VectorDatabases(options.dataDir);
-    this.limits = new Limits((keyId, sinceMs) => {
+    const accountLimits: AccountLimits = { store: this.accounts, credits: this.credits, budgets: new BudgetBook((accountId, sinceMs) => (this.credits.flush(), this.accounts.deductedSince(accountId, sinceMs))) };
+    this.limits = options.limits?.(accountLimits) ?? new Limits((keyId, sinceMs) => {
       this.ledger.flush(); // rows still queued count too
       return spentMicrosSince(this.db, keyId, sinceMs);
-    }, { store: this.accounts, credits: this.credits, budgets: new BudgetBook((accountId, sinceMs) => (this.credits.flush(), this.accounts.deductedSince(accountId, sinceMs))) });
+    }, accountLimits);
     this.metrics.addCollector(() => concurrencyMetrics(this.limits.concurrencyStats(), this.current.server.metrics_auth));
     this.metrics.addCollector(() => breakerMetrics(this.routing));
     this.metrics.addCollector(() => ["# HELP sluice_ledger_pending Ledger rows waiting to be written.", "# TYPE sluice_ledger_pending gauge", `sluice_ledger_pending ${this.ledger.pending}`]);
@@ -113,7 +116,7 @@ function breakerMetrics(routing: RoutingState): string[] {
   return [...out, ...load];
 }
 
-function storageFile(snapshot: Snapshot, dataDir: string | undefined): string {
+export function storageFile(snapshot: Snapshot, dataDir: string | undefined): string {
   const url = snapshot.storage.url;
   if (url) return resolve(url.slice("sqlite:".length));
   return dataDir ? join(dataDir, "sluice.db") : ":memory:";

@@ -14,11 +14,13 @@ const IDLE_TIMEOUT_S = 60;
 /** Bun's own cap; server.max_body_bytes is enforced by the handlers with an OpenAI-shaped 413. */
 const HARD_BODY_LIMIT = 1024 * 1024 * 1024;
 
-export function startServer(gateway: Gateway, host: string, port: number): Server<undefined> {
+/** `reusePort`: several workers listen on the same port (server.workers); the kernel spreads connections. */
+export function startServer(gateway: Gateway, host: string, port: number, options: { reusePort?: boolean } = {}): Server<undefined> {
   const app = createApp(gateway).compile();
   const server: Server<undefined> = Bun.serve({
     hostname: host,
     port,
+    reusePort: options.reusePort ?? false,
     idleTimeout: IDLE_TIMEOUT_S,
     maxRequestBodySize: HARD_BODY_LIMIT,
     routes: {

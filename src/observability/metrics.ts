@@ -47,6 +47,23 @@ export class Metrics {
   private readonly health = new Map<string, HealthStatus>();
   private readonly collectors: (() => string[])[] = [];
   inFlight = 0;
+  /**
+   * Set in a worker among several (server.workers): a scrape asks the supervisor, which merges every worker's
+   * render() into one exposition (merge-expositions.ts).
+   */
+  gather: (() => Promise<string>) | undefined;
+
+  /** What GET /metrics answers: this process's series, or every worker's merged. */
+  exposition(): string | Promise<string> {
+    return this.gather ? this.gather() : this.render();
+  }
+
+  /** Requests answered by this process, every route and status (a worker's own line in /metrics). */
+  requestsAnswered(): number {
+    let total = 0;
+    for (const s of this.all) for (const [, count] of s.statuses()) total += count;
+    return total;
+  }
 
   /** Adds lines computed at scrape time (e.g. queue and slot gauges owned by another module). */
   addCollector(collect: () => string[]): void {
