@@ -37,6 +37,11 @@ const USAGE_KEY = Buffer.from('"usage"');
 const FINISH_KEY = Buffer.from('"finish_reason"');
 const CLOSE_BRACE = 0x7d;
 const CLOSE_BRACKET = 0x5d;
+/** Buffer's native search, called on the engine's Uint8Array itself: no Buffer view allocated per chunk. */
+const indexOf = Buffer.prototype.indexOf as (this: Uint8Array, value: Uint8Array | number, byteOffset?: number) => number;
+const lastIndexOf = Buffer.prototype.lastIndexOf as (this: Uint8Array, value: Uint8Array | number, byteOffset?: number) => number;
+/** What of the first chunk is kept for envelope(): its first event, copied (not a view holding the whole chunk). */
+const FIRST_EVENT_MAX = 4096;
 /** Top-level fields of a chunk that describe the chunk itself rather than the request. */
 const ENVELOPE = new Set(["id", "object", "created", "model", "choices", "usage", "timings", "system_fingerprint", "service_tier"]);
 
@@ -175,7 +180,7 @@ class StreamRelay {
    */
   transform(bytes: Uint8Array): void {
     if (this.ctx.firstTokenAt === undefined) this.ctx.firstTokenAt = performance.now();
-    this.firstChunk ??= bytes;
+    this.firstChunk ??= firstEventOf(bytes);
     const passEnd = this.carry === "" && !this.hooks ? this.untouchedPrefix(bytes) : 0;
     this.head = passEnd === 0 ? undefined : passEnd === bytes.length ? bytes : bytes.subarray(0, passEnd);
     this.tail = passEnd === bytes.length ? "" : this.rewrite(bytes.subarray(passEnd));
@@ -183,12 +188,11 @@ class StreamRelay {
 
   /** Length of the leading whole events that pass untouched; counts them for usage estimates. */
   private untouchedPrefix(bytes: Uint8Array): number {
-    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-    const attention = firstAttention(buf, this.usageOnFinish);
+    const attention = firstAttention(bytes, this.usageOnFinish);
     const limit = attention === -1 ? bytes.length : attention;
     let start = 0;
     while (start < limit) {
-      const end = buf.indexOf(BLANK_LINE, start);
+      const end = indexOf.call(bytes, BLANK_LINE, start);
       if (end === -1 || end + 2 > limit) break;
       const last = bytes[end - 1];
       // A data event's JSON must close; comments (":") and other SSE fields go to the slow path.
@@ -392,13 +396,19 @@ function withoutTimings(parsed: Record<string, unknown>): Record<string, unknown
  * Start of the first event that needs the slow path: one with a non-null usage object, [DONE], or (when usage
  * rides on the finish chunk) a non-null finish_reason; -1 when there is none.
  */
-function firstAttention(buf: Buffer, watchFinish: boolean): number {
-  let at = buf.indexOf(DONE_MARK);
-  at = firstNonNull(buf, USAGE_KEY, at);
-  if (watchFinish) at = firstNonNull(buf, FINISH_KEY, at);
+function firstAttention(bytes: Uint8Array, watchFinish: boolean): number {
+  let at = indexOf.call(bytes, DONE_MARK);
+  at = firstNonNull(bytes, USAGE_KEY, at);
+  if (watchFinish) at = firstNonNull(bytes, FINISH_KEY, at);
   if (at === -1) return -1;
-  const previousEnd = buf.lastIndexOf(BLANK_LINE, at);
+  const previousEnd = lastIndexOf.call(bytes, BLANK_LINE, at);
   return previousEnd === -1 ? 0 : previousEnd + 2;
+}
+
+/** A copy of the chunk's first event (or of its start, when the event goes on past FIRST_EVENT_MAX or the chunk). */
+function firstEventOf(bytes: Uint8Array): Uint8Array {
+  const end = indexOf.call(bytes, BLANK_LINE);
+  return bytes.slice(0, end === -1 ? Math.min(bytes.length, FIRST_EVENT_MAX) : Math.min(end + 2, FIRST_EVENT_MAX));
 }
 
 /** A finish_reason event with no usage, as its text shows (a JSON object, not parsed). */
@@ -417,11 +427,11 @@ function hasNonNull(text: string, key: string): boolean {
 }
 
 /** The first `"key": <not null>` before `before` (or anywhere when it is -1); else `before`. */
-function firstNonNull(buf: Buffer, key: Buffer, before: number): number {
-  for (let u = buf.indexOf(key); u !== -1 && (before === -1 || u < before); u = buf.indexOf(key, u + key.length)) {
+function firstNonNull(bytes: Uint8Array, key: Buffer, before: number): number {
+  for (let u = indexOf.call(bytes, key); u !== -1 && (before === -1 || u < before); u = indexOf.call(bytes, key, u + key.length)) {
     let i = u + key.length;
-    while (buf[i] === 0x20 || buf[i] === 0x3a /* : */) i++;
-    if (buf[i] !== 0x6e /* n of null */) return u;
+    while (bytes[i] === 0x20 || bytes[i] === 0x3a /* : */) i++;
+    if (bytes[i] !== 0x6e /* n of null */) return u;
   }
   return before;
 }
