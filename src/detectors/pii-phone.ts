@@ -12,8 +12,14 @@
  *      digits are ids far more often than phones, so they need the phone word (or a leading trunk 0 and a valid
  *      number).
  */
-import { parsePhoneNumberFromString, type CountryCode, type PhoneNumber } from "libphonenumber-js/max";
+import type * as PhoneLib from "libphonenumber-js/max";
+import type { CountryCode, PhoneNumber } from "libphonenumber-js/max";
 import type { PiiMatch } from "./pii.ts";
+
+// Loaded on first use, not at start-up: its metadata stays resident in every gateway process (together with the
+// browser tool's HTML parser, ~6 MiB of an idle gateway), and only PII screening needs it.
+let phoneLib: typeof PhoneLib | undefined;
+const parsePhoneNumberFromString: typeof PhoneLib.parsePhoneNumberFromString = (...args) => (phoneLib ??= require("libphonenumber-js/max") as typeof PhoneLib).parsePhoneNumberFromString(...args);
 
 const LANGUAGE_REGIONS: Record<string, CountryCode> = {
   en: "US",

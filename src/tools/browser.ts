@@ -5,8 +5,8 @@
 import { lookup } from "node:dns/promises";
 import { existsSync } from "node:fs";
 import { BlockList, isIP } from "node:net";
-import { Readability } from "@mozilla/readability";
-import { parseHTML } from "linkedom";
+import type { Readability as ReadabilityType } from "@mozilla/readability";
+import type { parseHTML as parseHTMLType } from "linkedom";
 import type { Browser, BrowserContext, Route } from "playwright-core";
 
 export interface BrowserOptions {
@@ -294,9 +294,12 @@ function pageOf(url: string, kind: "html" | "text", source: string, bytes: numbe
 
 // ---- readable text ------------------------------------------------------------------------------------------------
 
-type DomNode = ReturnType<typeof parseHTML>["document"]["body"];
+type DomNode = ReturnType<typeof parseHTMLType>["document"]["body"];
 
 function readableText(html: string): { title: string; text: string } {
+  // Loaded on the first page read, not at start-up: they stay resident in every gateway process otherwise.
+  const { parseHTML } = require("linkedom") as { parseHTML: typeof parseHTMLType };
+  const { Readability } = require("@mozilla/readability") as { Readability: typeof ReadabilityType };
   const { document } = parseHTML(html);
   const pageTitle = (document.title ?? "").trim();
   const article = new Readability(document).parse();
