@@ -22,6 +22,7 @@ export type ErrorCode =
   | "upstream_rate_limited"
   | "no_healthy_backend"
   | "processor_failed"
+  | "limits_unavailable"
   | "upstream_timeout"
   | "client_closed"
   | "internal";
@@ -47,6 +48,7 @@ const STATUS: Record<ErrorCode, number> = {
   upstream_error: 502,
   no_healthy_backend: 503,
   processor_failed: 503,
+  limits_unavailable: 503, // limits.url's Redis not answering, for a budget or credits (limits.on_failure.budget: closed)
   upstream_timeout: 504,
   client_closed: 499, // nginx's code: nobody reads the answer, the ledger records it
   internal: 500,
@@ -73,6 +75,7 @@ const TYPE: Record<ErrorCode, string> = {
   upstream_error: "upstream_error",
   no_healthy_backend: "upstream_error",
   processor_failed: "api_error",
+  limits_unavailable: "api_error",
   upstream_timeout: "upstream_error",
   client_closed: "invalid_request_error",
   internal: "api_error",

@@ -19,6 +19,7 @@ import { Limits, type AccountLimits, type LimitService } from "./pipeline/admiss
 import { AccountStore } from "./store/accounts.ts";
 import { CreditBook } from "./billing/credits.ts";
 import { BudgetBook } from "./limits/budget.ts";
+import { limitServiceFor } from "./limits/from-config.ts";
 import { RoutingState } from "./routing/routing-state.ts";
 import { PluginHost } from "./plugins/host.ts";
 import { JudgeCache } from "./firewall/judge.ts";
@@ -68,10 +69,13 @@ export class Gateway {
     this.localSearch = new LocalSearchIndex(this.db);
     this.vectors = new VectorDatabases(options.dataDir);
     const accountLimits: AccountLimits = { store: this.accounts, credits: this.credits, budgets: new BudgetBook((accountId, sinceMs) => (this.credits.flush(), this.accounts.deductedSince(accountId, sinceMs))) };
-    this.limits = options.limits?.(accountLimits) ?? new Limits((keyId, sinceMs) => {
+    const keySpent = (keyId: string, sinceMs: number) => {
       this.ledger.flush(); // rows still queued count too
       return spentMicrosSince(this.db, keyId, sinceMs);
-    }, accountLimits);
+    };
+    const local = new Limits(keySpent, accountLimits);
+    this.limits = options.limits?.(accountLimits) ?? limitServiceFor(snapshot.raw.limits, local, { keySpent, accountSpent: (accountId, sinceMs) => (this.credits.flush(), this.accounts.deductedSince(accountId, sinceMs)) });
+    this.metrics.addCollector(() => this.limits.metricLines?.() ?? []);
     this.metrics.addCollector(() => concurrencyMetrics(this.limits.concurrencyStats(), this.current.server.metrics_auth));
     this.metrics.addCollector(() => breakerMetrics(this.routing));
     this.metrics.addCollector(() => ["# HELP sluice_ledger_pending Ledger rows waiting to be written.", "# TYPE sluice_ledger_pending gauge", `sluice_ledger_pending ${this.ledger.pending}`]);
@@ -101,6 +105,7 @@ export class Gateway {
     this.vectors.close();
     this.ledger.close();
     this.credits.flush();
+    void this.limits.close();
     this.db.close();
   }
 }

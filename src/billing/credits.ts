@@ -43,6 +43,7 @@ export class CreditBook {
   private readonly queuedByAccount = new Map<string, number>();
   private queue: Deduction[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private flushed: (() => void)[] = [];
 
   constructor(private readonly store: AccountStore) {}
 
@@ -93,6 +94,15 @@ export class CreditBook {
     return { transaction: this.store.addTransaction(accountId, kind, micros, note) };
   }
 
+  /**
+   * Runs `callback` once every deduction queued so far is in the store (at once when none is queued): a shared
+   * limit service holds a request's credits until then, so no other gateway sees the charge as neither.
+   */
+  whenFlushed(callback: () => void): void {
+    if (this.queue.length === 0) callback();
+    else this.flushed.push(callback);
+  }
+
   /** Writes the queued deductions (also before any read of transactions or budgets, and on shutdown). */
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
@@ -109,6 +119,9 @@ export class CreditBook {
     }
     this.queue = [];
     this.queuedByAccount.clear();
+    const flushed = this.flushed;
+    this.flushed = [];
+    for (const callback of flushed) callback();
   }
 }
 

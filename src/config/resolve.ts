@@ -69,6 +69,9 @@ export function resolveConfig(config: SluiceConfig, problems: string[]): Snapsho
   if (config.storage.url !== undefined && !config.storage.url.startsWith("sqlite:")) {
     problems.push(`storage.url: expected sqlite:<file> (the embedded store), got '${maskUrl(config.storage.url)}'`);
   }
+  if (config.limits.url !== "memory" && !/^rediss?:\/\/[^/]/.test(config.limits.url)) {
+    problems.push(`limits.url: expected memory or redis://host:port (rediss:// for TLS), got '${maskUrl(config.limits.url)}'`);
+  }
   const backends = new Map<string, Backend>();
   config.backends.forEach((backend, i) => {
     const path = `backends[${i}]`;

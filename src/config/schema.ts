@@ -87,7 +87,22 @@ export const StorageConfig = T.Object(
 );
 
 export const LimitsConfig = T.Object(
-  { url: T.Union([T.Literal("memory")], { default: "memory", description: "where rate and concurrency counters live" }) },
+  {
+    url: T.String({ default: "memory", description: "memory (this process) or redis://[user:pass@]host:port[/db] (rediss:// for TLS): rpm/tpm windows, max_concurrent slots, budgets and credit holds shared exactly by every gateway on it" }),
+    timeout_ms: T.Integer({ minimum: 10, maximum: 10_000, default: 1_000, description: "redis: longest one call may take; past it (or a failed heartbeat) Redis counts as down and on_failure applies" }),
+    heartbeat_ms: T.Integer({ minimum: 10, maximum: 10_000, default: 250, description: "redis: how often a PING checks that Redis answers (and brings limits back to it when it does)" }),
+    lease_ms: T.Integer({ minimum: 100, maximum: 600_000, default: 10_000, description: "redis: slots and reservations of a gateway that stops renewing them (killed) come back after this; renewed every lease_ms / 3" }),
+    poll_ms: T.Integer({ minimum: 10, maximum: 10_000, default: 250, description: "redis: a queued request tries for its slot this often besides the release messages" }),
+    prefix: T.String({ minLength: 1, maxLength: 64, default: "{sluice}:", description: "redis: every key's prefix (keep a {hash tag} in it for Redis Cluster); gateways sharing limits use the same one" }),
+    on_failure: T.Object(
+      {
+        rate: T.Union([T.Literal("local"), T.Literal("open")], { default: "local", description: "rpm/tpm while Redis is down: each gateway's own windows (local) or none (open)" }),
+        concurrency: T.Literal("local", { default: "local", description: "max_concurrent while Redis is down: each gateway's own slots" }),
+        budget: T.Union([T.Literal("closed"), T.Literal("local")], { default: "closed", description: "budgets and credits while Redis is down: 503 limits_unavailable (closed) or each gateway's own books (local, may overspend up to the number of gateways)" }),
+      },
+      { ...strict, default: {} },
+    ),
+  },
   { ...strict, default: {} },
 );
 

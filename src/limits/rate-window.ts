@@ -3,6 +3,12 @@
 // does, so the window is exact to within one bucket and every call is O(1) apart from a refusal's retry scan.
 // All time comes in as `now` (ms), so the class holds no timers and tests are exact.
 
+/** The window's length: one minute (rpm, tpm); tests shorten it with SLUICE_RATE_WINDOW_MS (at least 60 ms). */
+export function rateWindowMs(): number {
+  const fromEnv = Number(process.env.SLUICE_RATE_WINDOW_MS);
+  return Number.isFinite(fromEnv) && fromEnv >= 60 ? fromEnv : 60_000;
+}
+
 export interface RateDecision {
   allowed: boolean;
   limit: number;

@@ -4,9 +4,9 @@
 import { GatewayError } from "../errors.ts";
 import type { Backend } from "../config/resolve.ts";
 import type { ApiKey } from "../auth/key-record.ts";
-import { RateWindow, type RateDecision } from "../limits/rate-window.ts";
+import { RateWindow, rateWindowMs, type RateDecision } from "../limits/rate-window.ts";
 import { QueueTimeoutError, SemaphoreRegistry, type FifoSemaphore, type Release } from "../limits/semaphore.ts";
-import { BudgetBook, isBudgetDenial, type Reservation } from "../limits/budget.ts";
+import { BudgetBook, isBudgetDenial, type BudgetDenial, type Reservation } from "../limits/budget.ts";
 import { worstCaseCostMicros } from "../billing/cost.ts";
 import { isCreditDenial, usd, type CreditBook, type CreditHold } from "../billing/credits.ts";
 import type { AccountStore } from "../store/accounts.ts";
@@ -23,12 +23,12 @@ export interface AccountLimits {
   budgets: BudgetBook;
 }
 
-const DEFAULT_KEY_QUEUE_TIMEOUT_MS = 30_000;
+export const DEFAULT_KEY_QUEUE_TIMEOUT_MS = 30_000;
 
 /** The limit service in this process's memory (see limit-service.ts): synchronous unless a request queues. */
 export class Limits implements LimitService {
-  readonly requests = new RateWindow();
-  readonly tokens = new RateWindow();
+  readonly requests = new RateWindow(rateWindowMs());
+  readonly tokens = new RateWindow(rateWindowMs());
   readonly concurrency = new SemaphoreRegistry();
   readonly budgets: BudgetBook;
 
@@ -44,7 +44,7 @@ export class Limits implements LimitService {
     return admit(this, request);
   }
 
-  async takeBackendSlot(admission: Admission | undefined, key: ApiKey | null, backend: Backend, signal: AbortSignal | undefined): Promise<Admission> {
+  async takeBackendSlot(admission: Admission | undefined, key: ApiKey | null, backend: Backend, signal: AbortSignal | undefined): Promise<LocalAdmission> {
     const local = admission instanceof LocalAdmission ? admission : new LocalAdmission(this, key);
     local.holdBackend(await takeBackendSlot(local, backendSemaphore(this, backend), backend, signal));
     return local;
@@ -174,10 +174,7 @@ export function admit(limits: Limits, request: AdmissionRequest, rates = true): 
 async function queueForSlots(admission: LocalAdmission, request: AdmissionRequest, keySlots: FifoSemaphore | undefined, backendSlots: FifoSemaphore | undefined): Promise<LocalAdmission> {
   const { key, backend } = request;
   try {
-    if (keySlots && key) {
-      const what = `API key ${key.prefix}… has max_concurrent ${key.max_concurrent} requests in flight`;
-      admission.hold(await queue(admission, keySlots.acquire(key.queue_timeout_ms ?? DEFAULT_KEY_QUEUE_TIMEOUT_MS, request.signal), what, "queue_timeout_ms"));
-    }
+    if (keySlots && key) admission.hold(await queue(admission, keySlots.acquire(key.queue_timeout_ms ?? DEFAULT_KEY_QUEUE_TIMEOUT_MS, request.signal), keySlotsBusy(key), "queue_timeout_ms"));
     if (backendSlots && backend) admission.holdBackend(await takeBackendSlot(admission, backendSlots, backend, request.signal));
     return admission;
   } catch (error) {
@@ -192,9 +189,11 @@ export function backendSemaphore(limits: Limits, backend: Backend): FifoSemaphor
 
 /** A backend's slot, now or after a FIFO wait up to its queue_timeout_ms (429 after that). */
 export async function takeBackendSlot(admission: LocalAdmission, slots: FifoSemaphore, backend: Backend, signal: AbortSignal | undefined): Promise<Release> {
-  const what = `backend '${backend.id}' has max_concurrent ${backend.maxConcurrent} requests in flight`;
-  return slots.tryAcquire() ?? (await queue(admission, slots.acquire(backend.queueTimeoutMs, signal), what, "backends[].queue_timeout_ms"));
+  return slots.tryAcquire() ?? (await queue(admission, slots.acquire(backend.queueTimeoutMs, signal), backendSlotsBusy(backend), "backends[].queue_timeout_ms"));
 }
+
+export const keySlotsBusy = (key: ApiKey) => `API key ${key.prefix}… has max_concurrent ${key.max_concurrent} requests in flight`;
+export const backendSlotsBusy = (backend: Backend) => `backend '${backend.id}' has max_concurrent ${backend.maxConcurrent} requests in flight`;
 
 function checkRates(limits: Limits, key: ApiKey, request: AdmissionRequest, admission: LocalAdmission): void {
   if (!key.rpm && !key.tpm) return;
@@ -203,17 +202,13 @@ function checkRates(limits: Limits, key: ApiKey, request: AdmissionRequest, admi
   if (key.rpm) {
     const decision = limits.requests.take(key.id, key.rpm, 1, now);
     pushRateHeaders(headers, REQUEST_HEADERS, decision);
-    if (!decision.allowed) throw tooMany(`API key ${key.prefix}… is over its rpm limit of ${key.rpm} requests per minute`, decision.retryAfterMs, headers);
+    if (!decision.allowed) throw overRpm(key, decision.retryAfterMs, headers);
   }
   if (key.tpm) {
-    // The prompt's bound and the completion tokens it may take count now, so parallel requests cannot all pass a
-    // window that only their prompts fit; the real usage corrects it afterwards. A completion bound the client did
-    // not set is capped at what the window allows, so a lone request is never refused for it.
-    const completion = Math.min(completionBound(request), Math.max(0, key.tpm - request.promptTokensBound));
-    const tokens = request.promptTokensBound + completion;
+    const tokens = tpmCost(key.tpm, request);
     const decision = limits.tokens.take(key.id, key.tpm, tokens, now);
     pushRateHeaders(headers, TOKEN_HEADERS, decision);
-    if (!decision.allowed) throw tooMany(`API key ${key.prefix}… is over its tpm limit of ${key.tpm} tokens per minute (this request counts up to ${tokens}: its prompt and max_tokens)`, decision.retryAfterMs, headers);
+    if (!decision.allowed) throw overTpm(key, tokens, decision.retryAfterMs, headers);
     admission.tookTokens(tokens);
   }
   admission.headers = headers;
@@ -237,12 +232,29 @@ export function refuseSpentLocally(limits: Limits, key: ApiKey): void {
   });
 }
 
+/**
+ * What a request counts against tpm now: the prompt's bound and the completion tokens it may take, so parallel
+ * requests cannot all pass a window that only their prompts fit; the real usage corrects it afterwards. A
+ * completion bound the client did not set is capped at what the window allows, so a lone request is never refused.
+ */
+export function tpmCost(tpm: number, request: AdmissionRequest): number {
+  return request.promptTokensBound + Math.min(completionBound(request), Math.max(0, tpm - request.promptTokensBound));
+}
+
+export function overRpm(key: ApiKey, retryAfterMs: number, headers: string[]): GatewayError {
+  return tooMany(`API key ${key.prefix}… is over its rpm limit of ${key.rpm} requests per minute`, retryAfterMs, headers);
+}
+
+export function overTpm(key: ApiKey, tokens: number, retryAfterMs: number, headers: string[]): GatewayError {
+  return tooMany(`API key ${key.prefix}… is over its tpm limit of ${key.tpm} tokens per minute (this request counts up to ${tokens}: its prompt and max_tokens)`, retryAfterMs, headers);
+}
+
 function budgetLimits(key: ApiKey) {
   return { dailyMicros: toMicros(key.budget_usd_daily), monthlyMicros: toMicros(key.budget_usd_monthly) };
 }
 
 /** The most this request may cost: the dearest candidate's worst case plus what its side calls already spent. */
-function reservationMicros(request: AdmissionRequest): number {
+export function reservationMicros(request: AdmissionRequest): number {
   const backends = request.candidates ?? (request.backend ? [request.backend] : []);
   const choices = request.choices ?? 1;
   const worstCase = Math.max(0, ...backends.map((backend) => worstCaseCostMicros(backend.pricing, request.promptTokensBound, (request.maxTokens ?? backend.defaultMaxTokens) * choices, gpuMsBound(backend, request.stream))));
@@ -263,29 +275,32 @@ function completionBound(request: AdmissionRequest): number {
 function reserveBudget(limits: Limits, key: ApiKey, request: AdmissionRequest, admission: LocalAdmission): void {
   const amount = reservationMicros(request);
   const result = limits.budgets.reserve(key.id, budgetLimits(key), amount, Date.now());
-  if (isBudgetDenial(result)) {
-    const left = Math.max(0, result.limitMicros - result.spentMicros - result.reservedMicros) / 1e6;
-    throw new GatewayError("budget_exceeded", `API key ${key.prefix}… would pass its ${result.period} budget of $${result.limitMicros / 1e6}: $${left.toFixed(6)} left, this request may cost up to $${(amount / 1e6).toFixed(6)} (lower max_tokens or wait)`, {
-      headers: { "retry-after": String(Math.max(1, Math.ceil(result.retryAfterMs / 1000))) },
-    });
-  }
+  if (isBudgetDenial(result)) throw budgetExceeded(`API key ${key.prefix}…`, result, amount);
   admission.reserve(result);
+}
+
+/** 429 budget_exceeded: how much is left of which budget, and when it resets. */
+export function budgetExceeded(owner: string, denial: BudgetDenial, amountMicros: number): GatewayError {
+  const left = Math.max(0, denial.limitMicros - denial.spentMicros - denial.reservedMicros);
+  return new GatewayError("budget_exceeded", `${owner} would pass its ${denial.period} budget of $${denial.limitMicros / 1e6}: $${usd(left)} left, this request may cost up to $${usd(amountMicros)} (lower max_tokens or wait)`, {
+    headers: { "retry-after": String(Math.max(1, Math.ceil(denial.retryAfterMs / 1000))) },
+  });
+}
+
+/** What an account's budgets and credits hold: each model call a tool loop may make at its worst case. */
+export function accountReservationMicros(request: AdmissionRequest): number {
+  const calls = request.modelCalls ?? 1;
+  return calls > 1 ? (reservationMicros(request) - (request.spentMicros ?? 0)) * calls + (request.spentMicros ?? 0) : reservationMicros(request);
 }
 
 /** The account's budgets (429, as a key's) and then its credits (402), both holding the same worst case. */
 function reserveCredits(accounts: AccountLimits, key: ApiKey, accountId: string, request: AdmissionRequest, admission: LocalAdmission): void {
-  const calls = request.modelCalls ?? 1;
-  const amount = calls > 1 ? (reservationMicros(request) - (request.spentMicros ?? 0)) * calls + (request.spentMicros ?? 0) : reservationMicros(request);
+  const amount = accountReservationMicros(request);
   const account = accounts.store.get(accountId);
   let budget: Reservation | undefined;
   if (account && (account.budget_usd_daily !== null || account.budget_usd_monthly !== null)) {
     const result = accounts.budgets.reserve(accountId, { dailyMicros: toMicros(account.budget_usd_daily), monthlyMicros: toMicros(account.budget_usd_monthly) }, amount, Date.now());
-    if (isBudgetDenial(result)) {
-      const left = Math.max(0, result.limitMicros - result.spentMicros - result.reservedMicros);
-      throw new GatewayError("budget_exceeded", `account ${accountId} would pass its ${result.period} budget of $${result.limitMicros / 1e6}: $${usd(left)} left, this request may cost up to $${usd(amount)} (lower max_tokens or wait)`, {
-        headers: { "retry-after": String(Math.max(1, Math.ceil(result.retryAfterMs / 1000))) },
-      });
-    }
+    if (isBudgetDenial(result)) throw budgetExceeded(`account ${accountId}`, result, amount);
     budget = result;
   }
   const held = accounts.credits.reserve(accountId, amount);
@@ -303,7 +318,7 @@ function refuseSpentAccount(accounts: AccountLimits, key: ApiKey, accountId: str
   held.release();
 }
 
-function insufficientCredits(accountId: string, balanceMicros: number, reservedMicros: number, amountMicros: number, key: ApiKey): GatewayError {
+export function insufficientCredits(accountId: string, balanceMicros: number, reservedMicros: number, amountMicros: number, key: ApiKey): GatewayError {
   return new GatewayError(
     "insufficient_credits",
     `account ${accountId} (key ${key.prefix}…) has $${usd(balanceMicros)} of credit, $${usd(reservedMicros)} held by requests in flight, and this request may cost up to $${usd(amountMicros)}: top up with POST /v1/accounts/${accountId}/credits or lower max_tokens`,
@@ -323,19 +338,19 @@ async function queue(admission: LocalAdmission, slot: Promise<Release>, what: st
   }
 }
 
-function tooMany(message: string, retryAfterMs: number, headers: string[]): GatewayError {
+export function tooMany(message: string, retryAfterMs: number, headers: string[]): GatewayError {
   const record: Record<string, string> = { "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))) };
   for (let i = 0; i < headers.length; i += 2) record[headers[i]!] = headers[i + 1]!;
   return new GatewayError("rate_limited", message, { headers: record });
 }
 
-const REQUEST_HEADERS = ["x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"] as const;
-const TOKEN_HEADERS = ["x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"] as const;
+export const REQUEST_HEADERS = ["x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"] as const;
+export const TOKEN_HEADERS = ["x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"] as const;
 
-function pushRateHeaders(headers: string[], names: readonly [string, string, string], decision: RateDecision): void {
+export function pushRateHeaders(headers: string[], names: readonly [string, string, string], decision: RateDecision): void {
   headers.push(names[0], String(decision.limit), names[1], String(Math.max(0, Math.floor(decision.remaining))), names[2], `${Math.ceil(decision.resetMs / 1000)}s`);
 }
 
-function toMicros(usd: number | null): number | undefined {
+export function toMicros(usd: number | null): number | undefined {
   return usd === null ? undefined : Math.floor(usd * 1e6);
 }

@@ -1,0 +1,484 @@
+// The limit service in Redis (`limits.url: redis://…`): rpm/tpm windows, budgets, credit holds and max_concurrent
+// slots shared exactly by every gateway on the same Redis. Each request costs one script call before it runs (ADMIT:
+// everything it needs, all or nothing) and one after (FINISH: tpm correction, settle, release); see redis-scripts.ts.
+//
+// What it holds carries a lease this gateway renews for all its requests at once (one timer, one call), so the
+// slots of a gateway that dies come back within limits.lease_ms and its reservations count as spent.
+// Budgets' settled spend is loaded from the store once per key and period (the first gateway's figure wins) and
+// kept by the scripts from then on. Credits: the balance is the store's; holds live in Redis until the deduction
+// is in the store (CreditBook.whenFlushed), so no gateway ever counts a charge as neither held nor deducted.
+//
+// When Redis does not answer (per-call timeout, heartbeat), each limit kind does what limits.on_failure says:
+// rates fall back to this gateway's own windows (local) or are not checked (open), max_concurrent uses this
+// gateway's own semaphores, budgets and credits refuse with 503 (closed) or use this gateway's own books (local).
+import { GatewayError } from "../errors.ts";
+import type { ApiKey } from "../auth/key-record.ts";
+import { randomBase62 } from "../auth/key-record.ts";
+import type { Backend } from "../config/resolve.ts";
+import { maskUrl } from "../config/mask-url.ts";
+import type { Admission, LimitService } from "./limit-service.ts";
+import type { SemaphoreStats } from "./semaphore.ts";
+import { utcDayBounds, utcMonthBounds } from "./utc-periods.ts";
+import { RedisConnection, RedisUnavailable } from "./redis-connection.ts";
+import { ADMIT, FINISH, RENEW } from "./redis-scripts.ts";
+import { SlotQueues, type Attempt } from "./slot-queues.ts";
+import {
+  accountReservationMicros, admit, backendSlotsBusy, budgetExceeded, DEFAULT_KEY_QUEUE_TIMEOUT_MS, insufficientCredits, keySlotsBusy,
+  LocalAdmission, overRpm, overTpm, pushRateHeaders, REQUEST_HEADERS, reservationMicros, TOKEN_HEADERS, toMicros, tpmCost,
+  type AccountLimits, type AdmissionRequest, type Limits,
+} from "../pipeline/admission.ts";
+
+export interface FailurePolicy {
+  rate: "open" | "local";
+  concurrency: "local";
+  budget: "closed" | "local";
+}
+
+export interface RedisLimitsSettings {
+  url: string;
+  /** Longest any Redis call may take before it counts as failed (and Redis as down). */
+  timeoutMs: number;
+  heartbeatMs: number;
+  leaseMs: number;
+  /** Queued requests try again this often when no release message arrives. */
+  pollMs: number;
+  /** Every Redis key's prefix, with a {hash tag}. */
+  prefix: string;
+  /** Rate window length (60 s; shorter only for tests: SLUICE_RATE_WINDOW_MS). */
+  windowMs: number;
+  onFailure: FailurePolicy;
+}
+
+/** Settled spend since a period's start, from the store: a key's ledger, an account's deductions. */
+export interface SpendLoaders {
+  keySpent(keyId: string, sinceMs: number): number;
+  accountSpent(accountId: string, sinceMs: number): number;
+}
+
+const BUCKETS = 60;
+const MAX_RELOADS = 3;
+/** Failed finish calls kept for when Redis answers again; beyond it, leases settle them (as spent). */
+const MAX_PENDING = 100_000;
+
+interface BudgetScope {
+  redisKey: string;
+  limitMicros: number;
+  period: "daily" | "monthly";
+  endMs: number;
+  startMs: number;
+  amountMicros: number;
+  owner: string;
+  load: () => number;
+}
+
+interface SlotNeed {
+  redisKey: string;
+  name: string;
+  max: number;
+  timeoutMs: number;
+  what: string;
+  setting: string;
+}
+
+/** Everything one admit call asks for, computed once per request. */
+interface Plan {
+  request: AdmissionRequest;
+  key: ApiKey | null;
+  rpm: number;
+  tpm: number;
+  tpmTokens: number;
+  budgets: BudgetScope[];
+  credit: { redisKey: string; accountId: string; amountMicros: number } | undefined;
+  slots: SlotNeed[];
+}
+
+export class RedisLimits implements LimitService {
+  readonly connection: RedisConnection;
+  private readonly queues: SlotQueues<Admission>;
+  /** Requests of this gateway holding something in Redis: their leases are renewed together. */
+  private readonly leased = new Set<string>();
+  /** Budget keys this process has loaded into Redis (or found there). */
+  private readonly loaded = new Set<string>();
+  /** Budget keys and accounts last seen with nothing left, until when: refuseSpentBudget's synchronous answer. */
+  private readonly spent = new Map<string, number>();
+  private pending: string[][] = [];
+  /** Slots this gateway's requests hold, per slot name (for /metrics). */
+  private readonly held = new Map<string, number>();
+  private readonly fallbacks = { rate: 0, concurrency: 0, budget: 0 };
+  private readonly instance = randomBase62(8);
+  private sequence = 0;
+  private readonly bucketMs: number;
+  private readonly renewer: ReturnType<typeof setInterval>;
+  private readonly prefix: string;
+
+  constructor(
+    readonly settings: RedisLimitsSettings,
+    /** This gateway's own limits: the fallback while Redis is down. */
+    readonly local: Limits,
+    private readonly loaders: SpendLoaders,
+  ) {
+    this.prefix = settings.prefix;
+    this.bucketMs = settings.windowMs / BUCKETS;
+    this.connection = new RedisConnection(settings.url, { timeoutMs: settings.timeoutMs, heartbeatMs: settings.heartbeatMs, onHealth: (healthy) => healthy && this.recovered() });
+    this.queues = new SlotQueues<Admission>(settings.pollMs, (slots) => this.markWaiting(slots), (admission) => admission.finish(0, 0));
+    this.renewer = setInterval(() => this.renew(), Math.max(50, Math.floor(settings.leaseMs / 3)));
+    this.renewer.unref?.();
+    void this.connection.subscribe(`${this.prefix}released`, (slot) => this.queues.wake(slot)).catch(() => {});
+    // Requests arriving before the first connection has answered wait for it (at most timeout_ms), not fall back.
+    this.starting = this.connection.first.then(() => (this.starting = undefined));
+  }
+
+  private starting: Promise<unknown> | undefined;
+
+  get accounts(): AccountLimits | undefined {
+    return this.local.accounts;
+  }
+
+  admit(request: AdmissionRequest): Admission | Promise<Admission> {
+    if (!this.connection.healthy) return this.starting ? this.starting.then(() => this.admit(request)) : this.admitLocally(request);
+    const plan = this.plan(request);
+    const id = this.nextId();
+    // FIFO in this gateway: a request whose slot already has waiters here queues behind them.
+    const queued = plan.slots.find((slot) => this.queues.waiting(slot.redisKey) > 0);
+    if (queued) return this.queue(queued, plan, id, undefined);
+    return this.attempt(plan, id, undefined).then((result) => ("admitted" in result ? result.admitted : this.queue(plan.slots.find((slot) => slot.redisKey === result.slot)!, plan, id, undefined)));
+  }
+
+  async takeBackendSlot(admission: Admission | undefined, key: ApiKey | null, backend: Backend, signal: AbortSignal | undefined): Promise<Admission> {
+    if (admission instanceof LocalAdmission || (admission === undefined && !this.connection.healthy)) return this.local.takeBackendSlot(admission, key, backend, signal);
+    const target = admission instanceof RedisAdmission ? admission : new RedisAdmission(this, this.nextId(), undefined, "");
+    if (!this.connection.healthy) {
+      this.fallbacks.concurrency++;
+      target.localPart = await this.local.takeBackendSlot(target.localPart, key, backend, signal);
+      return target;
+    }
+    const plan: Plan = { request: { key, backend, promptTokensBound: 0, maxTokens: 0, signal }, key, rpm: 0, tpm: 0, tpmTokens: 0, budgets: [], credit: undefined, slots: [this.backendSlot(backend)] };
+    const result = await this.attempt(plan, target.id, target);
+    return "admitted" in result ? result.admitted : this.queue(plan.slots[0]!, plan, target.id, target);
+  }
+
+  refuseSpentBudget(key: ApiKey): void {
+    if (!this.connection.healthy) {
+      if (this.settings.onFailure.budget === "local") this.local.refuseSpentBudget(key);
+      return;
+    }
+    const now = Date.now();
+    const spentUntil = (name: string) => (this.spent.get(name) ?? 0) > now;
+    if (key.account_id && spentUntil(`account:${key.account_id}`)) throw new GatewayError("insufficient_credits", `account ${key.account_id} (key ${key.prefix}…) has no credit left that requests in flight do not hold: top up with POST /v1/accounts/${key.account_id}/credits`);
+    for (const period of ["daily", "monthly"] as const) {
+      const scope = this.keyBudgetKey(key.id, period, now);
+      const until = this.spent.get(scope) ?? 0;
+      if (until > now) {
+        throw new GatewayError("budget_exceeded", `API key ${key.prefix}… has nothing left of its ${period} budget; wait for the next period`, { headers: { "retry-after": String(Math.max(1, Math.ceil((until - now) / 1000))) } });
+      }
+    }
+  }
+
+  concurrencyStats(): SemaphoreStats[] {
+    const stats = this.local.concurrencyStats();
+    for (const [name, inUse] of this.held) stats.push({ name, max: 0, inUse, waiting: this.queues.waiting(this.slotRedisKey(name)) });
+    return stats;
+  }
+
+  metricLines(): string[] {
+    return [
+      "# HELP sluice_limits_redis_up 1 while the Redis limit service answers (limits.url), 0 while limits follow limits.on_failure.",
+      "# TYPE sluice_limits_redis_up gauge",
+      `sluice_limits_redis_up ${this.connection.healthy ? 1 : 0}`,
+      "# HELP sluice_limits_fallbacks_total Requests whose limits were decided without Redis, by limit kind (limits.on_failure).",
+      "# TYPE sluice_limits_fallbacks_total counter",
+      ...Object.entries(this.fallbacks).map(([kind, count]) => `sluice_limits_fallbacks_total{kind="${kind}"} ${count}`),
+    ];
+  }
+
+  close(): void {
+    clearInterval(this.renewer);
+    this.queues.close();
+    this.connection.close();
+  }
+
+  /** @internal RedisAdmission.finish: one FINISH call; credit holds stay until the deduction is in the store. */
+  finished(admission: RedisAdmission, totalTokens: number | undefined, costMicros: number, requestId: string | null): void {
+    const plan = admission.plan;
+    const credits = plan?.credit && this.accounts?.credits;
+    if (credits && costMicros > 0) credits.charge(plan!.credit!.accountId, costMicros, { requestId, keyId: plan!.key?.id ?? null });
+    this.dropHeld(admission.slots);
+    const keepCredits = credits !== undefined && costMicros > 0;
+    const tpmDelta = plan && plan.tpm && totalTokens !== undefined ? totalTokens - plan.tpmTokens : 0;
+    const tpmKey = tpmDelta ? this.rateKey("tpm", plan!.key!.id) : "";
+    this.call(["finish", admission.id, String(this.bucketMs), String(BUCKETS), tpmKey, String(tpmDelta), String(Math.max(0, Math.ceil(costMicros))), keepCredits ? "1" : "0", admission.epoch, ...(plan?.budgets.map((budget) => budget.redisKey) ?? [])], admission.id, !keepCredits);
+    if (keepCredits) credits!.whenFlushed(() => this.call(["credits", admission.id], admission.id, true));
+    for (const slot of admission.slots) this.queues.wake(slot);
+  }
+
+  /** @internal RedisAdmission.releaseBackend. */
+  releasedSlot(admission: RedisAdmission, slot: string): void {
+    this.dropHeld([slot]);
+    this.call(["slot", admission.id, slot], admission.id, false);
+    this.queues.wake(slot);
+  }
+
+  /** One admit try: admitted, or the slot it waits for; refusals throw, Redis trouble falls back to local limits. */
+  private async attempt(plan: Plan, id: string, into: RedisAdmission | undefined): Promise<Attempt<Admission>> {
+    for (let round = 0; ; round++) {
+      let reply: unknown[];
+      try {
+        reply = (await this.connection.evalScript(ADMIT, [], this.admitArgs(plan, id))) as unknown[];
+      } catch (error) {
+        if (!(error instanceof RedisUnavailable)) throw error;
+        this.cancelLater(id);
+        if (into) {
+          this.fallbacks.concurrency++;
+          into.localPart = await this.local.takeBackendSlot(into.localPart, plan.key, plan.request.backend!, plan.request.signal);
+          return { admitted: into };
+        }
+        return { admitted: await this.admitLocally(plan.request) };
+      }
+      const status = reply[0] as string;
+      if (status === "reload" && round < MAX_RELOADS) {
+        this.loaded.delete(plan.budgets[(reply[10] as number) - 1]!.redisKey);
+        continue;
+      }
+      for (const budget of plan.budgets) this.loaded.add(budget.redisKey);
+      if (status === "ok") return { admitted: this.admitted(plan, id, reply, into) };
+      if (status === "slot") return { slot: plan.slots[(reply[10] as number) - 1]!.redisKey };
+      throw this.refusal(plan, status, reply);
+    }
+  }
+
+  private admitted(plan: Plan, id: string, reply: unknown[], into: RedisAdmission | undefined): RedisAdmission {
+    const admission = into ?? new RedisAdmission(this, id, plan, reply[1] as string);
+    if (!into && plan.key && (plan.rpm || plan.tpm)) admission.headers = rateHeaders(plan, reply);
+    for (const slot of plan.slots) {
+      admission.slots.push(slot.redisKey);
+      if (slot.name.startsWith("backend:")) admission.backendSlot = slot.redisKey;
+      this.held.set(slot.name, (this.held.get(slot.name) ?? 0) + 1);
+    }
+    if (plan.budgets.length || plan.credit || plan.slots.length) this.leased.add(id);
+    return admission;
+  }
+
+  private queue(slot: SlotNeed, plan: Plan, id: string, into: RedisAdmission | undefined): Promise<Admission> {
+    const started = performance.now();
+    return this.queues
+      .wait(slot.redisKey, () => this.attempt(plan, id, into), slot.timeoutMs, slot.what, slot.setting, plan.request.signal)
+      .then((admission) => {
+        admission.queuedMs += Math.round((performance.now() - started) * 100) / 100;
+        return admission;
+      });
+  }
+
+  /** Redis is down: each limit kind as limits.on_failure says. */
+  private admitLocally(request: AdmissionRequest): Admission | Promise<Admission> {
+    const { key, backend } = request;
+    const policy = this.settings.onFailure;
+    const money = key !== null && (key.budget_usd_daily !== null || key.budget_usd_monthly !== null || (key.account_id != null && this.accounts !== undefined));
+    if (money) {
+      this.fallbacks.budget++;
+      if (policy.budget === "closed") {
+        throw new GatewayError("limits_unavailable", `the shared limits store (${maskUrl(this.settings.url)}) is not answering and API key ${key.prefix}… has a budget or credits, which are not spent unchecked (limits.on_failure.budget: closed); try again in a few seconds`, { headers: { "retry-after": "1" } });
+      }
+    }
+    if (key && (key.rpm || key.tpm)) this.fallbacks.rate++;
+    if (key?.max_concurrent || backend?.maxConcurrent) this.fallbacks.concurrency++;
+    return admit(this.local, request, policy.rate === "local");
+  }
+
+  private plan(request: AdmissionRequest): Plan {
+    const { key, backend } = request;
+    const now = Date.now();
+    const plan: Plan = { request, key, rpm: key?.rpm ?? 0, tpm: key?.tpm ?? 0, tpmTokens: 0, budgets: [], credit: undefined, slots: [] };
+    if (key?.tpm) plan.tpmTokens = tpmCost(key.tpm, request);
+    if (key && (key.budget_usd_daily !== null || key.budget_usd_monthly !== null)) {
+      const amount = reservationMicros(request);
+      const keyId = key.id;
+      this.addBudgets(plan, `API key ${key.prefix}…`, (period) => this.keyBudgetKey(keyId, period, now), toMicros(key.budget_usd_daily), toMicros(key.budget_usd_monthly), amount, now, (since) => this.loaders.keySpent(keyId, since));
+    }
+    const accounts = this.accounts;
+    if (key?.account_id && accounts) {
+      const accountId = key.account_id;
+      const amount = accountReservationMicros(request);
+      const account = accounts.store.get(accountId);
+      if (account && (account.budget_usd_daily !== null || account.budget_usd_monthly !== null)) {
+        this.addBudgets(plan, `account ${accountId}`, (period) => this.budgetKey("a", accountId, period, now), toMicros(account.budget_usd_daily), toMicros(account.budget_usd_monthly), amount, now, (since) => this.loaders.accountSpent(accountId, since));
+      }
+      plan.credit = { redisKey: `${this.prefix}cred:${accountId}`, accountId, amountMicros: amount };
+    }
+    if (key?.max_concurrent) {
+      plan.slots.push({ redisKey: this.slotRedisKey(`key:${key.id}`), name: `key:${key.id}`, max: key.max_concurrent, timeoutMs: key.queue_timeout_ms ?? DEFAULT_KEY_QUEUE_TIMEOUT_MS, what: keySlotsBusy(key), setting: "queue_timeout_ms" });
+    }
+    if (backend?.maxConcurrent) plan.slots.push(this.backendSlot(backend));
+    return plan;
+  }
+
+  private addBudgets(plan: Plan, owner: string, keyOf: (period: "daily" | "monthly") => string, daily: number | undefined, monthly: number | undefined, amount: number, now: number, load: (since: number) => number): void {
+    // Monthly first: when both are spent the month resets later, so its retry time is the honest one.
+    for (const [period, limit, bounds] of [["monthly", monthly, utcMonthBounds(now)], ["daily", daily, utcDayBounds(now)]] as const) {
+      if (limit === undefined) continue;
+      plan.budgets.push({ redisKey: keyOf(period), limitMicros: limit, period, startMs: bounds.startMs, endMs: bounds.endMs, amountMicros: amount, owner, load: () => load(bounds.startMs) });
+    }
+  }
+
+  private backendSlot(backend: Backend): SlotNeed {
+    const name = `backend:${backend.id}`;
+    return { redisKey: this.slotRedisKey(name), name, max: backend.maxConcurrent!, timeoutMs: backend.queueTimeoutMs, what: backendSlotsBusy(backend), setting: "backends[].queue_timeout_ms" };
+  }
+
+  private admitArgs(plan: Plan, id: string): string[] {
+    const keyId = plan.key?.id ?? "";
+    const args = [this.prefix, id, String(this.settings.leaseMs), String(this.bucketMs), String(BUCKETS)];
+    args.push(plan.rpm ? this.rateKey("rpm", keyId) : "", String(plan.rpm), plan.tpm ? this.rateKey("tpm", keyId) : "", String(plan.tpm), String(plan.tpmTokens));
+    args.push(String(plan.budgets.length));
+    for (const budget of plan.budgets) {
+      const loaded = this.loaded.has(budget.redisKey) ? -1 : budget.load();
+      args.push(budget.redisKey, String(budget.limitMicros), String(budget.endMs), String(loaded), String(budget.amountMicros));
+    }
+    const credit = plan.credit;
+    args.push(credit?.redisKey ?? "", credit ? String(this.accounts!.store.balanceMicros(credit.accountId)) : "0", String(credit?.amountMicros ?? 0));
+    args.push(String(plan.slots.length));
+    for (const slot of plan.slots) args.push(slot.redisKey, String(slot.max));
+    return args;
+  }
+
+  private refusal(plan: Plan, status: string, reply: unknown[]): GatewayError {
+    const key = plan.key!;
+    const detail = reply.slice(10) as number[];
+    if (status === "rpm") return overRpm(key, reply[4] as number, rateHeaders(plan, reply));
+    if (status === "tpm") return overTpm(key, plan.tpmTokens, reply[8] as number, rateHeaders(plan, reply));
+    if (status === "budget") {
+      const budget = plan.budgets[detail[0]! - 1]!;
+      const [limitMicros, spentMicros, reservedMicros, retryAfterMs] = detail.slice(1) as [number, number, number, number];
+      if (spentMicros >= limitMicros) this.spent.set(budget.redisKey, budget.endMs);
+      return budgetExceeded(budget.owner, { period: budget.period, limitMicros, spentMicros, reservedMicros, retryAfterMs }, budget.amountMicros);
+    }
+    if (status === "credits") {
+      const [balance, reserved] = detail as [number, number];
+      if (balance - reserved <= 0) this.spent.set(`account:${key.account_id}`, Date.now() + 1_000);
+      return insufficientCredits(key.account_id!, balance, reserved, plan.credit!.amountMicros, key);
+    }
+    return new GatewayError("internal", `the Redis limit service answered '${String(status)}'`);
+  }
+
+  /**
+   * A FINISH call; when Redis does not answer it waits (in order) for Redis to come back, the request's lease
+   * renewed meanwhile. `done`: the request holds nothing more once this call went through.
+   */
+  private call(args: string[], id: string, done: boolean): void {
+    const run = this.connection.evalScript(FINISH, [], [this.prefix, ...args]);
+    run.then(
+      () => done && this.leased.delete(id),
+      () => {
+        if (this.pending.length < MAX_PENDING) this.pending.push(args);
+        else if (done) this.leased.delete(id);
+      },
+    );
+  }
+
+  /** An admit that timed out may still run when a frozen Redis wakes up: whatever it took is given back then. */
+  private cancelLater(id: string): void {
+    if (this.pending.length < MAX_PENDING) this.pending.push(["finish", id, String(this.bucketMs), String(BUCKETS), "", "0", "0", "0", ""]);
+  }
+
+  /** Redis answers again: the calls that failed meanwhile go through, in order. */
+  private recovered(): void {
+    const pending = this.pending;
+    this.pending = [];
+    void (async () => {
+      for (const [at, args] of pending.entries()) {
+        try {
+          await this.connection.evalScript(FINISH, [], [this.prefix, ...args]);
+        } catch {
+          this.pending.unshift(...pending.slice(at));
+          return;
+        }
+      }
+    })();
+  }
+
+  private renew(): void {
+    if (!this.leased.size || !this.connection.healthy) return;
+    const ids = [...this.leased];
+    for (let at = 0; at < ids.length; at += 2_000) {
+      this.connection.evalScript(RENEW, [], [this.prefix, String(this.settings.leaseMs), ...ids.slice(at, at + 2_000)]).catch(() => {});
+    }
+  }
+
+  private markWaiting(slots: string[]): void {
+    if (!this.connection.healthy) return;
+    const ttl = String(Math.max(1_000, this.settings.pollMs * 4));
+    for (const slot of slots) this.connection.send("SET", [`${this.prefix}w:${slot}`, "1", "PX", ttl]).catch(() => {});
+  }
+
+  private dropHeld(slots: readonly string[]): void {
+    for (const slot of slots) {
+      const name = slot.slice(this.prefix.length + "slot:".length);
+      const count = (this.held.get(name) ?? 1) - 1;
+      if (count > 0) this.held.set(name, count);
+      else this.held.delete(name);
+    }
+  }
+
+  private nextId(): string {
+    return `${this.instance}.${++this.sequence}`;
+  }
+
+  private rateKey(kind: "rpm" | "tpm", keyId: string): string {
+    return `${this.prefix}${kind}:${keyId}`;
+  }
+
+  private slotRedisKey(name: string): string {
+    return `${this.prefix}slot:${name}`;
+  }
+
+  private keyBudgetKey(keyId: string, period: "daily" | "monthly", now: number): string {
+    return this.budgetKey("k", keyId, period, now);
+  }
+
+  private budgetKey(owner: "k" | "a", id: string, period: "daily" | "monthly", now: number): string {
+    const start = period === "daily" ? utcDayBounds(now).startMs : utcMonthBounds(now).startMs;
+    return `${this.prefix}bud:${owner}:${id}:${period === "daily" ? "d" : "m"}:${start}`;
+  }
+}
+
+/** A request admitted through Redis: its id names what it holds there. */
+class RedisAdmission implements Admission {
+  queuedMs = 0;
+  headers: string[] | undefined;
+  /** Slot keys held in Redis. */
+  readonly slots: string[] = [];
+  backendSlot: string | undefined;
+  /** A balancer retry's backend slot taken from this gateway's own semaphores while Redis was down. */
+  localPart: LocalAdmission | undefined;
+  private done = false;
+
+  constructor(
+    private readonly service: RedisLimits,
+    readonly id: string,
+    readonly plan: Plan | undefined,
+    readonly epoch: string,
+  ) {}
+
+  finish(totalTokens: number | undefined, costMicros: number, requestId: string | null = null): void {
+    if (this.done) return;
+    this.done = true;
+    this.localPart?.finish(0, 0);
+    this.service.finished(this, totalTokens, costMicros, requestId);
+  }
+
+  releaseBackend(): void {
+    this.localPart?.releaseBackend();
+    const slot = this.backendSlot;
+    if (!slot || this.done) return;
+    this.backendSlot = undefined;
+    this.slots.splice(this.slots.indexOf(slot), 1);
+    this.service.releasedSlot(this, slot);
+  }
+}
+
+function rateHeaders(plan: Plan, reply: unknown[]): string[] {
+  const headers: string[] = [];
+  const decision = (at: number) => ({ allowed: true, limit: reply[at] as number, remaining: reply[at + 1] as number, retryAfterMs: reply[at + 2] as number, resetMs: reply[at + 3] as number });
+  if (plan.rpm && reply[2]) pushRateHeaders(headers, REQUEST_HEADERS, decision(2));
+  if (plan.tpm && reply[6]) pushRateHeaders(headers, TOKEN_HEADERS, decision(6));
+  return headers;
+}

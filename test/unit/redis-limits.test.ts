@@ -1,0 +1,235 @@
+// The Redis limit service's Lua, through RedisLimits and its connection wrapper, against a real redis-server of
+// the test's own: two RedisLimits instances stand for two gateways sharing one Redis.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Limits } from "../../src/pipeline/admission.ts";
+import type { Admission } from "../../src/limits/limit-service.ts";
+import { RedisLimits, type FailurePolicy } from "../../src/limits/redis-limits.ts";
+import { RedisConnection, RedisUnavailable, script } from "../../src/limits/redis-connection.ts";
+import { DEFAULT_SETTINGS, type ApiKey } from "../../src/auth/key-record.ts";
+import type { Backend } from "../../src/config/resolve.ts";
+import { GatewayError } from "../../src/errors.ts";
+import { REDIS_SERVER, startRedis, type TestRedis } from "../support/redis-server.ts";
+
+let redis: TestRedis;
+const services: RedisLimits[] = [];
+let prefixes = 0;
+
+beforeAll(async () => {
+  if (REDIS_SERVER) redis = await startRedis();
+});
+afterAll(async () => {
+  for (const service of services) service.close();
+  await redis?.stop();
+});
+
+function key(settings: Partial<ApiKey>): ApiKey {
+  return { ...DEFAULT_SETTINGS, name: "k", id: `key-${++prefixes}`, prefix: "inf_test", created_at: 0, revoked_at: null, ...settings };
+}
+
+const backend = { id: "priced", pricing: { outputPerMtokUsd: 1_000_000 }, defaultMaxTokens: 1, timeoutMs: 1_000, maxStreamMs: 1_000, queueTimeoutMs: 2_000 } as unknown as Backend;
+
+/** Two gateways' limit services on one prefix (one Redis, one truth). */
+function pair(options: { spent?: number; leaseMs?: number; onFailure?: Partial<FailurePolicy> } = {}): [RedisLimits, RedisLimits] {
+  const prefix = `{t${++prefixes}}:`;
+  const make = () => {
+    const service = new RedisLimits(
+      { url: redis.url, timeoutMs: 300, heartbeatMs: 50, leaseMs: options.leaseMs ?? 10_000, pollMs: 50, prefix, windowMs: 60_000, onFailure: { rate: "local", concurrency: "local", budget: "closed", ...options.onFailure } },
+      new Limits(() => options.spent ?? 0),
+      { keySpent: () => options.spent ?? 0, accountSpent: () => 0 },
+    );
+    services.push(service);
+    return service;
+  };
+  return [make(), make()];
+}
+
+function request(apiKey: ApiKey | null, extra: Record<string, unknown> = {}) {
+  return { key: apiKey, backend, promptTokensBound: 10, maxTokens: 1, signal: undefined, ...extra };
+}
+
+/** The refusal of an admit (thrown at once or as a rejection, as the gateway sees both). */
+async function refusal(admit: () => Admission | Promise<Admission>): Promise<GatewayError> {
+  try {
+    (await admit()).finish(0, 0);
+  } catch (error) {
+    if (error instanceof GatewayError) return error;
+    throw error;
+  }
+  throw new Error("admitted, expected a refusal");
+}
+
+describe.skipIf(!REDIS_SERVER)("Redis limits", () => {
+  test("rpm is one window for both gateways, with the rate-limit headers", async () => {
+    const [a, b] = pair();
+    const apiKey = key({ rpm: 3 });
+    const first = await a.admit(request(apiKey));
+    expect(first.headers).toEqual(["x-ratelimit-limit-requests", "3", "x-ratelimit-remaining-requests", "2", "x-ratelimit-reset-requests", "60s"]);
+    await b.admit(request(apiKey));
+    await a.admit(request(apiKey));
+    const refused = await refusal(() => b.admit(request(apiKey)));
+    expect(refused.code).toBe("rate_limited");
+    expect(refused.message).toContain("rpm limit of 3");
+    expect(refused.headers?.["x-ratelimit-remaining-requests"]).toBe("0");
+    expect(Number(refused.headers?.["retry-after"])).toBeGreaterThan(0);
+  });
+
+  test("tpm counts the prompt bound and max_tokens, and the real usage corrects it", async () => {
+    const [a, b] = pair();
+    const apiKey = key({ tpm: 100 });
+    const first = await a.admit(request(apiKey, { promptTokensBound: 40, maxTokens: 40 }));
+    expect(await refusal(() => b.admit(request(apiKey, { promptTokensBound: 40, maxTokens: 40 })))).toMatchObject({ code: "rate_limited" });
+    first.finish(10, 0); // used 10 of the 80 it counted
+    await Bun.sleep(50);
+    const second = await b.admit(request(apiKey, { promptTokensBound: 40, maxTokens: 40 }));
+    expect(second.headers).toContain("x-ratelimit-remaining-tokens");
+    expect(second.headers![second.headers!.indexOf("x-ratelimit-remaining-tokens") + 1]).toBe("10");
+  });
+
+  test("a budget is reserved at its worst case across both gateways, settled to the real cost, loaded once", async () => {
+    // Each request may cost $1 (1 output token at $1M/Mtok); the key has $2.50 a day, $0.50 already spent.
+    const [a, b] = pair({ spent: 500_000 });
+    const apiKey = key({ budget_usd_daily: 2.5 });
+    const one = await a.admit(request(apiKey));
+    const two = await b.admit(request(apiKey));
+    const refused = await refusal(() => a.admit(request(apiKey)));
+    expect(refused.code).toBe("budget_exceeded");
+    expect(refused.message).toContain("daily budget of $2.5: $0.000000 left");
+    one.finish(1, 100_000);
+    two.finish(1, 100_000);
+    await Bun.sleep(50);
+    // Settled: 0.5 + 0.1 + 0.1 = 0.7 → 1.8 left: one more $1 request fits, a second does not.
+    const three = await b.admit(request(apiKey));
+    expect((await refusal(() => a.admit(request(apiKey)))).code).toBe("budget_exceeded");
+    three.finish(1, 0);
+  });
+
+  test("max_concurrent is shared: a third request queues and gets the slot another gateway gives back", async () => {
+    const [a, b] = pair();
+    const apiKey = key({ max_concurrent: 2, queue_timeout_ms: 3_000 });
+    const one = await a.admit(request(apiKey));
+    await b.admit(request(apiKey));
+    const waiting = b.admit(request(apiKey));
+    let admitted = false;
+    void Promise.resolve(waiting).then(() => (admitted = true));
+    await Bun.sleep(100);
+    expect(admitted).toBe(false);
+    one.finish(1, 0); // released on gateway A: B hears it by pub/sub
+    const third = await waiting;
+    expect(third.queuedMs).toBeGreaterThan(0);
+  });
+
+  test("a queued request past its queue timeout gets 429 concurrency_limited", async () => {
+    const [a, b] = pair();
+    const apiKey = key({ max_concurrent: 1, queue_timeout_ms: 200 });
+    await a.admit(request(apiKey));
+    const refused = await refusal(() => b.admit(request(apiKey)));
+    expect(refused.code).toBe("concurrency_limited");
+    expect(refused.message).toContain("max_concurrent 1");
+  });
+
+  test("a gateway that stops renewing (killed) loses its slots after the lease; its reservation counts as spent", async () => {
+    const [a, b] = pair({ leaseMs: 300 });
+    const apiKey = key({ max_concurrent: 1, queue_timeout_ms: 5_000, budget_usd_daily: 2.5 });
+    await a.admit(request(apiKey)); // holds the slot and $1 of the budget
+    a.close(); // no finish, no renewals
+    const started = performance.now();
+    const next = await b.admit(request(apiKey));
+    expect(performance.now() - started).toBeGreaterThan(200); // it had to wait for the lease
+    next.finish(1, 0);
+    await Bun.sleep(50);
+    // $1 counted as spent from the dead gateway: $1.50 left, so one more $1 request fits and not two.
+    const last = await b.admit(request(apiKey));
+    last.finish(1, 1_000_000);
+    await Bun.sleep(50);
+    expect((await refusal(() => b.admit(request(apiKey)))).code).toBe("budget_exceeded");
+  });
+
+  test("a balancer's retry takes the next backend's slot and gives the first one back", async () => {
+    const [a, b] = pair();
+    const first = { ...backend, id: "one", maxConcurrent: 1 } as Backend;
+    const second = { ...backend, id: "two", maxConcurrent: 1 } as Backend;
+    const admission = await a.admit({ ...request(null), backend: first });
+    admission.releaseBackend();
+    await a.takeBackendSlot(admission, null, second, undefined);
+    await Bun.sleep(50);
+    const other = await b.admit({ ...request(null), backend: first }); // free again
+    expect((await refusal(() => b.takeBackendSlot(undefined, null, { ...second, queueTimeoutMs: 100 } as Backend, undefined))).code).toBe("concurrency_limited");
+    other.finish(0, 0);
+    admission.finish(0, 0);
+  });
+
+  test("the Redis data is flushed under a budget: the spend is loaded again from the store", async () => {
+    const [a] = pair({ spent: 2_000_000 });
+    const apiKey = key({ budget_usd_daily: 3.5 });
+    (await a.admit(request(apiKey))).finish(1, 0);
+    await redis.command("FLUSHALL");
+    (await a.admit(request(apiKey))).finish(1, 1_000_000); // reloaded $2 spent; now $3
+    await Bun.sleep(50);
+    expect((await refusal(() => a.admit(request(apiKey)))).code).toBe("budget_exceeded");
+  });
+});
+
+describe.skipIf(!REDIS_SERVER)("Redis down", () => {
+  test("frozen: calls fail within the timeout; budgets 503, rates fall back to local; back by itself when thawed", async () => {
+    const [a] = pair({ onFailure: { rate: "local" } });
+    const rated = key({ rpm: 1 });
+    const budgeted = key({ budget_usd_daily: 10 });
+    await a.admit(request(budgeted)); // up
+    redis.freeze();
+    try {
+      const started = performance.now();
+      const first = await refusal(() => a.admit(request(budgeted)));
+      expect(first.code).toBe("limits_unavailable");
+      expect(first.status).toBe(503);
+      expect(first.message).toContain("limits.on_failure.budget: closed");
+      expect(performance.now() - started).toBeLessThan(2_000); // no hang: the call timeout is 300 ms
+      // Known down now: no wait at all, and rates are this gateway's own.
+      await a.admit(request(rated));
+      expect((await refusal(() => a.admit(request(rated)))).code).toBe("rate_limited");
+      expect(a.metricLines()).toContain("sluice_limits_redis_up 0");
+    } finally {
+      redis.thaw();
+    }
+    for (let i = 0; i < 100 && !a.connection.healthy; i++) await Bun.sleep(20);
+    expect(a.metricLines()).toContain("sluice_limits_redis_up 1");
+    (await a.admit(request(budgeted))).finish(1, 0);
+  });
+
+  test("killed and restarted: rate open lets requests through meanwhile; reconnects, scripts and pub/sub come back", async () => {
+    const [a, b] = pair({ onFailure: { rate: "open" } });
+    const rated = key({ rpm: 1, max_concurrent: 1, queue_timeout_ms: 3_000 });
+    (await a.admit(request(rated))).finish(0, 0);
+    await redis.kill();
+    for (let i = 0; i < 100 && a.connection.healthy; i++) await Bun.sleep(20);
+    // rpm 1 is not checked while down (open); max_concurrent is this gateway's own.
+    (await a.admit(request(rated))).finish(0, 0);
+    (await a.admit(request(rated))).finish(0, 0);
+    expect(a.metricLines().find((line) => line.includes('kind="rate"'))).toMatch(/ [1-9]\d*$/);
+    await redis.start();
+    for (let i = 0; i < 150 && !(a.connection.healthy && b.connection.healthy); i++) await Bun.sleep(20);
+    expect(a.connection.healthy && b.connection.healthy).toBe(true);
+    await Bun.sleep(300); // the subscriber reconnects on its own
+    // A fresh Redis (no scripts loaded): the slot is shared again, and a release on B wakes A's waiter.
+    const fresh = key({ max_concurrent: 1, queue_timeout_ms: 3_000 });
+    const held = await b.admit(request(fresh));
+    const waiting = a.admit(request(fresh));
+    await Bun.sleep(100);
+    held.finish(0, 0);
+    (await waiting).finish(0, 0);
+  });
+
+  test("the wrapper: a NOSCRIPT reply loads the script; a refused connection fails at once, not after 31 s", async () => {
+    const connection = new RedisConnection(redis.url, { timeoutMs: 300, heartbeatMs: 50 });
+    await connection.first;
+    const echo = script("return ARGV[1]");
+    await redis.command("SCRIPT", "FLUSH");
+    expect(await connection.evalScript(echo, [], ["hello"])).toBe("hello");
+    const nowhere = new RedisConnection("redis://127.0.0.1:1", { timeoutMs: 300, heartbeatMs: 50 });
+    await nowhere.first;
+    const started = performance.now();
+    await expect(nowhere.send("PING", [])).rejects.toBeInstanceOf(RedisUnavailable);
+    expect(performance.now() - started).toBeLessThan(1_000); // not the offline queue's stall
+    connection.close();
+    nowhere.close();
+  });
+});
