@@ -2,7 +2,8 @@
 # What the test suite needs besides npm packages, installed and started when missing (`npm test` runs this first):
 #   - Debian's Chromium, for the browser tool's rendering tests;
 #   - PostgreSQL 15 with pgvector, for the postgres vector store. pgvector is not packaged for Debian 12, so it is
-#     built from Debian's own source package (pgvector in trixie) against bookworm's postgresql-server-dev-15.
+#     built from Debian's own source package (pgvector in trixie) against bookworm's postgresql-server-dev-15;
+#   - redis-server, for the Redis limit service's tests (each test starts its own on a free port; none is left running).
 # Installing needs root (CI runs as root); otherwise it only says what is missing. Every step is skipped when its
 # result is already there, so a second run takes well under a second.
 set -euo pipefail
@@ -11,9 +12,10 @@ need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql postgresql-server-dev-15 build-essential dpkg-dev)
 [ -f /usr/share/postgresql/15/extension/vector.control ] || need+=(postgresql-server-dev-15 build-essential dpkg-dev)
+[ -x /usr/bin/redis-server ] || need+=(redis-server)
 
 if [ "$(id -u)" != 0 ]; then
-  [ ${#need[@]} -eq 0 ] || echo "setup-system: not root, so not installing: ${need[*]} (the browser and postgres tests need them; see test/setup-system.sh)" >&2
+  [ ${#need[@]} -eq 0 ] || echo "setup-system: not root, so not installing: ${need[*]} (the browser, postgres and redis tests need them; see test/setup-system.sh)" >&2
   exit 0
 fi
 
