@@ -105,10 +105,12 @@ function convertExpanded(config: unknown, pointers: ReadonlySet<string>): void {
   if (!pointers.size) return;
   for (const error of Value.Errors(SluiceConfig, config)) {
     if (!pointers.has(error.path) || typeof error.value !== "string") continue;
-    const type = (error.schema as { type?: string }).type;
+    // A union (server.workers: an integer or "auto") converts to its numeric member.
+    const schema = error.schema as { type?: string; anyOf?: { type?: string }[] };
+    const types = [schema.type, ...(schema.anyOf ?? []).map((option) => option.type)];
     const text = error.value.trim();
-    if ((type === "integer" || type === "number") && text !== "" && Number.isFinite(Number(text))) ValuePointer.Set(config, error.path, Number(text));
-    else if (type === "boolean" && (text === "true" || text === "false")) ValuePointer.Set(config, error.path, text === "true");
+    if ((types.includes("integer") || types.includes("number")) && text !== "" && Number.isFinite(Number(text))) ValuePointer.Set(config, error.path, Number(text));
+    else if (types.includes("boolean") && (text === "true" || text === "false")) ValuePointer.Set(config, error.path, text === "true");
   }
 }
 
@@ -122,10 +124,11 @@ export function yamlPath(pointer: string): string {
     .reduce((path, part) => (/^\d+$/.test(part) ? `${path}[${part}]` : path ? `${path}.${part}` : part), "");
 }
 
-function describe(error: { message: string; schema: { description?: string; anyOf?: { const?: unknown }[] } }): string {
+function describe(error: { message: string; schema: { description?: string; anyOf?: { const?: unknown; type?: string }[] } }): string {
   if (error.message === "Unexpected property") return "unknown key (check the spelling; see README 'Configuration')";
   const choices = error.schema.anyOf?.map((option) => option.const).filter((value) => value !== undefined);
-  if (choices?.length) return `expected one of ${choices.map((c) => JSON.stringify(c)).join(", ")}`;
+  const others = error.schema.anyOf?.filter((option) => option.const === undefined && option.type).map((option) => `${option.type === "integer" ? "an" : "a"} ${option.type}`) ?? [];
+  if (choices?.length) return `expected ${others.length ? `${others.join(", ")} or ` : ""}one of ${choices.map((c) => JSON.stringify(c)).join(", ")}`;
   return error.message.charAt(0).toLowerCase() + error.message.slice(1);
 }
 
