@@ -13,6 +13,7 @@ import { log } from "../observability/log.ts";
 import { mergeExpositions } from "../observability/merge-expositions.ts";
 import { LimitsOwner } from "./limits-owner.ts";
 import { WORKER_ENV, type SupervisorMessage, type WorkerMessage } from "./protocol.ts";
+import { Outbox } from "./outbox.ts";
 import type { WorkerPlan } from "./plan.ts";
 
 const FIRST_BACKOFF_MS = 200;
@@ -26,6 +27,8 @@ const GATHER_TIMEOUT_MS = 2_000;
 interface Slot {
   index: number;
   process: Subprocess | undefined;
+  /** Answers to the current process, sent once per turn of the event loop. */
+  outbox: Outbox<SupervisorMessage> | undefined;
   ready: boolean;
   startedAt: number;
   failures: number;
@@ -52,7 +55,7 @@ export class Supervisor {
   private finished!: (code: number) => void;
 
   constructor(private readonly plan: WorkerPlan) {
-    this.slots = Array.from({ length: plan.count }, (_, index) => ({ index, process: undefined, ready: false, startedAt: 0, failures: 0, restartTimer: undefined }));
+    this.slots = Array.from({ length: plan.count }, (_, index) => ({ index, process: undefined, outbox: undefined, ready: false, startedAt: 0, failures: 0, restartTimer: undefined }));
     this.port = plan.port === 0 ? undefined : plan.port;
     this.owner = plan.sharedLimitsStore ? new LimitsOwner(plan.sharedLimitsStore) : undefined;
   }
@@ -84,19 +87,26 @@ export class Supervisor {
       env,
       stdio: ["inherit", "inherit", "inherit"],
       serialization: "json",
-      ipc: (message: WorkerMessage, from) => this.receive(slot, from, message),
+      ipc: (message: WorkerMessage | WorkerMessage[], from) => {
+        if (Array.isArray(message)) for (const one of message) this.receive(slot, from, one);
+        else this.receive(slot, from, message);
+      },
     });
     slot.process = child;
+    slot.outbox = new Outbox<SupervisorMessage>((batch) => {
+      try {
+        child.send(batch);
+      } catch {
+        // the worker is gone; its exit releases what it held
+      }
+    });
     void child.exited.then(() => this.exited(slot, child));
   }
 
   private receive(slot: Slot, from: Subprocess, message: WorkerMessage): void {
+    const outbox = slot.outbox!;
     const reply = (answer: SupervisorMessage) => {
-      try {
-        from.send(answer);
-      } catch {
-        // the worker is gone; its exit releases what it held
-      }
+      if (slot.process === from) outbox.push(answer);
     };
     switch (message.t) {
       case "ready":
@@ -194,7 +204,7 @@ export class Supervisor {
       const timer = setTimeout(done, GATHER_TIMEOUT_MS); // a worker that does not answer is left out
       this.gatherings.set(id, { texts, waiting: live.length, done: () => (clearTimeout(timer), done()) });
       if (live.length === 0) done();
-      for (const slot of live) slot.process!.send({ t: "render", id } satisfies SupervisorMessage);
+      for (const slot of live) slot.outbox!.push({ t: "render", id });
     });
     this.gatherings.delete(id);
     const shared = [

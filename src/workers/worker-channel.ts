@@ -1,7 +1,10 @@
 // A worker's end of the IPC channel to its supervisor: requests with an id and one answer each (limits, the
 // merged /metrics), and the supervisor's own requests to this worker (render this worker's metrics).
+// Messages sent in one turn of the event loop go out as one array (outbox.ts): under load each IPC write is a
+// syscall and a wake-up on the other side, and batching them is what keeps a request's limits cheap.
 import { GatewayError } from "../errors.ts";
 import type { SupervisorMessage, WorkerMessage } from "./protocol.ts";
+import { Outbox } from "./outbox.ts";
 
 type Answer = Extract<SupervisorMessage, { t: "admitted" | "refused" | "metrics-result" }>;
 
@@ -10,9 +13,21 @@ export class WorkerChannel {
   private readonly pending = new Map<number, (answer: Answer | undefined) => void>();
   private render: () => string = () => "";
   private closed = false;
+  private readonly outbox = new Outbox<WorkerMessage>((batch) => {
+    if (this.closed) return;
+    try {
+      process.send!(batch);
+    } catch {
+      this.closed = true; // the channel closed under us; "disconnect" follows
+    }
+  });
 
   constructor() {
-    process.on("message", (message: SupervisorMessage) => this.receive(message));
+    process.on("exit", () => this.outbox.flush()); // best effort: finishes of the last requests (a drain)
+    process.on("message", (message: SupervisorMessage | SupervisorMessage[]) => {
+      if (Array.isArray(message)) for (const one of message) this.receive(one);
+      else this.receive(message);
+    });
     // The supervisor is gone (killed outright): nothing will answer; waiting requests fail, this worker drains.
     process.on("disconnect", () => {
       this.closed = true;
@@ -27,12 +42,7 @@ export class WorkerChannel {
   }
 
   send(message: WorkerMessage): void {
-    if (this.closed) return;
-    try {
-      process.send!(message);
-    } catch {
-      this.closed = true; // the channel closed under us; "disconnect" follows
-    }
+    if (!this.closed) this.outbox.push(message);
   }
 
   /** Sends `message` (whose id came from newId) and resolves with its answer, or undefined when the supervisor is gone. */
