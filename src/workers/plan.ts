@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { parseConfig } from "../config/load.ts";
 import { storageFile } from "../gateway.ts";
+import { log } from "../observability/log.ts";
 
 export interface WorkerPlan {
   count: number;
@@ -27,6 +28,9 @@ export function planWorkers(configFile: string, dataDir: string, host: string | 
   // A Redis limits.url (or any shared one) is exact across workers by itself: no IPC.
   const inMemory = ((snapshot.raw.limits as { url?: string } | undefined)?.url ?? "memory") === "memory";
   const sqlite = !snapshot.storage.url || snapshot.storage.url.startsWith("sqlite:");
+  if (count > 1 && inMemory && !sqlite) {
+    log.warn(`server.workers ${count} with storage.url on PostgreSQL and limits.url memory: each worker keeps its own rpm/tpm windows, slots and budgets (set limits.url: redis://… for limits exact across workers)`);
+  }
   return {
     count,
     host: host ?? snapshot.server.host,

@@ -175,6 +175,19 @@ describe("server.workers: 2", () => {
     for (let i = 0; i < 5; i++) expect((await chat(sluice.url, ADMIN)).status).toBe(200);
   }, 30_000);
 
+  test("a config edit reaches every worker (each watches the file)", async () => {
+    writeFileSync(join(sluice.dir, "sluice.yaml"), `server: {host: 127.0.0.1, port: 0, workers: 2}\nauth: {mode: keys}\nbackends:\n  - {name: m, url: ${engine.url}/v1}\n  - {name: m2, url: ${engine.url}/v1}\n`);
+    await eventually(async () => ((await chat(sluice.url, ADMIN, { model: "m2" })).status === 200 ? true : undefined), 10_000);
+    // Both workers have it: every one of many fresh connections is answered.
+    await eventually(async () => {
+      const statuses = await Promise.all(Array.from({ length: 20 }, () => chat(sluice.url, ADMIN, { model: "m2" }).then((r) => r.status)));
+      return statuses.every((status) => status === 200) ? true : undefined;
+    }, 10_000);
+    const served = workers(await metrics(sluice.url));
+    expect(sum(await metrics(sluice.url), "sluice_requests_total", 'model="m2"')).toBeGreaterThanOrEqual(21);
+    expect(served.size).toBe(2);
+  }, 30_000);
+
   test("SIGTERM: an open stream finishes, the ledger is flushed, the supervisor exits 0", async () => {
     const response = await chat(sluice.url, ADMIN, { stream: true, messages: [{ role: "user", content: "30" }] });
     expect(response.status).toBe(200);
