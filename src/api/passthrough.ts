@@ -14,7 +14,7 @@ import { resolveTarget } from "../pipeline/resolve-target.ts";
 import { newContext, SCOPE_OF, type Endpoint, type RequestContext } from "../pipeline/context.ts";
 import { admitRequest } from "../pipeline/intake.ts";
 import { finishRequest } from "../pipeline/finish.ts";
-import { beginAttempt, dispatchPlanned } from "../pipeline/dispatch.ts";
+import { beginAttempt, dispatchPlanned, retryPlanned, type Attempt } from "../pipeline/dispatch.ts";
 import { runFirewall } from "../pipeline/firewall.ts";
 import { jsonResponse, sseResponse, withHeaders } from "../pipeline/response-headers.ts";
 import { planBalancer } from "../routing/plan.ts";
@@ -24,6 +24,7 @@ import { compileValidator } from "./validate.ts";
 import { CompletionRequest, PassthroughRequest } from "../translate/schemas.ts";
 import { requireEndpoint, type ServedEndpoint } from "../translate/backend-endpoints.ts";
 import { relayPassthrough, usageOfAnswer } from "../translate/passthrough-relay.ts";
+import { AudioUpload } from "./audio-upload.ts";
 
 export type PassthroughEndpoint = Exclude<Endpoint, "chat" | "embeddings" | "count_tokens">;
 
@@ -46,27 +47,24 @@ const ROUTES: Record<PassthroughEndpoint, Route> = {
   detokenize: { path: "/detokenize", root: true, clientPath: "/detokenize" },
 };
 
-/** OpenAI's own limit for audio uploads; server.max_body_bytes does not apply to them. */
-export const MAX_AUDIO_BYTES = 25 * 1024 * 1024;
-
 const validateCompletion = compileValidator(CompletionRequest);
 const validatePassthrough = compileValidator(PassthroughRequest);
 
-type Form = Awaited<ReturnType<Response["formData"]>>;
-type Input = { kind: "json"; body: Record<string, unknown> } | { kind: "form"; form: Form };
+type Input = { kind: "json"; body: Record<string, unknown> } | { kind: "upload"; upload: AudioUpload };
 
 /** `parsed`: a body the caller already read (Responses and Messages hand theirs over for native backends). */
 export async function handlePassthrough(req: Request, gateway: Gateway, clientIp: ClientAddress, endpoint: PassthroughEndpoint, parsed?: Record<string, unknown>): Promise<Response> {
   const ctx = newContext(endpoint, req, gateway.snapshot);
   const route = ROUTES[endpoint];
+  let upload: AudioUpload | undefined; // released on every failure: the client may still be sending
   try {
     const principal = (ctx.principal = await gateway.principal(req, clientIp, ctx.snapshot));
     requireScope(principal, SCOPE_OF[endpoint]);
-    const input = parsed ? { kind: "json" as const, body: parsed } : await readInput(req, ctx, endpoint);
-    const model = input.kind === "json" ? input.body.model : input.form.get("model");
+    const input: Input = parsed ? { kind: "json", body: parsed } : await readInput(req, ctx, endpoint);
+    if (input.kind === "upload") upload = input.upload;
+    const model = input.kind === "json" ? input.body.model : input.upload.model;
     if (typeof model === "string") ctx.requestedModel = model;
     if (input.kind === "json") (endpoint === "completions" ? validateCompletion : validatePassthrough)(input.body);
-    else if (typeof model !== "string" || !model) throw new GatewayError("invalid_request", "model: the form needs a model field", { param: "model" });
     resolveTarget(ctx, ctx.requestedModel);
     requireModel(principal, ctx.requestedModel);
     if (ctx.autoRouting) throw new GatewayError("invalid_request", `model 'auto' routes chat; name a model or a balancer for ${route.clientPath}`, { param: "model" });
@@ -88,7 +86,7 @@ export async function handlePassthrough(req: Request, gateway: Gateway, clientIp
       requireEndpoint(ctx.snapshot, backend, endpoint as ServedEndpoint, route.clientPath);
       return post(backend, route, input, call, ctx.stream);
     };
-    const upstream = ctx.plan ? await dispatchPlanned(ctx, gateway, ctx.plan, attempt) : await attempt(ctx.backend!, beginAttempt(ctx, gateway, ctx.backend!));
+    const upstream = await dispatch(ctx, gateway, input, attempt);
     const backend = ctx.backend!;
     if (ctx.stream && upstream.headers.get("content-type")?.startsWith("text/event-stream")) {
       ctx.firstTokenAt = performance.now();
@@ -107,6 +105,7 @@ export async function handlePassthrough(req: Request, gateway: Gateway, clientIp
     if (type && !type.startsWith("application/json")) response.headers.set("content-type", type); // audio's text, srt, vtt formats
     return withHeaders(response, ctx.admission);
   } catch (thrown) {
+    upload?.release();
     const error = asGatewayError(thrown);
     finishRequest(ctx, gateway, { status: error.status, errorCode: error.reportedCode ?? error.code, usage: undefined, usageEstimated: false });
     return toErrorResponse(error, ctx.requestId);
@@ -115,29 +114,21 @@ export async function handlePassthrough(req: Request, gateway: Gateway, clientIp
 
 async function readInput(req: Request, ctx: RequestContext, endpoint: PassthroughEndpoint): Promise<Input> {
   if (endpoint !== "audio_transcriptions") return { kind: "json", body: await readJsonObject(req, ctx.snapshot) };
-  const type = req.headers.get("content-type") ?? "";
-  if (!type.startsWith("multipart/form-data")) throw new GatewayError("invalid_request", "send the audio as multipart/form-data with file and model fields, as the OpenAI SDKs do");
-  const bytes = await readLimited(req, MAX_AUDIO_BYTES);
-  try {
-    return { kind: "form", form: await new Response(bytes, { headers: { "content-type": type } }).formData() };
-  } catch {
-    throw new GatewayError("invalid_request", "the multipart body could not be parsed");
-  }
+  const { max_upload_bytes: maxBytes, body_timeout_ms: timeoutMs } = ctx.snapshot.server;
+  return { kind: "upload", upload: await AudioUpload.open(req, { maxBytes, timeoutMs }) };
 }
 
-async function readLimited(req: Request, maxBytes: number): Promise<Uint8Array> {
-  const tooLarge = () => new GatewayError("body_too_large", `audio upload is larger than ${maxBytes} bytes`);
-  const declared = req.headers.get("content-length");
-  if (declared !== null && Number(declared) > maxBytes) throw tooLarge();
-  if (!req.body) return new Uint8Array();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for await (const part of req.body as unknown as AsyncIterable<Uint8Array>) {
-    size += part.byteLength;
-    if (size > maxBytes) throw tooLarge();
-    parts.push(part);
+/** A direct backend gets one attempt, a plan its retries; an upload is retried only while none of it was sent. */
+async function dispatch(ctx: RequestContext, gateway: Gateway, input: Input, attempt: Attempt<Response>): Promise<Response> {
+  if (!ctx.plan) return attempt(ctx.backend!, beginAttempt(ctx, gateway, ctx.backend!));
+  if (input.kind === "json") return dispatchPlanned(ctx, gateway, ctx.plan, attempt);
+  const first = ctx.plan.candidates[0]!;
+  try {
+    return await attempt(first, beginAttempt(ctx, gateway, first));
+  } catch (thrown) {
+    if (input.upload.started) throw thrown;
+    return retryPlanned(ctx, gateway, thrown, attempt);
   }
-  return Buffer.concat(parts);
 }
 
 /** The firewall reads a completion's prompt (and FIM suffix) as the user's message; a redaction is written back. */
@@ -155,22 +146,33 @@ async function screenPrompt(ctx: RequestContext, gateway: Gateway, body: Record<
 
 async function post(backend: Backend, route: Route, input: Input, call: UpstreamCall, stream: boolean): Promise<Response> {
   const base = route.root ? backend.baseUrl.replace(/\/v1$/, "") : backend.baseUrl;
-  let body: string | Form;
-  let headers: Headers = backend.requestHeaders;
-  if (input.kind === "json") body = JSON.stringify({ ...input.body, model: backend.upstreamModel });
+  let init: RequestInit;
+  if (input.kind === "json") init = { headers: backend.requestHeaders, body: JSON.stringify({ ...input.body, model: backend.upstreamModel }) };
   else {
-    input.form.set("model", backend.upstreamModel); // each attempt names its own backend's model
-    body = input.form;
-    headers = new Headers(backend.headers);
-    headers.delete("content-type"); // fetch writes the multipart boundary
+    const { upload } = input;
+    // Non-retryable (503, not the breaker's business): the engine that took the first bytes had the only copy.
+    if (upload.started) throw new GatewayError("upstream_error", `the upload was already streamed to a backend that failed, so it is not sent to '${backend.id}'; send it again`, { status: 503 });
+    const headers = new Headers(backend.headers);
+    headers.set("content-type", upload.contentType); // the client's boundary: the body passes through as it came
+    init = { headers, body: upload.body(backend.upstreamModel), duplex: "half" } as RequestInit;
   }
   call.arm(backend.timeoutMs, "timeout");
   let response: Response;
   try {
-    response = await fetch(`${base}${route.path}`, { method: "POST", headers, body: body as RequestInit["body"], signal: call.signal });
+    response = await fetch(`${base}${route.path}`, { ...init, method: "POST", signal: call.signal });
   } catch (error) {
     call.clear();
+    if (input.kind === "upload" && input.upload.failure) throw input.upload.failure; // over the limit, stalled, or the client left
     throw fetchFailure(backend, call, error);
+  }
+  if (input.kind === "upload") {
+    // The engine answered; if the upload failed first, the engine only saw it cut short (its answer says so too).
+    input.upload.release();
+    if (input.upload.failure) {
+      call.clear();
+      await response.body?.cancel().catch(() => {});
+      throw input.upload.failure;
+    }
   }
   if (!response.ok) {
     call.clear();

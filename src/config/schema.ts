@@ -60,6 +60,7 @@ export const ServerConfig = T.Object(
     stream_default: T.Boolean({ default: false }),
     max_body_bytes: T.Integer({ minimum: 1, default: 4_000_000 }),
     body_timeout_ms: T.Integer({ minimum: 1, default: 60_000, description: "a request's headers and body must arrive within this (408), so a client that trickles them cannot hold a connection" }),
+    max_upload_bytes: T.Integer({ minimum: 1, default: 26_214_400, description: "largest audio upload (multipart, streamed to the engine; OpenAI's limit is 25 MiB) → 413, counted while streaming" }),
     metrics_auth: T.Boolean({ default: false }),
     workers: T.Union([T.Integer({ minimum: 1, maximum: 256 }), T.Literal("auto")], { default: 1, description: "server processes sharing the port (SO_REUSEPORT), supervised; auto = the cores this process may run on. Read at start-up" }),
     base_path: T.Optional(T.String({ pattern: "^(/[A-Za-z0-9._~-]+)+$", description: "also serve the API under this prefix, e.g. /api/v1/inference (seed 003's base URL): /api/v1/inference/chat/completions is /v1/chat/completions" })),

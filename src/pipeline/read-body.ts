@@ -20,6 +20,14 @@ export function liftIdleTimeoutWith(lift: (req: Request) => void): void {
   liftIdleTimeout = lift;
 }
 
+/**
+ * For a body that streams on to the engine (audio uploads): Bun's idle timeout does not restart on body bytes
+ * (measured on 1.4.5), so it would cut a long upload midway; such a reader bounds its own stalls instead.
+ */
+export function liftIdleTimeoutOf(req: Request): void {
+  liftIdleTimeout?.(req);
+}
+
 export async function readJsonBody(req: Request, maxBytes: number, timeoutMs = BODY_TIMEOUT_MS): Promise<unknown> {
   const text = await withinDeadline(readText(req, maxBytes), timeoutMs, req);
   liftIdleTimeout?.(req);

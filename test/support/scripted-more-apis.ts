@@ -87,23 +87,98 @@ export function handleScore(body: unknown): Response {
   return json({ id: `score-upstream-${++counter}`, object: "list", model: body.model, data: seconds.map((text, index) => ({ index, object: "score", score: overlap(first, text) })), usage: { prompt_tokens: tokens, total_tokens: tokens } });
 }
 
-/** POST /v1/audio/transcriptions: multipart with `file` and `model`; "heard <bytes> bytes of <file name>". */
+/** How one transcription upload arrived, kept live while it arrives (GET /__uploads). */
+export interface UploadRecord {
+  /** The gateway sent it chunked (no content-length): streamed, not buffered first. */
+  chunked: boolean;
+  content_length: number | null;
+  bytes_received: number;
+  chunks: number;
+  /** The body ended with its closing boundary. */
+  complete: boolean;
+  /** The sender cut the upload (its read failed or the body ended early). */
+  aborted: boolean;
+  /** Whether the upload has ended, either way. */
+  finished: boolean;
+}
+
+const uploads: UploadRecord[] = [];
+
+/**
+ * POST /v1/audio/transcriptions: multipart with `file` and `model`; "heard <bytes> bytes of <file name>". The body
+ * is read as a stream and its arrival recorded in GET /__uploads as it goes.
+ */
 export async function handleTranscription(req: Request): Promise<{ response: Response; recorded: unknown }> {
+  const declared = req.headers.get("content-length");
+  const upload: UploadRecord = { chunked: declared === null, content_length: declared === null ? null : Number(declared), bytes_received: 0, chunks: 0, complete: false, aborted: false, finished: false };
+  uploads.push(upload);
+  const parts: Uint8Array[] = [];
+  try {
+    for await (const chunk of (req.body ?? []) as AsyncIterable<Uint8Array>) {
+      parts.push(chunk);
+      upload.bytes_received += chunk.byteLength;
+      upload.chunks++;
+    }
+  } catch {
+    upload.aborted = true;
+  }
+  const bytes = Buffer.concat(parts);
+  upload.complete = bytes.subarray(-64).toString("latin1").trimEnd().endsWith("--");
+  if (!upload.complete) upload.aborted = true;
+  upload.finished = true;
   let form: Awaited<ReturnType<Request["formData"]>>;
   try {
-    form = await req.formData();
+    form = await new Response(bytes, { headers: { "content-type": req.headers.get("content-type") ?? "" } }).formData();
   } catch {
-    return { response: fail(400, "expected a multipart/form-data body"), recorded: "unparsable multipart body" };
+    return { response: fail(400, "expected a multipart/form-data body"), recorded: { upload, error: "unparsable multipart body" } };
   }
   const file = form.get("file");
   const model = form.get("model");
-  const recorded = { model, file: typeof file === "object" && file ? { name: (file as File).name, size: (file as File).size } : null, response_format: form.get("response_format") };
+  const recorded = { model, file: typeof file === "object" && file ? { name: (file as File).name, size: (file as File).size } : null, response_format: form.get("response_format"), upload };
   const failure = scriptedFailure(model);
   if (failure) return { response: failure, recorded };
   if (!file || typeof file === "string") return { response: fail(400, "file is required"), recorded };
   const text = `heard ${(file as File).size} bytes of ${(file as File).name}`;
   if (form.get("response_format") === "text") return { response: new Response(text, { headers: { "content-type": "text/plain; charset=utf-8" } }), recorded };
   return { response: json({ text, usage: { type: "tokens", input_tokens: 10, output_tokens: words(text).length, total_tokens: 10 + words(text).length } }), recorded };
+}
+
+/** Every POST route this engine serves, as a FastAPI engine (vLLM, SGLang) lists them in /openapi.json. */
+export const SCRIPTED_POST_ROUTES: readonly string[] = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/rerank", "/v1/score", "/v1/audio/transcriptions", "/tokenize", "/detokenize"];
+
+/** What GET /openapi.json lists: every route, or what POST /__openapi {paths} set (null: no document, 404). */
+let advertised: readonly string[] | null = SCRIPTED_POST_ROUTES;
+
+function openApiDocument(): Response {
+  if (advertised === null) return fail(404, "Not Found");
+  const paths: Record<string, unknown> = { "/health": { get: { summary: "Health" } }, "/v1/models": { get: { summary: "Show Available Models" } } };
+  for (const path of advertised) paths[path] = { post: { summary: path } };
+  return json({ openapi: "3.1.0", info: { title: "scripted engine", version: "0" }, paths });
+}
+
+/**
+ * The routes this file adds to the engine: GET /openapi.json, GET /__uploads (UploadRecord[] in arrival order) and
+ * POST /__openapi {paths: string[] | null} (which POST routes /openapi.json lists; null answers 404 as an engine
+ * without a document). Undefined for any other route.
+ */
+export async function routeMoreApis(req: Request, path: string): Promise<Response | undefined> {
+  const key = `${req.method} ${path}`;
+  if (key === "GET /openapi.json") return openApiDocument();
+  if (key === "GET /__uploads") return json(uploads);
+  if (key === "POST /__openapi") {
+    const body = (await req.json().catch(() => undefined)) as { paths?: unknown } | undefined;
+    const paths = body?.paths;
+    if (paths !== null && !(Array.isArray(paths) && paths.every((p) => typeof p === "string"))) return fail(400, "paths must be an array of strings or null");
+    advertised = paths as string[] | null;
+    return json({ paths: advertised });
+  }
+  return undefined;
+}
+
+/** Part of POST /__reset. */
+export function resetMoreApis(): void {
+  uploads.length = 0;
+  advertised = SCRIPTED_POST_ROUTES;
 }
 
 /** A word's scripted token id. */

@@ -48,6 +48,9 @@
  *   POST /tokenize, /detokenize  vLLM's: word-hash token ids (+ template tokens for messages) and back
  *   GET  /health                 200 {"status":"ok"} (status settable via /__control)
  *   GET  /v1/models              the model ids above (+ /__control additions/hides)
+ *   GET  /openapi.json           the POST routes above, as vLLM / SGLang (FastAPI) publish theirs; POST /__openapi
+ *                                {paths} changes the list (null: 404); GET /__uploads says how each transcription
+ *                                upload arrived (bytes, chunks, chunked, complete) — scripted-more-apis.ts
  *   POST /v1/embeddings          8 deterministic float32 values per input; supports
  *                                encoding_format "base64" (except model float-only, which
  *                                always answers floats); the fail-* models fail.
@@ -76,7 +79,7 @@
  * resolve (with a 499 nobody reads) on abort so Bun can release the request.
  */
 
-import { handleCompletions, handleDetokenize, handleRerank, handleScore, handleTokenize, handleTranscription } from "./scripted-more-apis.ts";
+import { handleCompletions, handleDetokenize, handleRerank, handleScore, handleTokenize, handleTranscription, resetMoreApis, routeMoreApis } from "./scripted-more-apis.ts";
 
 // ---------------------------------------------------------------------------
 // Exported types
@@ -218,6 +221,7 @@ function resetState(): void {
   state.aborts = [];
   state.control = defaultControl();
   state.counter = 0;
+  resetMoreApis();
 }
 
 // ---------------------------------------------------------------------------
@@ -869,6 +873,8 @@ async function route(req: Request): Promise<Response> {
   const path = new URL(req.url).pathname;
   const key = `${req.method} ${path}`;
   if (req.method === "POST" && path.startsWith("/v1/")) return handleV1Post(req, path);
+  const more = await routeMoreApis(req, path); // GET /openapi.json, GET /__uploads, POST /__openapi
+  if (more) return more;
   switch (key) {
     case "GET /health":
       return health();

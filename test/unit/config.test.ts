@@ -14,7 +14,7 @@ function problems(yaml: string, env: Record<string, string> = {}): string[] {
 describe("config", () => {
   test("defaults fill everything not written", () => {
     const snapshot = parseConfig("backends:\n  - name: a\n    url: http://127.0.0.1:8000/v1/\n", "t", {});
-    expect(snapshot.server).toEqual({ host: "127.0.0.1", port: 4080, stream_default: false, max_body_bytes: 4_000_000, body_timeout_ms: 60_000, metrics_auth: false, workers: 1 });
+    expect(snapshot.server).toEqual({ host: "127.0.0.1", port: 4080, stream_default: false, max_body_bytes: 4_000_000, body_timeout_ms: 60_000, max_upload_bytes: 26_214_400, metrics_auth: false, workers: 1 });
     const a = snapshot.backends.get("a")!;
     expect(a.baseUrl).toBe("http://127.0.0.1:8000/v1");
     expect(a.chatUrl).toBe("http://127.0.0.1:8000/v1/chat/completions");
