@@ -36,6 +36,11 @@ export function script(source: string): Script {
 
 type Listener = (message: string) => void;
 
+interface InFlight {
+  deadline: number;
+  reject: (error: unknown) => void;
+}
+
 const CLIENT_OPTIONS = { enableOfflineQueue: false, enableAutoPipelining: false, autoReconnect: true } as const;
 
 export class RedisConnection {
@@ -49,6 +54,8 @@ export class RedisConnection {
   private connecting: Promise<void> | undefined;
   private subscriberConnecting = false;
   private closed = false;
+  private readonly inFlight = new Set<InFlight>();
+  private watchdog: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     readonly url: string,
@@ -102,6 +109,7 @@ export class RedisConnection {
   close(): void {
     this.closed = true;
     clearInterval(this.heartbeat);
+    if (this.watchdog) clearInterval(this.watchdog);
     this.client.close();
     this.subscriber?.close();
   }
@@ -154,21 +162,44 @@ export class RedisConnection {
     this.options.onHealth?.(healthy);
   }
 
+  /**
+   * The call, or RedisUnavailable once it has taken longer than the timeout. One watchdog timer checks every call
+   * in flight (a timer per call would cost more than the call's own work), so a timeout fires within a tenth of
+   * the timeout after it passed.
+   */
   private timed<T>(call: Promise<T>): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, fail) => {
-      timer = setTimeout(() => fail(new RedisUnavailable(`Redis at ${this.maskedUrl()} did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+    return new Promise<T>((resolve, reject) => {
+      const entry: InFlight = { deadline: performance.now() + this.timeoutMs, reject };
+      this.inFlight.add(entry);
+      if (!this.watchdog) {
+        this.watchdog = setInterval(() => this.expire(), Math.max(5, this.timeoutMs / 10));
+        this.watchdog.unref?.();
+      }
+      call.then(
+        (value) => {
+          this.inFlight.delete(entry);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.inFlight.delete(entry);
+          // A dropped connection marks Redis down until the heartbeat says otherwise; a script's own error
+          // (a bug, NOSCRIPT) is the caller's to handle.
+          const serverError = (error as { code?: string } | null)?.code === "ERR_REDIS_SERVER_ERROR";
+          if (!serverError) this.setHealthy(false);
+          reject(serverError || error instanceof RedisUnavailable ? error : new RedisUnavailable(`Redis at ${this.maskedUrl()}: ${(error as Error).message}`));
+        },
+      );
     });
-    return Promise.race([call, timeout]).then(
-      (value) => (clearTimeout(timer), value),
-      (error: unknown) => {
-        clearTimeout(timer);
-        // A dropped connection or a timeout marks Redis down until the heartbeat says otherwise; a script's own
-        // error (a bug, NOSCRIPT) is the caller's to handle.
-        if (!(error instanceof Error) || (error as { code?: string }).code !== "ERR_REDIS_SERVER_ERROR") this.setHealthy(false);
-        throw error instanceof RedisUnavailable || (error as { code?: string }).code === "ERR_REDIS_SERVER_ERROR" ? error : new RedisUnavailable(`Redis at ${this.maskedUrl()}: ${(error as Error).message}`);
-      },
-    );
+  }
+
+  private expire(): void {
+    const now = performance.now();
+    for (const entry of this.inFlight) {
+      if (entry.deadline > now) continue;
+      this.inFlight.delete(entry);
+      this.setHealthy(false);
+      entry.reject(new RedisUnavailable(`Redis at ${this.maskedUrl()} did not answer within ${this.timeoutMs} ms`));
+    }
   }
 
   private maskedUrl(): string {

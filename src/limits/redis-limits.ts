@@ -18,10 +18,11 @@ import type { Backend } from "../config/resolve.ts";
 import { maskUrl } from "../config/mask-url.ts";
 import type { Admission, LimitService } from "./limit-service.ts";
 import type { SemaphoreStats } from "./semaphore.ts";
-import { utcDayBounds, utcMonthBounds } from "./utc-periods.ts";
+import { utcDayBounds, utcMonthBounds, type PeriodBounds } from "./utc-periods.ts";
 import { RedisConnection, RedisUnavailable } from "./redis-connection.ts";
-import { ADMIT, FINISH, RENEW } from "./redis-scripts.ts";
+import { ADMIT, FIELD_SEPARATOR as SEP, FINISH, RENEW } from "./redis-scripts.ts";
 import { SlotQueues, type Attempt } from "./slot-queues.ts";
+import { CallBatcher } from "./call-batcher.ts";
 import {
   accountReservationMicros, admit, backendSlotsBusy, budgetExceeded, DEFAULT_KEY_QUEUE_TIMEOUT_MS, insufficientCredits, keySlotsBusy,
   LocalAdmission, overRpm, overTpm, pushRateHeaders, REQUEST_HEADERS, reservationMicros, TOKEN_HEADERS, toMicros, tpmCost,
@@ -94,6 +95,7 @@ interface Plan {
 
 export class RedisLimits implements LimitService {
   readonly connection: RedisConnection;
+  private readonly background: RedisConnection;
   private readonly queues: SlotQueues<Admission>;
   /** Requests of this gateway holding something in Redis: their leases are renewed together. */
   private readonly leased = new Set<string>();
@@ -101,7 +103,7 @@ export class RedisLimits implements LimitService {
   private readonly loaded = new Set<string>();
   /** Budget keys and accounts last seen with nothing left, until when: refuseSpentBudget's synchronous answer. */
   private readonly spent = new Map<string, number>();
-  private pending: string[][] = [];
+  private pending: { args: string[]; done: string[] }[] = [];
   /** Slots this gateway's requests hold, per slot name (for /metrics). */
   private readonly held = new Map<string, number>();
   private readonly fallbacks = { rate: 0, concurrency: 0, budget: 0 };
@@ -110,6 +112,7 @@ export class RedisLimits implements LimitService {
   private readonly bucketMs: number;
   private readonly renewer: ReturnType<typeof setInterval>;
   private readonly prefix: string;
+  private readonly periods = new CurrentPeriods();
 
   constructor(
     readonly settings: RedisLimitsSettings,
@@ -120,6 +123,9 @@ export class RedisLimits implements LimitService {
     this.prefix = settings.prefix;
     this.bucketMs = settings.windowMs / BUCKETS;
     this.connection = new RedisConnection(settings.url, { timeoutMs: settings.timeoutMs, heartbeatMs: settings.heartbeatMs, onHealth: (healthy) => healthy && this.recovered() });
+    // Finishes, renewals and markers on a connection of their own: Bun's client answers one command after another
+    // on a connection, and an admit (on the request's path) must not wait behind them.
+    this.background = new RedisConnection(settings.url, { timeoutMs: settings.timeoutMs, heartbeatMs: settings.heartbeatMs });
     this.queues = new SlotQueues<Admission>(settings.pollMs, (slots) => this.markWaiting(slots), (admission) => admission.finish(0, 0));
     this.renewer = setInterval(() => this.renew(), Math.max(50, Math.floor(settings.leaseMs / 3)));
     this.renewer.unref?.();
@@ -195,6 +201,7 @@ export class RedisLimits implements LimitService {
     clearInterval(this.renewer);
     this.queues.close();
     this.connection.close();
+    this.background.close();
   }
 
   /** @internal RedisAdmission.finish: one FINISH call; credit holds stay until the deduction is in the store. */
@@ -205,25 +212,40 @@ export class RedisLimits implements LimitService {
     this.dropHeld(admission.slots);
     const keepCredits = credits !== undefined && costMicros > 0;
     const tpmDelta = plan && plan.tpm && totalTokens !== undefined ? totalTokens - plan.tpmTokens : 0;
-    const tpmKey = tpmDelta ? this.rateKey("tpm", plan!.key!.id) : "";
-    this.call(["finish", admission.id, String(this.bucketMs), String(BUCKETS), tpmKey, String(tpmDelta), String(Math.max(0, Math.ceil(costMicros))), keepCredits ? "1" : "0", admission.epoch, ...(plan?.budgets.map((budget) => budget.redisKey) ?? [])], admission.id, !keepCredits);
-    if (keepCredits) credits!.whenFlushed(() => this.call(["credits", admission.id], admission.id, true));
+    const tpmKey = tpmDelta ? this.rateKey(plan!.key!.id) : "";
+    const budgets = plan?.budgets ?? [];
+    let entry = `${admission.id}${SEP}${tpmKey}${SEP}${tpmDelta}${SEP}${Math.max(0, Math.ceil(costMicros))}${SEP}${keepCredits ? "1" : "0"}${SEP}${admission.epoch}${SEP}${budgets.length}`;
+    for (const budget of budgets) entry += SEP + budget.redisKey;
+    const done = keepCredits ? [] : [admission.id];
+    this.finishes.call(entry).then(
+      () => this.forget(done),
+      () => this.later(["finish", String(this.bucketMs), String(BUCKETS), entry], done),
+    );
+    if (keepCredits) credits!.whenFlushed(() => this.call(["credits", admission.id], [admission.id]));
     for (const slot of admission.slots) this.queues.wake(slot);
   }
+
+  /** Admits and finishes while one is under way go together in one script call (call-batcher.ts). */
+  private readonly admits = new CallBatcher<string, unknown[]>((items) => this.connection.evalScript(ADMIT, [], [this.prefix, ...items]) as Promise<unknown[][]>);
+
+  private readonly finishes = new CallBatcher<string, unknown>(async (items) => {
+    await this.background.evalScript(FINISH, [], [this.prefix, "finish", String(this.bucketMs), String(BUCKETS), ...items]);
+    return items;
+  });
 
   /** @internal RedisAdmission.releaseBackend. */
   releasedSlot(admission: RedisAdmission, slot: string): void {
     this.dropHeld([slot]);
-    this.call(["slot", admission.id, slot], admission.id, false);
+    this.call(["slot", admission.id, slot], []);
     this.queues.wake(slot);
   }
 
   /** One admit try: admitted, or the slot it waits for; refusals throw, Redis trouble falls back to local limits. */
-  private async attempt(plan: Plan, id: string, into: RedisAdmission | undefined): Promise<Attempt<Admission>> {
+  private async attempt(plan: Plan, id: string, into: RedisAdmission | undefined, queued = false): Promise<Attempt<Admission>> {
     for (let round = 0; ; round++) {
       let reply: unknown[];
       try {
-        reply = (await this.connection.evalScript(ADMIT, [], this.admitArgs(plan, id))) as unknown[];
+        reply = await this.admits.call(this.admitArgs(plan, id, queued).join(SEP));
       } catch (error) {
         if (!(error instanceof RedisUnavailable)) throw error;
         this.cancelLater(id);
@@ -247,7 +269,7 @@ export class RedisLimits implements LimitService {
   }
 
   private admitted(plan: Plan, id: string, reply: unknown[], into: RedisAdmission | undefined): RedisAdmission {
-    const admission = into ?? new RedisAdmission(this, id, plan, reply[1] as string);
+    const admission = into ?? new RedisAdmission(this, id, plan, this.epoch);
     if (!into && plan.key && (plan.rpm || plan.tpm)) admission.headers = rateHeaders(plan, reply);
     for (const slot of plan.slots) {
       admission.slots.push(slot.redisKey);
@@ -261,7 +283,7 @@ export class RedisLimits implements LimitService {
   private queue(slot: SlotNeed, plan: Plan, id: string, into: RedisAdmission | undefined): Promise<Admission> {
     const started = performance.now();
     return this.queues
-      .wait(slot.redisKey, () => this.attempt(plan, id, into), slot.timeoutMs, slot.what, slot.setting, plan.request.signal)
+      .wait(slot.redisKey, () => this.attempt(plan, id, into, true), slot.timeoutMs, slot.what, slot.setting, plan.request.signal)
       .then((admission) => {
         admission.queuedMs += Math.round((performance.now() - started) * 100) / 100;
         return admission;
@@ -313,7 +335,7 @@ export class RedisLimits implements LimitService {
 
   private addBudgets(plan: Plan, owner: string, keyOf: (period: "daily" | "monthly") => string, daily: number | undefined, monthly: number | undefined, amount: number, now: number, load: (since: number) => number): void {
     // Monthly first: when both are spent the month resets later, so its retry time is the honest one.
-    for (const [period, limit, bounds] of [["monthly", monthly, utcMonthBounds(now)], ["daily", daily, utcDayBounds(now)]] as const) {
+    for (const [period, limit, bounds] of [["monthly", monthly, this.periods.month(now)], ["daily", daily, this.periods.day(now)]] as const) {
       if (limit === undefined) continue;
       plan.budgets.push({ redisKey: keyOf(period), limitMicros: limit, period, startMs: bounds.startMs, endMs: bounds.endMs, amountMicros: amount, owner, load: () => load(bounds.startMs) });
     }
@@ -324,10 +346,10 @@ export class RedisLimits implements LimitService {
     return { redisKey: this.slotRedisKey(name), name, max: backend.maxConcurrent!, timeoutMs: backend.queueTimeoutMs, what: backendSlotsBusy(backend), setting: "backends[].queue_timeout_ms" };
   }
 
-  private admitArgs(plan: Plan, id: string): string[] {
+  private admitArgs(plan: Plan, id: string, sweep: boolean): string[] {
     const keyId = plan.key?.id ?? "";
-    const args = [this.prefix, id, String(this.settings.leaseMs), String(this.bucketMs), String(BUCKETS)];
-    args.push(plan.rpm ? this.rateKey("rpm", keyId) : "", String(plan.rpm), plan.tpm ? this.rateKey("tpm", keyId) : "", String(plan.tpm), String(plan.tpmTokens));
+    const args = [id, String(this.settings.leaseMs), String(this.bucketMs), String(BUCKETS), sweep ? "1" : "0"];
+    args.push(plan.rpm || plan.tpm ? this.rateKey(keyId) : "", String(plan.rpm), String(plan.tpm), String(plan.tpmTokens));
     args.push(String(plan.budgets.length));
     for (const budget of plan.budgets) {
       const loaded = this.loaded.has(budget.redisKey) ? -1 : budget.load();
@@ -360,33 +382,42 @@ export class RedisLimits implements LimitService {
   }
 
   /**
-   * A FINISH call; when Redis does not answer it waits (in order) for Redis to come back, the request's lease
-   * renewed meanwhile. `done`: the request holds nothing more once this call went through.
+   * A FINISH call; when Redis does not answer it waits (in order) for Redis to come back, the requests' leases
+   * renewed meanwhile. `done`: requests that hold nothing more once this call went through.
    */
-  private call(args: string[], id: string, done: boolean): void {
-    const run = this.connection.evalScript(FINISH, [], [this.prefix, ...args]);
+  private call(args: string[], done: string[]): void {
+    const run = this.background.evalScript(FINISH, [], [this.prefix, ...args]);
     run.then(
-      () => done && this.leased.delete(id),
-      () => {
-        if (this.pending.length < MAX_PENDING) this.pending.push(args);
-        else if (done) this.leased.delete(id);
-      },
+      () => this.forget(done),
+      () => this.later(args, done),
     );
+  }
+
+  /** Kept for when Redis answers again; past MAX_PENDING the leases settle them (as spent). */
+  private later(args: string[], done: string[]): void {
+    if (this.pending.length < MAX_PENDING) this.pending.push({ args, done });
+    else this.forget(done);
+  }
+
+  private forget(ids: string[]): void {
+    for (const id of ids) this.leased.delete(id);
   }
 
   /** An admit that timed out may still run when a frozen Redis wakes up: whatever it took is given back then. */
   private cancelLater(id: string): void {
-    if (this.pending.length < MAX_PENDING) this.pending.push(["finish", id, String(this.bucketMs), String(BUCKETS), "", "0", "0", "0", ""]);
+    if (this.pending.length < MAX_PENDING) this.pending.push({ args: ["finish", String(this.bucketMs), String(BUCKETS), [id, "", "0", "0", "0", "", "0"].join(SEP)], done: [] });
   }
 
-  /** Redis answers again: the calls that failed meanwhile go through, in order. */
+  /** Redis answers again: the calls that failed meanwhile go through, in order; the epoch is read again. */
   private recovered(): void {
+    this.renew();
     const pending = this.pending;
     this.pending = [];
     void (async () => {
-      for (const [at, args] of pending.entries()) {
+      for (const [at, call] of pending.entries()) {
         try {
-          await this.connection.evalScript(FINISH, [], [this.prefix, ...args]);
+          await this.background.evalScript(FINISH, [], [this.prefix, ...call.args]);
+          this.forget(call.done);
         } catch {
           this.pending.unshift(...pending.slice(at));
           return;
@@ -395,18 +426,25 @@ export class RedisLimits implements LimitService {
     })();
   }
 
+  /** Every lease_ms / 3: this gateway's leases renewed, expired ones swept, the data's epoch read. */
   private renew(): void {
-    if (!this.leased.size || !this.connection.healthy) return;
+    if (!this.connection.healthy) return;
     const ids = [...this.leased];
-    for (let at = 0; at < ids.length; at += 2_000) {
-      this.connection.evalScript(RENEW, [], [this.prefix, String(this.settings.leaseMs), ...ids.slice(at, at + 2_000)]).catch(() => {});
+    for (let at = 0; at === 0 || at < ids.length; at += 2_000) {
+      this.background
+        .evalScript(RENEW, [], [this.prefix, String(this.settings.leaseMs), this.instance, ...ids.slice(at, at + 2_000)])
+        .then((epoch) => (this.epoch = String(epoch)))
+        .catch(() => {});
     }
   }
 
+  /** The Redis data's epoch as last read (see redis-scripts.ts): a finish compares it when its record is gone. */
+  private epoch = "";
+
+  /** While requests queue here, releases anywhere publish (the marker lapses a few polls after the last one). */
   private markWaiting(slots: string[]): void {
-    if (!this.connection.healthy) return;
-    const ttl = String(Math.max(1_000, this.settings.pollMs * 4));
-    for (const slot of slots) this.connection.send("SET", [`${this.prefix}w:${slot}`, "1", "PX", ttl]).catch(() => {});
+    if (!this.connection.healthy || !slots.length) return;
+    this.background.send("SET", [`${this.prefix}waiting`, "1", "PX", String(Math.max(1_000, this.settings.pollMs * 4))]).catch(() => {});
   }
 
   private dropHeld(slots: readonly string[]): void {
@@ -422,8 +460,8 @@ export class RedisLimits implements LimitService {
     return `${this.instance}.${++this.sequence}`;
   }
 
-  private rateKey(kind: "rpm" | "tpm", keyId: string): string {
-    return `${this.prefix}${kind}:${keyId}`;
+  private rateKey(keyId: string): string {
+    return `${this.prefix}rate:${keyId}`;
   }
 
   private slotRedisKey(name: string): string {
@@ -435,8 +473,24 @@ export class RedisLimits implements LimitService {
   }
 
   private budgetKey(owner: "k" | "a", id: string, period: "daily" | "monthly", now: number): string {
-    const start = period === "daily" ? utcDayBounds(now).startMs : utcMonthBounds(now).startMs;
+    const start = period === "daily" ? this.periods.day(now).startMs : this.periods.month(now).startMs;
     return `${this.prefix}bud:${owner}:${id}:${period === "daily" ? "d" : "m"}:${start}`;
+  }
+}
+
+/** The current UTC day and month, computed again only when one has ended (a Date per request costs ~1 µs). */
+class CurrentPeriods {
+  private today: PeriodBounds = { startMs: 0, endMs: 0 };
+  private thisMonth: PeriodBounds = { startMs: 0, endMs: 0 };
+
+  day(now: number): PeriodBounds {
+    if (now >= this.today.endMs || now < this.today.startMs) this.today = utcDayBounds(now);
+    return this.today;
+  }
+
+  month(now: number): PeriodBounds {
+    if (now >= this.thisMonth.endMs || now < this.thisMonth.startMs) this.thisMonth = utcMonthBounds(now);
+    return this.thisMonth;
   }
 }
 

@@ -17,7 +17,8 @@ export interface TestRedis {
   command(...args: string[]): Promise<unknown>;
 }
 
-export async function startRedis(): Promise<TestRedis> {
+/** `cpu`: pin the server to that core (benchmarks keep it off the gateway's core). */
+export async function startRedis(options: { cpu?: number } = {}): Promise<TestRedis> {
   if (!REDIS_SERVER) throw new Error("redis-server is not installed (test/setup-system.sh installs it as root)");
   const port = await freePort();
   let child: ReturnType<typeof Bun.spawn> | undefined;
@@ -25,7 +26,8 @@ export async function startRedis(): Promise<TestRedis> {
     port,
     url: `redis://127.0.0.1:${port}`,
     async start() {
-      child = Bun.spawn([REDIS_SERVER!, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdout: "ignore", stderr: "ignore" });
+      const pin = options.cpu === undefined ? [] : ["taskset", "-c", String(options.cpu)];
+      child = Bun.spawn([...pin, REDIS_SERVER!, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdout: "ignore", stderr: "ignore" });
       const deadline = Date.now() + 5_000;
       for (;;) {
         try {

@@ -1,0 +1,38 @@
+// Batches calls to Redis the way Nagle batches packets: the first call of an idle batcher goes out at once (no
+// added latency), and calls made while one is under way wait and go out together when it answers, as one script
+// call. Under load that turns 64 round trips (and 64 wake-ups of this process) into a few, for the same latency.
+
+export class CallBatcher<Item, Reply> {
+  private waiting: { item: Item; resolve: (reply: Reply) => void; reject: (error: unknown) => void }[] = [];
+  private busy = false;
+
+  /** `send` makes one call for the items and answers one reply per item, in order. */
+  constructor(private readonly send: (items: Item[]) => Promise<Reply[]>) {}
+
+  call(item: Item): Promise<Reply> {
+    return new Promise<Reply>((resolve, reject) => {
+      this.waiting.push({ item, resolve, reject });
+      if (!this.busy) this.next();
+    });
+  }
+
+  private next(): void {
+    const batch = this.waiting;
+    if (!batch.length) {
+      this.busy = false;
+      return;
+    }
+    this.busy = true;
+    this.waiting = [];
+    this.send(batch.map((entry) => entry.item)).then(
+      (replies) => {
+        batch.forEach((entry, at) => entry.resolve(replies[at]!));
+        this.next();
+      },
+      (error: unknown) => {
+        for (const entry of batch) entry.reject(error);
+        this.next();
+      },
+    );
+  }
+}
