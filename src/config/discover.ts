@@ -1,5 +1,9 @@
 // Zero-config start: with `backends: discover` (or no backends at all) sluice probes the usual local engine ports
 // for an OpenAI model listing and serves whatever answers. One deadline per port bounds the whole probe by timeoutMs.
+// Which APIs a port serves is read from the route list the engine publishes (`/openapi.json`: vLLM and SGLang are
+// FastAPI apps, and vLLM mounts only the routers of the tasks its model supports — chat for a generative model,
+// rerank and score for a cross-encoder, transcriptions for Whisper). An engine without one keeps the default.
+import type { BackendEndpoint } from "./schema.ts";
 
 export interface DiscoveryTarget {
   engine: string;
@@ -37,6 +41,8 @@ export interface DiscoveredBackend {
   model: string;
   engine: string;
   port: number;
+  /** The APIs the engine's route list shows; undefined when it publishes none (the config default applies). */
+  endpoints?: BackendEndpoint[];
 }
 
 interface Listing {
@@ -44,7 +50,23 @@ interface Listing {
   engine: string;
   /** Sorted, without duplicates. */
   ids: string[];
+  endpoints?: BackendEndpoint[];
 }
+
+/**
+ * The route each API is sent to (under the backend's /v1, or the root for tokenize), as the passthrough sends it.
+ * Responses and Messages are left out on purpose: every chat backend serves them translated, through the
+ * gateway's own store and firewall; passing them to the engine instead stays an explicit `endpoints` choice.
+ */
+const ROUTE_OF: ReadonlyArray<readonly [BackendEndpoint, string]> = [
+  ["chat", "/v1/chat/completions"],
+  ["completions", "/v1/completions"],
+  ["embeddings", "/v1/embeddings"],
+  ["rerank", "/v1/rerank"],
+  ["score", "/v1/score"],
+  ["audio_transcriptions", "/v1/audio/transcriptions"],
+  ["tokenize", "/tokenize"],
+];
 
 // What engines leave in `owned_by` or the Server header. A port whose answer carries none keeps its target's label,
 // which is only a guess from the port number.
@@ -75,19 +97,19 @@ export async function discoverBackends(options: DiscoveryOptions = {}): Promise<
 
   const names = new Set<string>();
   const found: DiscoveredBackend[] = [];
-  for (const { target, engine, ids } of listings) {
+  for (const { target, engine, ids, endpoints } of listings) {
     for (const id of ids) {
       const name = names.has(id) ? `${id}@${target.port}` : id;
       names.add(name);
-      found.push({ name, url: `${origin}:${target.port}/v1`, model: id, engine, port: target.port });
+      found.push({ name, url: `${origin}:${target.port}/v1`, model: id, engine, port: target.port, ...(endpoints && { endpoints }) });
     }
   }
   return found;
 }
 
 /** Backend entries for the config loader, which fills in the schema defaults. */
-export function toBackendConfigs(found: DiscoveredBackend[]): Array<{ name: string; url: string; model: string; description: string }> {
-  return found.map(({ name, url, model, engine, port }) => ({ name, url, model, description: `discovered: ${engine} on port ${port}` }));
+export function toBackendConfigs(found: DiscoveredBackend[]): Array<{ name: string; url: string; model: string; description: string; endpoints?: BackendEndpoint[] }> {
+  return found.map(({ name, url, model, engine, port, endpoints }) => ({ name, url, model, description: `discovered: ${engine} on port ${port}`, ...(endpoints && { endpoints }) }));
 }
 
 async function listModels(base: string, target: DiscoveryTarget, timeoutMs: number, fetchFn: typeof fetch): Promise<Listing> {
@@ -98,7 +120,8 @@ async function listModels(base: string, target: DiscoveryTarget, timeoutMs: numb
     if (listing) {
       const marks = [response.headers.get("server") ?? "", ...listing.owners].map((mark) => mark.toLowerCase());
       const engine = marks.map((mark) => ENGINE_BY_MARK.get(mark)).find((known) => known !== undefined);
-      return { target, engine: engine ?? target.engine, ids: sortedUnique(listing.ids) };
+      const endpoints = listing.ids.length ? endpointsOf(await jsonBody(await fetchFn(`${base}/openapi.json`, { signal }).catch(() => undefined))) : undefined;
+      return { target, engine: engine ?? target.engine, ids: sortedUnique(listing.ids), ...(endpoints && { endpoints }) };
     }
     // The port speaks HTTP but has no OpenAI listing: an Ollama older than its /v1/models still has its own.
     const names = ollamaTags(await jsonBody(await fetchFn(`${base}/api/tags`, { signal })));
@@ -108,7 +131,8 @@ async function listModels(base: string, target: DiscoveryTarget, timeoutMs: numb
   }
 }
 
-async function jsonBody(response: Response): Promise<unknown> {
+async function jsonBody(response: Response | undefined): Promise<unknown> {
+  if (!response) return undefined;
   if (!response.ok) {
     await response.body?.cancel().catch(() => undefined);
     return undefined;
@@ -125,6 +149,18 @@ function openAiListing(body: unknown): { ids: string[]; owners: string[] } | und
     ids: models.map((model) => model?.id).filter(isName),
     owners: models.map((model) => model?.owned_by).filter(isName),
   };
+}
+
+/** The APIs an OpenAPI document's `paths` has a POST for; undefined without paths or when none is one we route. */
+export function endpointsOf(document: unknown): BackendEndpoint[] | undefined {
+  const paths = (document as { paths?: unknown } | null | undefined)?.paths;
+  if (paths === null || typeof paths !== "object") return undefined;
+  const posts = (path: string) => {
+    const operations = (paths as Record<string, unknown>)[path];
+    return operations !== null && typeof operations === "object" && "post" in operations;
+  };
+  const served = ROUTE_OF.filter(([, path]) => posts(path)).map(([endpoint]) => endpoint);
+  return served.length ? served : undefined;
 }
 
 /** Ollama's native `{models: [{name}]}`. */

@@ -7,6 +7,7 @@ import { expectObject, readJsonBody } from "./read-body.ts";
 import { resolveTarget } from "./resolve-target.ts";
 import { needsAdmission } from "./admission.ts";
 import { SCOPE_OF, type RequestContext } from "./context.ts";
+import { declaredEndpoints, requireEndpoint } from "../translate/backend-endpoints.ts";
 
 /** Longest `model` the ledger keeps for a request that failed validation (the schema allows this much). */
 const MAX_ID_CHARS = 256;
@@ -22,6 +23,9 @@ export async function intake(ctx: RequestContext, req: Request, gateway: Gateway
   ctx.body = body;
   ctx.requestedModel = body.model as string;
   resolveTarget(ctx, ctx.requestedModel);
+  // A backend that serves only other APIs (a reranker, Whisper: declared or discovered) is a 400 naming them.
+  const endpoint = ctx.endpoint === "embeddings" ? "embeddings" : "chat"; // Responses and Messages arrive as chat
+  if (ctx.backend && !declaredEndpoints(ctx.snapshot, ctx.backend).includes(endpoint)) requireEndpoint(ctx.snapshot, ctx.backend, endpoint, endpoint === "chat" ? "/v1/chat/completions" : "/v1/embeddings");
   requireModel(principal, ctx.requestedModel);
   return body;
 }

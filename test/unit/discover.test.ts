@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Value } from "@sinclair/typebox/value";
 import { BackendConfig } from "../../src/config/schema.ts";
-import { DEFAULT_DISCOVERY_TARGETS, discoverBackends, toBackendConfigs, type DiscoveryTarget } from "../../src/config/discover.ts";
+import { DEFAULT_DISCOVERY_TARGETS, discoverBackends, endpointsOf, toBackendConfigs, type DiscoveryTarget } from "../../src/config/discover.ts";
 
 type Server = ReturnType<typeof Bun.serve>;
 const servers: Server[] = [];
@@ -41,6 +41,7 @@ let skipped: DiscoveryTarget;
 let ollama: DiscoveryTarget;
 let empty: DiscoveryTarget;
 let closed: DiscoveryTarget;
+let reranker: DiscoveryTarget;
 
 beforeAll(async () => {
   twoModels = engine("two-models", (path) =>
@@ -57,6 +58,9 @@ beforeAll(async () => {
   skipped = engine("skipped", () => listing([{ id: "must-not-appear" }]));
   ollama = engine("ollama-port", (path) => (path === "/api/tags" ? Response.json({ models: [{ name: "llama3:latest", model: "llama3:latest" }, { name: "gemma:2b" }] }) : notFound()));
   empty = engine("empty", () => listing([]));
+  // vLLM serving a cross-encoder: FastAPI's /openapi.json lists only the pooling routers (and GETs, ignored).
+  const routes = { "/v1/models": { get: {} }, "/v1/rerank": { post: {} }, "/rerank": { post: {} }, "/v1/score": { post: {} }, "/tokenize": { post: {} }, "/v1/chat/completions": { get: {} } };
+  reranker = engine("reranker", (path) => (path === "/v1/models" ? listing([{ id: "bge-reranker", owned_by: "vllm" }]) : path === "/openapi.json" ? Response.json({ openapi: "3.1.0", paths: routes }) : notFound()));
 
   const gone = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
   closed = { engine: "closed", port: gone.port! };
@@ -128,7 +132,7 @@ describe("discoverBackends", () => {
     requests.set("shared-a", []);
     const found = await discoverBackends({ targets: [sharedA, { engine: "again", port: sharedA.port }] });
     expect(found.map((backend) => backend.name)).toEqual(["shared"]);
-    expect(requests.get("shared-a")).toEqual(["/v1/models"]);
+    expect(requests.get("shared-a")).toEqual(["/v1/models", "/openapi.json"]); // the route list: once too
   });
 
   test("Ollama without /v1/models: falls back to /api/tags", async () => {
@@ -151,11 +155,34 @@ describe("discoverBackends", () => {
   });
 });
 
+describe("endpoints from the engine's route list", () => {
+  test("/openapi.json's POST routes say which APIs a port serves; without one the config default stands", async () => {
+    const [found] = await discoverBackends({ targets: [reranker] });
+    expect(found!.endpoints).toEqual(["rerank", "score", "tokenize"]);
+    expect(requests.get("reranker")).toEqual(["/v1/models", "/openapi.json"]);
+    const [plain] = await discoverBackends({ targets: [twoModels] }); // its /openapi.json is a 404
+    expect(plain!.endpoints).toBeUndefined();
+  });
+
+  test("a document without paths, or with none sluice routes, tells nothing", () => {
+    expect(endpointsOf(undefined)).toBeUndefined();
+    expect(endpointsOf({ paths: "nope" })).toBeUndefined();
+    expect(endpointsOf({ paths: { "/v1/models": { get: {} }, "/pooling": { post: {} } } })).toBeUndefined();
+    expect(endpointsOf({ paths: { "/v1/responses": { post: {} }, "/v1/messages": { post: {} }, "/v1/chat/completions": { post: {} } } })).toEqual(["chat"]); // Responses / Messages stay translated
+  });
+});
+
 describe("toBackendConfigs", () => {
   test("plain entries that the schema accepts once its defaults are filled in", async () => {
     const configs = toBackendConfigs(await discoverBackends({ targets: [twoModels, { engine: "Ollama", port: ollama.port }] }));
     expect(configs[0]).toEqual({ name: "qwen-a", url: `http://127.0.0.1:${twoModels.port}/v1`, model: "qwen-a", description: `discovered: vLLM on port ${twoModels.port}` });
     expect(configs.map((config) => config.description).at(-1)).toBe(`discovered: Ollama on port ${ollama.port}`);
     for (const config of configs) expect(Value.Check(BackendConfig, Value.Default(BackendConfig, structuredClone(config)))).toBe(true);
+  });
+
+  test("discovered endpoints become the backend's endpoints, which the schema accepts", async () => {
+    const [config] = toBackendConfigs(await discoverBackends({ targets: [reranker] }));
+    expect(config!.endpoints).toEqual(["rerank", "score", "tokenize"]);
+    expect(Value.Check(BackendConfig, Value.Default(BackendConfig, structuredClone(config)))).toBe(true);
   });
 });
