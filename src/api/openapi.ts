@@ -118,7 +118,9 @@ const ERRORS = {
   402: ["InsufficientCredits", "`insufficient_credits`: the key's account has not enough credit left for this request's worst-case cost; top up with POST /v1/accounts/{id}/credits."],
   403: ["Forbidden", "The key's scopes, IP allow-list or allowed models do not permit this request; `key_revoked` for a revoked key, `account_inactive` for a deactivated account."],
   404: ["NotFound", "Unknown model; GET /v1/models lists the ones this key may use."],
-  413: ["PayloadTooLarge", "Body larger than server.max_body_bytes."],
+  408: ["RequestTimeout", "The body did not arrive within server.body_timeout_ms (an audio upload: it stalled that long); the connection is closed."],
+  413: ["PayloadTooLarge", "Body larger than server.max_body_bytes (audio uploads: server.max_upload_bytes)."],
+  415: ["UnsupportedMediaType", "A content-encoding other than gzip, deflate, br or identity (audio uploads: any but identity)."],
   422: ["PolicyRejected", "Rejected by a firewall or processor policy, or inferada.language is missing or unsupported."],
   429: ["RateLimited", "Rate, concurrency or budget limit reached (the key's or the engine's); retry after Retry-After seconds."],
   502: ["BadGateway", "The engine failed or could not be reached."],
@@ -138,6 +140,8 @@ export interface OperationSpec {
   description?: string;
   /** Component name of the JSON request body. */
   body?: string;
+  /** A request body of another media type (multipart uploads), as the document's `content` map. */
+  requestContent?: JsonObject;
   /** The success status, 200 unless given. */
   okStatus?: number;
   /** The success response: `json` names a component; `content` gives other media types. */
@@ -481,6 +485,7 @@ function operation(spec: OperationSpec, exampleModel: string): JsonObject {
     if (spec.example) (content["application/json"] as JsonObject).example = { ...spec.example, ...(spec.example.model === "$model" ? { model: exampleModel } : {}) };
     op.requestBody = { required: !spec.optionalBody, content };
   }
+  if (spec.requestContent) op.requestBody = { required: true, content: spec.requestContent };
   if (spec.public) op.security = [];
   if (spec.optionalKey) op.security = [{}, { bearerAuth: [] }];
   return op;

@@ -45,7 +45,10 @@ export const generationSchemas: TSchema[] = [
     { $id: "CompletionResponse", ...open },
   ),
   T.Object({}, { $id: "EngineAnswer", ...open, description: "The engine's own answer, unchanged" }),
-  T.Object({ model: T.String(), file: T.String({ format: "binary" }) }, { $id: "TranscriptionForm", ...open, description: "multipart/form-data, at most 25 MiB" }),
+  T.Object(
+    { model: T.String({ description: "before the file: routing reads the leading fields only" }), file: T.String({ format: "binary" }) },
+    { $id: "TranscriptionForm", ...open, description: "multipart/form-data, model field before the file, at most server.max_upload_bytes (25 MiB); other fields (language, prompt, response_format, …) pass through" },
+  ),
 ];
 
 export const generationParameters: JsonObject = {
@@ -126,10 +129,11 @@ export const GENERATION_PATHS: Record<string, Record<string, OperationSpec>> = {
       operationId: "createTranscription",
       tag: "Engine APIs",
       summary: "Transcribe audio (multipart)",
-      description: "OpenAI's transcription API as multipart/form-data (`file`, `model`, …), at most 25 MiB (413 beyond), passed through to backends that list `audio_transcriptions` in `endpoints`.",
+      description:
+        "OpenAI's transcription API as multipart/form-data (`model`, `file`, …), passed through to backends that serve `audio_transcriptions` (their `endpoints`, or discovery). The upload streams to the engine as it arrives, so the `model` field must come before the file (400 otherwise: the Python and Vercel AI SDKs always send it first, the Node SDK and curl in the order given). At most server.max_upload_bytes (413, also midway; the engine's request is then aborted); a gap of server.body_timeout_ms without bytes is a 408.",
+      requestContent: { "multipart/form-data": { schema: { $ref: "#/components/schemas/TranscriptionForm" }, encoding: { file: { contentType: "audio/*, application/octet-stream" } } } },
       ok: { description: "The engine's transcription (JSON, or text for response_format text/srt/vtt).", json: "EngineAnswer", headers: TRACE },
-      errors: ERRORS,
-      more: {},
+      errors: [...ERRORS, 408, 415],
     },
   },
   "/tokenize": { post: passthrough("tokenize", "Tokenize a prompt or chat messages", "The engine's /tokenize (vLLM, SGLang, llama.cpp) at its root URL.") },

@@ -221,3 +221,13 @@ describe("the model field", () => {
     expect((await send(Buffer.from("not multipart at all"))).status).toBe(400);
   });
 });
+
+test("the OpenAPI document gives the multipart body, the model-first rule and the 408 / 413 / 415 answers", async () => {
+  type Operation = { description: string; requestBody: { content: Record<string, { schema: { $ref: string } }> }; responses: Record<string, unknown> };
+  const doc = (await (await fetch(`${gateway.url}/openapi.json`)).json()) as { paths: Record<string, { post: Operation }> };
+  const operation = doc.paths["/v1/audio/transcriptions"]!.post;
+  expect(operation.requestBody.content["multipart/form-data"]!.schema.$ref).toBe("#/components/schemas/TranscriptionForm");
+  expect(operation.description).toContain("must come before the file");
+  expect(operation.description).toContain("server.max_upload_bytes");
+  for (const status of ["200", "400", "408", "413", "415"]) expect(operation.responses).toHaveProperty(status);
+});
