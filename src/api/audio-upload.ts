@@ -1,13 +1,18 @@
 // POST /v1/audio/transcriptions' body: multipart/form-data streamed to the engine as it arrives, never held whole.
 // The leading fields are read first, up to the `model` field (routing needs it; MAX_HEAD_BYTES at most), so the
-// model must come before the file — the Python SDK and the Vercel AI SDK always send it so, the Node SDK and curl
-// in the order they are given. The rest passes through chunk by chunk, counted against server.max_upload_bytes,
+// model must come before the file to stream — the Python SDK and the Vercel AI SDK always send it so, the Node SDK
+// and curl in the order they are given; a file first is written to disk instead (audio-spool.ts). The rest passes
+// through chunk by chunk, counted against server.max_upload_bytes,
 // each read bounded by server.body_timeout_ms: an upload over the limit or stalled fails the stream, which aborts
 // the engine request, and the client gets the 413 or 408 (`failure`).
 import { GatewayError } from "../errors.ts";
 import { clientClosed } from "../upstream/client.ts";
 import { liftIdleTimeoutOf } from "../pipeline/read-body.ts";
 import { boundaryOf, scanHead } from "./multipart-head.ts";
+import { SpooledUpload } from "./audio-spool.ts";
+
+/** An upload as the passthrough sends it: streamed (model first) or from a temporary file (file first). */
+export type Upload = AudioUpload | SpooledUpload;
 
 /** The fields before the file may take this much; a model field further in is refused. */
 export const MAX_HEAD_BYTES = 64 * 1024;
@@ -17,6 +22,8 @@ export interface UploadLimits {
   maxBytes: number;
   /** server.body_timeout_ms: the leading fields, and then each read, must arrive within it. */
   timeoutMs: number;
+  /** A file-first upload, written to disk before it is sent, must be in within this (the longest backends[].timeout_ms). */
+  spoolDeadlineMs: number;
 }
 
 /** What is used of the client body's reader. */
@@ -25,8 +32,7 @@ interface Reader {
   cancel(reason?: unknown): Promise<void>;
 }
 
-const MODEL_FIRST =
-  "send the model field before the file: sluice streams the file to the engine as it arrives and routes by model (openai SDK: create({ model, file }); curl: -F model=... before -F file=@...)";
+const MODEL_FIRST = "send the model field before the file (openai SDK: create({ model, file }); curl: -F model=... before -F file=@...)";
 
 export class AudioUpload {
   /** Set once the client's bytes after the leading fields were asked for: the upload cannot be sent again. */
@@ -49,7 +55,7 @@ export class AudioUpload {
   }
 
   /** Reads the leading fields up to `model`. Call after authentication: it lifts the connection's idle timeout. */
-  static async open(req: Request, limits: UploadLimits): Promise<AudioUpload> {
+  static async open(req: Request, limits: UploadLimits): Promise<Upload> {
     const contentType = req.headers.get("content-type") ?? "";
     const boundary = boundaryOf(contentType);
     if (!boundary) throw new GatewayError("invalid_request", "send the audio as multipart/form-data (with its boundary) with model and file fields, as the OpenAI SDKs do");
@@ -77,7 +83,7 @@ export class AudioUpload {
         if (!scan.model) throw cancelled(reader, new GatewayError("invalid_request", "model: the form's model field is empty", { param: "model" }));
         return new AudioUpload(scan.model, contentType, head, { start: scan.valueStart, end: scan.valueEnd }, reader, req, limits);
       }
-      if (scan.kind === "file_first") throw cancelled(reader, new GatewayError("invalid_request", `model: the form's '${scan.field.slice(0, 40)}' file comes before its model field; ${MODEL_FIRST}`, { param: "model" }));
+      if (scan.kind === "file_first") return spool(head, reader, req, boundary, contentType, limits);
       if (scan.kind === "malformed") throw cancelled(reader, new GatewayError("invalid_request", `the multipart body could not be parsed: ${scan.reason}`));
       if (scan.kind === "no_model" || done) throw cancelled(reader, new GatewayError("invalid_request", "model: the form needs a model field", { param: "model" }));
       if (head.length > MAX_HEAD_BYTES) throw cancelled(reader, new GatewayError("invalid_request", `model: no model field in the form's first ${MAX_HEAD_BYTES} bytes; ${MODEL_FIRST}`, { param: "model" }));
@@ -117,12 +123,33 @@ export class AudioUpload {
     );
   }
 
+  /** The engine answered: whatever the client still sends is not read. */
+  answered(): void {
+    this.release();
+  }
+
   /** Stops reading the client's body (the engine answered or failed, or the upload did). */
   release(): void {
     if (this.done) return;
     this.done = true;
     this.reader.cancel().catch(() => {});
   }
+}
+
+/** The rest of a file-first body to a temporary file: each read within the stall window, all within spoolDeadlineMs. */
+function spool(head: Buffer, reader: Reader, req: Request, boundary: string, contentType: string, limits: UploadLimits): Promise<SpooledUpload> {
+  const deadline = Date.now() + limits.spoolDeadlineMs;
+  const source = {
+    read: async () => {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new GatewayError("invalid_request", `the upload did not arrive within ${limits.spoolDeadlineMs} ms (a file before its model field is read whole first; the longest backends[].timeout_ms); ${MODEL_FIRST} to stream it`, { status: 408, headers: { connection: "close" } });
+      return readWithin(reader, req, Math.min(left, limits.timeoutMs), limits.timeoutMs);
+    },
+    tooLarge: (size: number) => (size > limits.maxBytes ? tooLarge(limits.maxBytes, true) : undefined),
+  };
+  return SpooledUpload.write(head, source, boundary, contentType).catch((error: unknown) => {
+    throw cancelled(reader, error instanceof GatewayError ? error : new GatewayError("invalid_request", `the upload could not be read: ${(error as Error).message.slice(0, 200)}`));
+  });
 }
 
 /** One read, or a 408 when nothing came within `ms` (`window` is what the message names). */

@@ -51,7 +51,8 @@ export function scanHead(bytes: Buffer, boundary: string): HeadScan {
   }
 }
 
-function dispositionOf(headers: string): { name: string; isFile: boolean } | undefined {
+/** A part's form-data name and whether it is a file, from its header block (CRLF-separated lines). */
+export function dispositionOf(headers: string): { name: string; isFile: boolean } | undefined {
   for (const line of headers.split("\r\n")) {
     const colon = line.indexOf(":");
     if (colon === -1 || line.slice(0, colon).trim().toLowerCase() !== "content-disposition") continue;

@@ -24,7 +24,7 @@ import { compileValidator } from "./validate.ts";
 import { CompletionRequest, PassthroughRequest } from "../translate/schemas.ts";
 import { requireEndpoint, type ServedEndpoint } from "../translate/backend-endpoints.ts";
 import { relayPassthrough, usageOfAnswer } from "../translate/passthrough-relay.ts";
-import { AudioUpload } from "./audio-upload.ts";
+import { AudioUpload, type Upload } from "./audio-upload.ts";
 
 export type PassthroughEndpoint = Exclude<Endpoint, "chat" | "embeddings" | "count_tokens">;
 
@@ -50,13 +50,13 @@ const ROUTES: Record<PassthroughEndpoint, Route> = {
 const validateCompletion = compileValidator(CompletionRequest);
 const validatePassthrough = compileValidator(PassthroughRequest);
 
-type Input = { kind: "json"; body: Record<string, unknown> } | { kind: "upload"; upload: AudioUpload };
+type Input = { kind: "json"; body: Record<string, unknown> } | { kind: "upload"; upload: Upload };
 
 /** `parsed`: a body the caller already read (Responses and Messages hand theirs over for native backends). */
 export async function handlePassthrough(req: Request, gateway: Gateway, clientIp: ClientAddress, endpoint: PassthroughEndpoint, parsed?: Record<string, unknown>): Promise<Response> {
   const ctx = newContext(endpoint, req, gateway.snapshot);
   const route = ROUTES[endpoint];
-  let upload: AudioUpload | undefined; // released on every failure: the client may still be sending
+  let upload: Upload | undefined; // released when the request ends: the client may still be sending, a spool file goes
   try {
     const principal = (ctx.principal = await gateway.principal(req, clientIp, ctx.snapshot));
     requireScope(principal, SCOPE_OF[endpoint]);
@@ -97,6 +97,7 @@ export async function handlePassthrough(req: Request, gateway: Gateway, clientIp
       return withHeaders(sseResponse(body, backend, ctx.requestId, ctx.plan?.label), ctx.admission);
     }
     const text = await readAnswer(backend, upstream, ctx.call);
+    upload?.release();
     ctx.upstreamEndedAt = performance.now();
     const usage = usageOfAnswer(text);
     finishRequest(ctx, gateway, { status: 200, errorCode: null, usage, usageEstimated: !usage });
@@ -115,7 +116,8 @@ export async function handlePassthrough(req: Request, gateway: Gateway, clientIp
 async function readInput(req: Request, ctx: RequestContext, endpoint: PassthroughEndpoint): Promise<Input> {
   if (endpoint !== "audio_transcriptions") return { kind: "json", body: await readJsonObject(req, ctx.snapshot) };
   const { max_upload_bytes: maxBytes, body_timeout_ms: timeoutMs } = ctx.snapshot.server;
-  return { kind: "upload", upload: await AudioUpload.open(req, { maxBytes, timeoutMs }) };
+  const spoolDeadlineMs = Math.max(timeoutMs, ...[...ctx.snapshot.backends.values()].map((backend) => backend.timeoutMs));
+  return { kind: "upload", upload: await AudioUpload.open(req, { maxBytes, timeoutMs, spoolDeadlineMs }) };
 }
 
 /** A direct backend gets one attempt, a plan its retries; an upload is retried only while none of it was sent. */
@@ -167,7 +169,7 @@ async function post(backend: Backend, route: Route, input: Input, call: Upstream
   }
   if (input.kind === "upload") {
     // The engine answered; if the upload failed first, the engine only saw it cut short (its answer says so too).
-    input.upload.release();
+    input.upload.answered();
     if (input.upload.failure) {
       call.clear();
       await response.body?.cancel().catch(() => {});

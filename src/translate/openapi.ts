@@ -46,8 +46,8 @@ export const generationSchemas: TSchema[] = [
   ),
   T.Object({}, { $id: "EngineAnswer", ...open, description: "The engine's own answer, unchanged" }),
   T.Object(
-    { model: T.String({ description: "before the file: routing reads the leading fields only" }), file: T.String({ format: "binary" }) },
-    { $id: "TranscriptionForm", ...open, description: "multipart/form-data, model field before the file, at most server.max_upload_bytes (25 MiB); other fields (language, prompt, response_format, …) pass through" },
+    { model: T.String({ description: "before the file, so the upload streams (routing reads the leading fields)" }), file: T.String({ format: "binary" }) },
+    { $id: "TranscriptionForm", ...open, description: "multipart/form-data, best with the model field before the file, at most server.max_upload_bytes (25 MiB); other fields (language, prompt, response_format, …) pass through" },
   ),
 ];
 
@@ -130,7 +130,7 @@ export const GENERATION_PATHS: Record<string, Record<string, OperationSpec>> = {
       tag: "Engine APIs",
       summary: "Transcribe audio (multipart)",
       description:
-        "OpenAI's transcription API as multipart/form-data (`model`, `file`, …), passed through to backends that serve `audio_transcriptions` (their `endpoints`, or discovery). The upload streams to the engine as it arrives, so the `model` field must come before the file (400 otherwise: the Python and Vercel AI SDKs always send it first, the Node SDK and curl in the order given). At most server.max_upload_bytes (413, also midway; the engine's request is then aborted); a gap of server.body_timeout_ms without bytes is a 408.",
+        "OpenAI's transcription API as multipart/form-data (`model`, `file`, …), passed through to backends that serve `audio_transcriptions` (their `endpoints`, or discovery). The upload streams to the engine as it arrives when the `model` field comes before the file (the Python and Vercel AI SDKs always send it first, the Node SDK and curl in the order given); a file first is written to a temporary file and sent once it is in. At most server.max_upload_bytes (413, also midway; the engine's request is then aborted); a gap of server.body_timeout_ms without bytes is a 408.",
       requestContent: { "multipart/form-data": { schema: { $ref: "#/components/schemas/TranscriptionForm" }, encoding: { file: { contentType: "audio/*, application/octet-stream" } } } },
       ok: { description: "The engine's transcription (JSON, or text for response_format text/srt/vtt).", json: "EngineAnswer", headers: TRACE },
       errors: [...ERRORS, 408, 415],

@@ -1,10 +1,12 @@
 // Audio transcriptions stream to the engine (issue 19 item 4): the openai SDK's multi-megabyte upload arrives at
 // the scripted engine chunked and whole, the engine has bytes before the client has sent them all, an upload over
 // server.max_upload_bytes midway is a 413 and the engine's request is cut, a stalled one is a 408, a slow but
-// moving one is not cut, and a file before its model field is a 400 that says to send the model first.
+// moving one is not cut, and a file before its model field is written to a temporary file first (then sent).
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
+import { readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { connect, type Socket } from "node:net";
 import OpenAI, { toFile } from "openai";
 import { spawnScriptedUpstream, type ScriptedUpstream } from "../support/scripted-upstream.ts";
@@ -200,12 +202,27 @@ describe("limits", () => {
 });
 
 describe("the model field", () => {
-  test("a file before its model → 400 that says to send the model first (SDK with {file, model})", async () => {
-    const error = await client()
-      .audio.transcriptions.create({ file: await toFile(new Uint8Array(1000), "a.wav"), model: "whisper" })
-      .catch((thrown: unknown) => thrown);
-    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((error as Error).message).toContain("before the file");
+  test("a file before its model (the SDK with { file, model }, as OpenAI's examples write it) still works: spooled to a temporary file that is gone after", async () => {
+    const spooled = () => readdirSync(tmpdir()).filter((name) => name.startsWith("sluice-upload-")).length;
+    const before = (await uploads()).length;
+    const size = 3 * 1024 * 1024;
+    const result = await client().audio.transcriptions.create({ file: await toFile(new Uint8Array(size).fill(9), "first.wav"), model: "whisper", language: "en" });
+    expect(result.text).toBe(`heard ${size} bytes of first.wav`);
+    expect((await uploads())[before]).toMatchObject({ complete: true, aborted: false });
+    const recorded = (await upstream.requests()).filter((r) => r.path === "/v1/audio/transcriptions").at(-1)!.body;
+    expect(recorded).toMatchObject({ model: "echo", file: { name: "first.wav", size } });
+    await eventually(() => (spooled() === 0 ? true : undefined));
+  });
+
+  test("a file-first upload over the limit midway → 413, and its temporary file is removed", async () => {
+    const upload = rawUpload("Transfer-Encoding: chunked\r\n");
+    upload.write(chunk(Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.wav"\r\n\r\n`)));
+    for (let sent = 0; sent <= MAX_UPLOAD_BYTES && upload.socket.writable; sent += 512 * 1024) upload.write(chunk(Buffer.alloc(512 * 1024, 5)));
+    const text = await upload.answer;
+    upload.socket.destroy();
+    expect(text).toStartWith("HTTP/1.1 413");
+    expect(text).toContain("server.max_upload_bytes");
+    await eventually(() => (readdirSync(tmpdir()).some((name) => name.startsWith("sluice-upload-")) ? undefined : true));
   });
 
   test("no model field, an empty one, a model without audio, an unknown model: each a clear 4xx", async () => {
@@ -222,12 +239,12 @@ describe("the model field", () => {
   });
 });
 
-test("the OpenAPI document gives the multipart body, the model-first rule and the 408 / 413 / 415 answers", async () => {
+test("the OpenAPI document gives the multipart body, the model-first streaming rule and the 408 / 413 / 415 answers", async () => {
   type Operation = { description: string; requestBody: { content: Record<string, { schema: { $ref: string } }> }; responses: Record<string, unknown> };
   const doc = (await (await fetch(`${gateway.url}/openapi.json`)).json()) as { paths: Record<string, { post: Operation }> };
   const operation = doc.paths["/v1/audio/transcriptions"]!.post;
   expect(operation.requestBody.content["multipart/form-data"]!.schema.$ref).toBe("#/components/schemas/TranscriptionForm");
-  expect(operation.description).toContain("must come before the file");
+  expect(operation.description).toContain("comes before the file");
   expect(operation.description).toContain("server.max_upload_bytes");
   for (const status of ["200", "400", "408", "413", "415"]) expect(operation.responses).toHaveProperty(status);
 });
