@@ -60,6 +60,7 @@ const BUCKETS = 60;
 const MAX_RELOADS = 3;
 /** Failed finish calls kept for when Redis answers again; beyond it, leases settle them (as spent). */
 const MAX_PENDING = 100_000;
+const FINISH_DELAY_MS = 1;
 
 interface BudgetScope {
   redisKey: string;
@@ -217,27 +218,30 @@ export class RedisLimits implements LimitService {
     let entry = `${admission.id}${SEP}${tpmKey}${SEP}${tpmDelta}${SEP}${Math.max(0, Math.ceil(costMicros))}${SEP}${keepCredits ? "1" : "0"}${SEP}${admission.epoch}${SEP}${budgets.length}`;
     for (const budget of budgets) entry += SEP + budget.redisKey;
     const done = keepCredits ? [] : [admission.id];
+    const slots = admission.slots;
     this.finishes.call(entry).then(
-      () => this.forget(done),
+      () => {
+        this.forget(done);
+        for (const slot of slots) this.queues.wake(slot); // released in Redis now: this gateway's waiters try at once
+      },
       () => this.later(["finish", String(this.bucketMs), String(BUCKETS), entry], done),
     );
     if (keepCredits) credits!.whenFlushed(() => this.call(["credits", admission.id], [admission.id]));
-    for (const slot of admission.slots) this.queues.wake(slot);
   }
 
   /** Admits and finishes while one is under way go together in one script call (call-batcher.ts). */
   private readonly admits = new CallBatcher<string, unknown[]>((items) => this.connection.evalScript(ADMIT, [], [this.prefix, ...items]) as Promise<unknown[][]>);
 
+  /** Finishes gather for FINISH_DELAY_MS: slots and settlements reach Redis that much later, off the request path. */
   private readonly finishes = new CallBatcher<string, unknown>(async (items) => {
     await this.background.evalScript(FINISH, [], [this.prefix, "finish", String(this.bucketMs), String(BUCKETS), ...items]);
     return items;
-  });
+  }, FINISH_DELAY_MS);
 
   /** @internal RedisAdmission.releaseBackend. */
   releasedSlot(admission: RedisAdmission, slot: string): void {
     this.dropHeld([slot]);
-    this.call(["slot", admission.id, slot], []);
-    this.queues.wake(slot);
+    this.call(["slot", admission.id, slot], [], () => this.queues.wake(slot));
   }
 
   /** One admit try: admitted, or the slot it waits for; refusals throw, Redis trouble falls back to local limits. */
@@ -385,10 +389,13 @@ export class RedisLimits implements LimitService {
    * A FINISH call; when Redis does not answer it waits (in order) for Redis to come back, the requests' leases
    * renewed meanwhile. `done`: requests that hold nothing more once this call went through.
    */
-  private call(args: string[], done: string[]): void {
+  private call(args: string[], done: string[], then?: () => void): void {
     const run = this.background.evalScript(FINISH, [], [this.prefix, ...args]);
     run.then(
-      () => this.forget(done),
+      () => {
+        this.forget(done);
+        then?.();
+      },
       () => this.later(args, done),
     );
   }

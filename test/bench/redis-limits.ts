@@ -4,7 +4,10 @@
 // daily budget (all high enough never to refuse), and a backend with max_concurrent, then alternates the sides:
 //   - CPU: this process's user+system CPU per request, 64 requests at a time (Redis's own CPU not counted);
 //   - p50: one request at a time, the median wall time of a request.
-// The engine is the in-process fake (test/bench/fake-engine.ts), so what is measured is the gateway and Redis.
+// The engine is the in-process fake (test/bench/fake-engine.ts), so what is measured is the gateway and Redis; with
+// ENGINE=http it is a real HTTP server in a process of its own (pinned with Redis when REDIS_CPU is set), so the
+// gateway waits on the network in both modes, as it does in production (a gateway that never waits keeps its caches
+// warm, and one that waits on Redis alone is charged for the cold caches after every wait).
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,8 +23,20 @@ const LATENCY_REQUESTS = 2_000;
 const CONCURRENCY = 64;
 
 // REDIS_CPU=1 pins redis-server to core 1; run this with `taskset -c 0` so the two do not share a core.
-const redis = await startRedis({ cpu: process.env.REDIS_CPU === undefined ? undefined : Number(process.env.REDIS_CPU) });
-installFakeEngine({ stream: false });
+const pinned = process.env.REDIS_CPU === undefined ? undefined : Number(process.env.REDIS_CPU);
+const redis = await startRedis({ cpu: pinned });
+const engine = process.env.ENGINE === "http" ? await startHttpEngine(pinned) : undefined;
+if (!engine) installFakeEngine({ stream: false });
+
+/** A fixed chat completion over HTTP, from a child process. */
+async function startHttpEngine(cpu: number | undefined): Promise<{ url: string; stop(): void }> {
+  const answer = JSON.stringify({ id: "c", object: "chat.completion", created: 1, model: "gpt-4o-mini", choices: [{ index: 0, message: { role: "assistant", content: "Hello there, how can I help?" }, finish_reason: "stop" }], usage: { prompt_tokens: 9, completion_tokens: 7, total_tokens: 16 } });
+  const code = `const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(${JSON.stringify(answer)}, { headers: { "content-type": "application/json" } }) }); console.log(s.port);`;
+  const child = Bun.spawn([...(cpu === undefined ? [] : ["taskset", "-c", String(cpu)]), process.execPath, "-e", code], { stdout: "pipe" });
+  const reader = child.stdout.getReader();
+  const port = Number(new TextDecoder().decode((await reader.read()).value).trim());
+  return { url: `http://127.0.0.1:${port}/v1`, stop: () => child.kill() };
+}
 
 function config(limitsUrl: string): string {
   return `auth: {mode: keys, session_secret: "${"b".repeat(40)}"}
@@ -29,7 +44,7 @@ limits: {url: "${limitsUrl}"}
 health: {interval_ms: 600000}
 backends:
   - name: gpt-4o-mini
-    url: http://127.0.0.1:9/v1
+    url: ${engine?.url ?? "http://127.0.0.1:9/v1"}
     max_concurrent: 100000
     pricing: {input_per_mtok: 0.15, output_per_mtok: 0.6}
 `;
@@ -79,14 +94,21 @@ for (let round = 0; round < ROUNDS; round++) {
     results[name].p50.push(await p50(run.one));
   }
 }
+// The floor any Redis call pays here: a bare PING round trip, one at a time, on a connection of its own.
+const ping = new Bun.RedisClient(redis.url, { enableAutoPipelining: false });
+await ping.connect();
+const pingP50 = await p50(async () => void (await ping.send("PING", [])));
+ping.close();
 const median = (values: number[]) => [...values].sort((x, y) => x - y)[values.length >> 1]!;
 const load = (await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ");
-console.log(`rounds ${ROUNDS}, load average ${load}`);
+console.log(`rounds ${ROUNDS}, engine ${engine ? "http" : "in process"}, load average ${load}`);
 for (const name of ["memory", "redis"] as const) {
   console.log(`${name.padEnd(6)} CPU ${median(results[name].cpu).toFixed(1)} µs/request (rounds: ${results[name].cpu.map((v) => v.toFixed(1)).join(" ")}), p50 ${(median(results[name].p50) * 1000).toFixed(0)} µs (rounds: ${results[name].p50.map((v) => (v * 1000).toFixed(0)).join(" ")})`);
 }
+console.log(`a bare PING round trip to this redis-server: p50 ${(pingP50 * 1000).toFixed(0)} µs`);
 console.log(`redis − memory: CPU +${(median(results.redis.cpu) - median(results.memory.cpu)).toFixed(1)} µs/request, p50 +${((median(results.redis.p50) - median(results.memory.p50)) * 1000).toFixed(0)} µs`);
 memory.gateway.close();
 shared.gateway.close();
 await redis.stop();
+engine?.stop();
 process.exit(0);
