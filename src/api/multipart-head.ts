@@ -20,7 +20,7 @@ const HEADERS_END = Buffer.from("\r\n\r\n");
 /** The boundary of a `multipart/form-data; boundary=...` content type, or undefined. */
 export function boundaryOf(contentType: string): string | undefined {
   if (!/^multipart\/form-data\s*(;|$)/i.test(contentType)) return undefined;
-  const match = /;\s*boundary=(?:"([^"]{1,70})"|([^\s;"]{1,70}))/i.exec(contentType);
+  const match = /;\s*boundary=(?:"([^"]{1,70})"|([^\s;"]{1,70}))\s*(?:;|$)/i.exec(contentType); // RFC 2046: at most 70 characters
   return match?.[1] ?? match?.[2];
 }
 
