@@ -7,6 +7,8 @@
 export class CallBatcher<Item, Reply> {
   private waiting: { item: Item; resolve: (reply: Reply) => void; reject: (error: unknown) => void }[] = [];
   private busy = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private idleWaiters: (() => void)[] = [];
 
   /** `send` makes one call for the items and answers one reply per item, in order. */
   constructor(
@@ -20,15 +22,30 @@ export class CallBatcher<Item, Reply> {
       if (this.busy) return;
       if (this.delayMs > 0) {
         this.busy = true;
-        setTimeout(() => this.next(), this.delayMs);
+        this.timer = setTimeout(() => {
+          this.timer = undefined;
+          this.next();
+        }, this.delayMs);
       } else this.next();
     });
+  }
+
+  /** Sends what waits now and resolves once every call has been answered (shutdown). */
+  drain(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.next();
+    }
+    if (!this.busy) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private next(): void {
     const batch = this.waiting;
     if (!batch.length) {
       this.busy = false;
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
       return;
     }
     this.busy = true;

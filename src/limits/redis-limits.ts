@@ -16,6 +16,7 @@ import type { ApiKey } from "../auth/key-record.ts";
 import { randomBase62 } from "../auth/key-record.ts";
 import type { Backend } from "../config/resolve.ts";
 import { maskUrl } from "../config/mask-url.ts";
+import { log } from "../observability/log.ts";
 import type { Admission, LimitService } from "./limit-service.ts";
 import type { SemaphoreStats } from "./semaphore.ts";
 import { utcDayBounds, utcMonthBounds, type PeriodBounds } from "./utc-periods.ts";
@@ -198,9 +199,11 @@ export class RedisLimits implements LimitService {
     ];
   }
 
-  close(): void {
+  /** Sends the ends of requests still gathering (up to timeout_ms), then disconnects. */
+  async close(): Promise<void> {
     clearInterval(this.renewer);
     this.queues.close();
+    await Promise.race([this.finishes.drain(), Bun.sleep(this.settings.timeoutMs)]);
     this.connection.close();
     this.background.close();
   }
@@ -238,6 +241,14 @@ export class RedisLimits implements LimitService {
     return items;
   }, FINISH_DELAY_MS);
 
+  private lastScriptError = 0;
+
+  private logScriptError(error: unknown): void {
+    if (Date.now() - this.lastScriptError < 10_000) return;
+    this.lastScriptError = Date.now();
+    log.error(`limits: Redis (${maskUrl(this.settings.url)}) answered with an error; limits follow limits.on_failure for such requests: ${error instanceof Error ? error.message : String(error)}`);
+  }
+
   /** @internal RedisAdmission.releaseBackend. */
   releasedSlot(admission: RedisAdmission, slot: string): void {
     this.dropHeld([slot]);
@@ -251,7 +262,9 @@ export class RedisLimits implements LimitService {
       try {
         reply = await this.admits.call(this.admitArgs(plan, id, queued).join(SEP));
       } catch (error) {
-        if (!(error instanceof RedisUnavailable)) throw error;
+        // An error reply (Redis out of memory, a read-only replica, a script bug) is Redis unusable for this
+        // request just as a timeout is: decided by on_failure, and said in the log.
+        if (!(error instanceof RedisUnavailable)) this.logScriptError(error);
         this.cancelLater(id);
         if (into) {
           this.fallbacks.concurrency++;
@@ -261,9 +274,14 @@ export class RedisLimits implements LimitService {
         return { admitted: await this.admitLocally(plan.request) };
       }
       const status = reply[0] as string;
-      if (status === "reload" && round < MAX_RELOADS) {
-        this.loaded.delete(plan.budgets[(reply[10] as number) - 1]!.redisKey);
-        continue;
+      if (status === "reload") {
+        // The budget is missing in Redis (restarted, flushed): load it from the store and try again.
+        if (round < MAX_RELOADS) {
+          this.loaded.delete(plan.budgets[(reply[10] as number) - 1]!.redisKey);
+          continue;
+        }
+        this.logScriptError(new Error("a budget could not be loaded into Redis after 3 tries"));
+        return into ? { admitted: into } : { admitted: await this.admitLocally(plan.request) };
       }
       for (const budget of plan.budgets) this.loaded.add(budget.redisKey);
       if (status === "ok") return { admitted: this.admitted(plan, id, reply, into) };

@@ -9,6 +9,7 @@ import { DEFAULT_SETTINGS, type ApiKey } from "../../src/auth/key-record.ts";
 import type { Backend } from "../../src/config/resolve.ts";
 import { GatewayError } from "../../src/errors.ts";
 import { REDIS_SERVER, startRedis, type TestRedis } from "../support/redis-server.ts";
+import { parseConfig } from "../../src/config/load.ts";
 
 let redis: TestRedis;
 const services: RedisLimits[] = [];
@@ -231,5 +232,27 @@ describe.skipIf(!REDIS_SERVER)("Redis down", () => {
     expect(performance.now() - started).toBeLessThan(1_000); // not the offline queue's stall
     connection.close();
     nowhere.close();
+  });
+});
+
+describe("limits config", () => {
+  const yaml = (limits: string) => `auth: {mode: none, session_secret: "${"s".repeat(40)}"}\nlimits: ${limits}\nbackends:\n  - {name: echo, url: "http://127.0.0.1:9/v1"}\n`;
+
+  test("limits.url takes memory, redis:// and rediss://; anything else is a clear error with the password masked", () => {
+    expect(parseConfig(yaml('{url: "redis://127.0.0.1:6379/0"}'), "a.yaml").raw.limits.on_failure).toEqual({ rate: "local", concurrency: "local", budget: "closed" });
+    expect(parseConfig(yaml('{url: "rediss://user:pw@cache.internal:6380"}'), "a.yaml").raw.limits.timeout_ms).toBe(1_000);
+    let message = "";
+    try {
+      parseConfig(yaml('{url: "http://admin:hunter2@cache:6379"}'), "a.yaml");
+    } catch (error) {
+      message = String(error);
+    }
+    expect(message).toContain("limits.url: expected memory or redis://host:port");
+    expect(message).not.toContain("hunter2");
+  });
+
+  test("on_failure is checked per kind", () => {
+    expect(() => parseConfig(yaml('{url: "redis://h:1", on_failure: {budget: open}}'), "a.yaml")).toThrow(/on_failure/);
+    expect(parseConfig(yaml('{url: "redis://h:1", on_failure: {rate: open, budget: local}}'), "a.yaml").raw.limits.on_failure).toEqual({ rate: "open", concurrency: "local", budget: "local" });
   });
 });
