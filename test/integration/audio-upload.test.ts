@@ -28,8 +28,14 @@ beforeAll(async () => {
   const backends = [
     { name: "whisper", model: "echo", extra: "endpoints: [audio_transcriptions]\npricing: {gpu_hour: 1}" },
     { name: "plain", model: "echo" },
+    // Behind balancers: an engine that cannot be reached (its health read from the live one), and one that fails the upload.
+    { name: "whisper-dead", model: "echo", url: "http://127.0.0.1:9/v1", extra: `endpoints: [audio_transcriptions]\nhealth_url: ${upstream.url}/health` },
+    { name: "whisper-broken", model: "fail-500", extra: "endpoints: [audio_transcriptions]" },
   ];
-  const yaml = configFor(upstream.url, backends, `  max_upload_bytes: ${MAX_UPLOAD_BYTES}\n  body_timeout_ms: ${BODY_TIMEOUT_MS}`).replace("  mode: none", "  mode: keys");
+  const balancer = (name: string, first: string) => `  - {name: ${name}, strategy: priority, retries: 1, retry_budget: 1, retry_backoff_ms: 1, routes: [{targets: [${first}, whisper]}]}`;
+  const yaml =
+    configFor(upstream.url, backends, `  max_upload_bytes: ${MAX_UPLOAD_BYTES}\n  body_timeout_ms: ${BODY_TIMEOUT_MS}`).replace("  mode: none", "  mode: keys") +
+    `balancers:\n${balancer("pool-dead-first", "whisper-dead")}\n${balancer("pool-broken-first", "whisper-broken")}\n`;
   gateway = await spawnGateway(yaml, { env: { SLUICE_ADMIN_KEY: ADMIN } });
   key = await createKey(gateway, ADMIN, { name: "uploads" });
 });
@@ -247,4 +253,27 @@ test("the OpenAPI document gives the multipart body, the model-first streaming r
   expect(operation.description).toContain("comes before the file");
   expect(operation.description).toContain("server.max_upload_bytes");
   for (const status of ["200", "400", "408", "413", "415"]) expect(operation.responses).toHaveProperty(status);
+});
+
+describe("behind a balancer", () => {
+  test("an attempt that took none of the upload (engine unreachable) is retried on the next backend", async () => {
+    const result = await client().audio.transcriptions.create({ model: "pool-dead-first", file: await toFile(new Uint8Array(200_000), "r.wav") });
+    expect(result.text).toBe("heard 200000 bytes of r.wav");
+  });
+
+  test("an engine that took the upload and failed is not retried (the bytes are gone): its error stands", async () => {
+    const before = (await uploads()).length;
+    const error = await client()
+      .audio.transcriptions.create({ model: "pool-broken-first", file: await toFile(new Uint8Array(200_000), "r.wav") })
+      .catch((thrown: unknown) => thrown);
+    expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
+    expect((await uploads()).length - before).toBe(1); // the failing engine only
+  });
+
+  test("a file-first upload is on disk, so it can be retried even after an engine took it", async () => {
+    const before = (await uploads()).length;
+    const result = await client().audio.transcriptions.create({ file: await toFile(new Uint8Array(200_000), "r.wav"), model: "pool-broken-first" });
+    expect(result.text).toBe("heard 200000 bytes of r.wav");
+    expect((await uploads()).length - before).toBe(2);
+  });
 });
