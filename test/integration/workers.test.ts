@@ -4,7 +4,8 @@
 // The engine is in this test process, so it can count the requests in flight at once.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Server, Subprocess } from "bun";
@@ -104,6 +105,24 @@ function sum(text: string, name: string, filter = ""): number {
   return total;
 }
 
+/** Which of `pids` holds the gateway's end of the TCP connection from `clientPort` (read from /proc). */
+function connectionOwner(serverPort: number, clientPort: number, pids: number[]): number | undefined {
+  const hex = (port: number) => `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  const line = readFileSync("/proc/net/tcp", "utf8")
+    .split("\n")
+    .map((row) => row.trim().split(/\s+/))
+    .find((fields) => fields[1]?.endsWith(hex(serverPort)) && fields[2]?.endsWith(hex(clientPort)));
+  if (!line) return undefined;
+  const socket = `socket:[${line[9]}]`;
+  return pids.find((pid) => readdirSync(`/proc/${pid}/fd`).some((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`) === socket;
+    } catch {
+      return false;
+    }
+  }));
+}
+
 /** createKey needs only the URL. */
 const asGateway = (s: Sluice) => ({ url: s.url }) as Parameters<typeof createKey>[0];
 
@@ -173,6 +192,33 @@ describe("server.workers: 2", () => {
     expect(replaced.get("0")!.pid).toBe(before.get("0")!.pid);
     expect(await metrics(sluice.url)).toMatch(/^sluice_worker_restarts_total 1$/m);
     for (let i = 0; i < 5; i++) expect((await chat(sluice.url, ADMIN)).status).toBe(200);
+  }, 30_000);
+
+  test("the slots of a worker killed mid-stream are given back by the supervisor", async () => {
+    const { key } = await createKey(asGateway(sluice), ADMIN, { name: "one", max_concurrent: 1, queue_timeout_ms: 2_000 });
+    const port = Number(new URL(sluice.url).port);
+    const body = JSON.stringify({ model: "m", stream: true, messages: [{ role: "user", content: "400" }] });
+    const socket = connect(port, "127.0.0.1");
+    socket.on("error", () => {});
+    let received = "";
+    socket.on("data", (chunk) => (received += chunk.toString()));
+    await new Promise<void>((done) => socket.once("connect", () => done()));
+    socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    await eventually(() => (received.includes("w1 ") ? true : undefined));
+    // The key's one slot is held by this stream: another request queues, then is refused.
+    expect((await chat(sluice.url, key)).status).toBe(429);
+    const pids = [...workers(await metrics(sluice.url)).values()].map((w) => Number(w.pid));
+    const owner = connectionOwner(port, socket.localPort!, pids);
+    expect(owner).toBeDefined();
+    process.kill(owner!, "SIGKILL");
+    await eventually(() => (sluice.logs().includes(`(pid ${owner}) exited (SIGKILL)`) ? true : undefined));
+    socket.destroy();
+    expect((await chat(sluice.url, key)).status).toBe(200);
+    // Both workers again before the next test.
+    await eventually(async () => {
+      const now = [...workers(await metrics(sluice.url)).values()].map((w) => Number(w.pid));
+      return now.length === 2 && !now.includes(owner!) ? true : undefined;
+    }, 15_000);
   }, 30_000);
 
   test("a config edit reaches every worker (each watches the file)", async () => {
