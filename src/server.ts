@@ -41,6 +41,8 @@ export function startServer(gateway: Gateway, host: string, port: number, option
       if (path !== undefined && req.method === "POST" && (path === "/v1/chat/completions" || path === "/v1/embeddings")) {
         return (path === "/v1/embeddings" ? handleEmbeddings : handleChat)(req, gateway, () => address);
       }
+      // The other generation routes too, with the server's own request: its idle timeout can only be lifted on that one.
+      if (path !== undefined && req.method === "POST" && Object.hasOwn(GENERATION_ROUTES, path)) return GENERATION_ROUTES[path]!(req, gateway, () => address);
       if (path !== undefined) req = new Request(withPath(req.url, path), req);
       noteClientIp(req, address);
       const response = await app.fetch(req);

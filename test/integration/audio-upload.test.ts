@@ -34,7 +34,7 @@ beforeAll(async () => {
   ];
   const balancer = (name: string, first: string) => `  - {name: ${name}, strategy: priority, retries: 1, retry_budget: 1, retry_backoff_ms: 1, routes: [{targets: [${first}, whisper]}]}`;
   const yaml =
-    configFor(upstream.url, backends, `  max_upload_bytes: ${MAX_UPLOAD_BYTES}\n  body_timeout_ms: ${BODY_TIMEOUT_MS}`).replace("  mode: none", "  mode: keys") +
+    configFor(upstream.url, backends, `  max_upload_bytes: ${MAX_UPLOAD_BYTES}\n  body_timeout_ms: ${BODY_TIMEOUT_MS}\n  base_path: /api/v1/inference`).replace("  mode: none", "  mode: keys") +
     `balancers:\n${balancer("pool-dead-first", "whisper-dead")}\n${balancer("pool-broken-first", "whisper-broken")}\n`;
   gateway = await spawnGateway(yaml, { env: { SLUICE_ADMIN_KEY: ADMIN } });
   key = await createKey(gateway, ADMIN, { name: "uploads" });
@@ -109,6 +109,14 @@ describe("streamed to the engine", () => {
     expect(upload.chunks).toBeGreaterThan(1);
     const recorded = (await upstream.requests()).filter((r) => r.path === "/v1/audio/transcriptions").at(-1)!.body;
     expect(recorded).toMatchObject({ model: "echo", file: { name: "speech.wav", size } }); // model: the engine's id
+  });
+
+  test("under server.base_path as well (served by the same handler, off the framework's router)", async () => {
+    const before = (await uploads()).length;
+    const viaBase = new OpenAI({ baseURL: `${gateway.url}/api/v1/inference`, apiKey: key.key, maxRetries: 0 });
+    const result = await viaBase.audio.transcriptions.create({ model: "whisper", file: await toFile(new Uint8Array(1_000_000), "b.wav") });
+    expect(result.text).toBe("heard 1000000 bytes of b.wav");
+    expect((await uploads())[before]).toMatchObject({ chunked: true, complete: true });
   });
 
   test("the engine has the first bytes while the client still holds the rest", async () => {
