@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Multi-core bench (issue 17 item 4): server.workers 1 against 2 (and 2 with per-key limits over IPC) at c=64, json
 # and stream, with nothing pinned (PIN=0): the load generator, the fake engine and the workers share the machine's
-# cores, as they would on a host that runs its load elsewhere only if it has more cores. `WORKERS=2 bun run bench`
-# runs it; the usual knobs of ../shared/bench/run.sh apply (DURATION, ROUNDS, CONCURRENCY, MODES).
+# cores, so on a 2-core box the workers never have both cores to themselves. `bun run bench:workers` runs it; the
+# usual knobs of ../shared/bench/run.sh apply (DURATION, ROUNDS, CONCURRENCY, MODES).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 harness=${BENCH_HARNESS:-$root/../shared/bench/run.sh}
