@@ -10,6 +10,10 @@ import type { Backend } from "../../src/config/resolve.ts";
 import { GatewayError } from "../../src/errors.ts";
 import { REDIS_SERVER, startRedis, type TestRedis } from "../support/redis-server.ts";
 import { parseConfig } from "../../src/config/load.ts";
+import { openDatabase } from "../../src/store/database.ts";
+import { AccountStore } from "../../src/store/accounts.ts";
+import { CreditBook } from "../../src/billing/credits.ts";
+import { BudgetBook } from "../../src/limits/budget.ts";
 
 let redis: TestRedis;
 const services: RedisLimits[] = [];
@@ -167,6 +171,41 @@ describe.skipIf(!REDIS_SERVER)("Redis limits", () => {
     (await a.admit(request(apiKey))).finish(1, 1_000_000); // reloaded $2 spent; now $3
     await Bun.sleep(50);
     expect((await refusal(() => a.admit(request(apiKey)))).code).toBe("budget_exceeded");
+  });
+});
+
+describe.skipIf(!REDIS_SERVER)("Redis credits", () => {
+  test("an account's credit is held across gateways until each deduction is in the store", async () => {
+    // One store, two gateways (each its own CreditBook, as two processes would have); $10 of credit.
+    const store = new AccountStore(openDatabase(":memory:"));
+    const account = store.create({ name: "team" });
+    store.addTransaction(account.id, "deposit", 10_000_000, null);
+    const prefix = `{c${++prefixes}}:`;
+    const gateway = () => {
+      const credits = new CreditBook(store);
+      const local = new Limits(() => 0, { store, credits, budgets: new BudgetBook(() => 0) });
+      const service = new RedisLimits({ url: redis.url, timeoutMs: 300, heartbeatMs: 50, leaseMs: 10_000, pollMs: 50, prefix, windowMs: 60_000, onFailure: { rate: "local", concurrency: "local", budget: "closed" } }, local, { keySpent: () => 0, accountSpent: () => 0 });
+      services.push(service);
+      return { service, credits };
+    };
+    const [a, b] = [gateway(), gateway()];
+    const apiKey = key({ account_id: account.id });
+    const fourDollars = request(apiKey, { maxTokens: 4 }); // $1 per output token
+    const one = await a.service.admit(fourDollars);
+    const two = await b.service.admit(fourDollars);
+    const refused = await refusal(() => a.service.admit(fourDollars));
+    expect([refused.code, refused.status]).toEqual(["insufficient_credits", 402]);
+    expect(refused.message).toContain("$10.000000 of credit, $8.000000 held by requests in flight"); // both gateways' holds
+    one.finish(1, 1_000_000, "req-1"); // cost $1: the deduction is queued on A, its $4 hold stays until written
+    await Bun.sleep(100); // A's deductions are flushed within 20 ms, then the hold goes
+    expect(store.balanceMicros(account.id)).toBe(9_000_000);
+    const three = await b.service.admit(fourDollars); // $9 − $4 held by two = $5 available
+    two.finish(1, 1_000_000, "req-2");
+    three.finish(1, 1_000_000, "req-3");
+    await Bun.sleep(100);
+    expect(store.balanceMicros(account.id)).toBe(7_000_000);
+    const rows = store.transactions({ accountId: account.id, limit: 10 });
+    expect(rows.filter((row) => row.kind === "deduction").map((row) => row.request_id).sort()).toEqual(["req-1", "req-2", "req-3"]);
   });
 });
 
