@@ -47,6 +47,9 @@ const ROUTES: Record<PassthroughEndpoint, Route> = {
   detokenize: { path: "/detokenize", root: true, clientPath: "/detokenize" },
 };
 
+/** The JSON schemas' limit for `model`, for the multipart field too. */
+const MAX_MODEL_CHARS = 256;
+
 const validateCompletion = compileValidator(CompletionRequest);
 const validatePassthrough = compileValidator(PassthroughRequest);
 
@@ -63,8 +66,9 @@ export async function handlePassthrough(req: Request, gateway: Gateway, clientIp
     const input: Input = parsed ? { kind: "json", body: parsed } : await readInput(req, ctx, endpoint);
     if (input.kind === "upload") upload = input.upload;
     const model = input.kind === "json" ? input.body.model : input.upload.model;
-    if (typeof model === "string") ctx.requestedModel = model;
+    if (typeof model === "string") ctx.requestedModel = model.slice(0, MAX_MODEL_CHARS); // a refused one is ledgered, cut
     if (input.kind === "json") (endpoint === "completions" ? validateCompletion : validatePassthrough)(input.body);
+    else if (input.upload.model.length > MAX_MODEL_CHARS) throw new GatewayError("invalid_request", `model: longer than ${MAX_MODEL_CHARS} characters`, { param: "model" });
     resolveTarget(ctx, ctx.requestedModel);
     requireModel(principal, ctx.requestedModel);
     if (ctx.autoRouting) throw new GatewayError("invalid_request", `model 'auto' routes chat; name a model or a balancer for ${route.clientPath}`, { param: "model" });

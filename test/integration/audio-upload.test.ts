@@ -239,12 +239,15 @@ describe("the model field", () => {
     await eventually(() => (readdirSync(tmpdir()).some((name) => name.startsWith("sluice-upload-")) ? undefined : true));
   });
 
-  test("no model field, an empty one, a model without audio, an unknown model: each a clear 4xx", async () => {
+  test("no model field, an empty one, one too long, a model without audio, an unknown model: each a clear 4xx", async () => {
     const send = (body: Buffer) => fetch(`${gateway.url}/v1/audio/transcriptions`, { method: "POST", headers: { authorization: `Bearer ${key.key}`, "content-type": `multipart/form-data; boundary=${BOUNDARY}` }, body });
     const noModel = await send(Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="language"\r\n\r\nen\r\n--${BOUNDARY}--\r\n`));
     expect(noModel.status).toBe(400);
     expect(((await noModel.json()) as { error: { param: string } }).error.param).toBe("model");
     expect((await send(Buffer.concat([head(""), Buffer.alloc(10), TAIL]))).status).toBe(400);
+    const long = await send(Buffer.concat([head("m".repeat(300)), Buffer.alloc(10), TAIL]));
+    expect(long.status).toBe(400);
+    expect(((await long.json()) as { error: { message: string } }).error.message).toBe("model: longer than 256 characters");
     const plain = await send(Buffer.concat([head("plain"), Buffer.alloc(10), TAIL]));
     expect(plain.status).toBe(400);
     expect(((await plain.json()) as { error: { message: string } }).error.message).toContain("does not serve /v1/audio/transcriptions");
