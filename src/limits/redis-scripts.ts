@@ -17,7 +17,7 @@
 //                          that finds its record gone under another epoch (a restart) still adds its cost to the
 //                          budgets, which were reloaded from the store without it
 // Every redis.call costs a few µs here, so the common path is counted: ADMIT with rpm, tpm, a budget and two slots
-// makes 13, FINISH about 10 per request (and one TIME per batch).
+// makes 10, FINISH about 10 per request (and one TIME per batch).
 import { script } from "./redis-connection.ts";
 
 /** Joins one request's arguments into one script argument (the client's cost is per argument, not per byte). */
@@ -90,8 +90,8 @@ end
 -- when the oldest one has slid out of the window.
 local function window_used(key, kind, total, oldest, now_bucket, buckets)
   oldest = tonumber(oldest)
-  if not oldest then return 0 end
-  if oldest > now_bucket - buckets then return tonumber(total) or 0 end
+  if not oldest then return 0, false end
+  if oldest > now_bucket - buckets then return tonumber(total) or 0, true end
   local raw = redis.call('HGETALL', key)
   local used, first, stale = 0, nil, {}
   for j = 1, #raw, 2 do
@@ -109,7 +109,7 @@ local function window_used(key, kind, total, oldest, now_bucket, buckets)
   if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
   if first then redis.call('HSET', key, kind .. 't', used, kind .. 'o', first)
   else redis.call('HDEL', key, kind .. 't', kind .. 'o') end
-  return used
+  return used, first ~= nil
 end
 
 -- The live buckets of one kind, oldest first (only for a refusal's retry time).
@@ -147,11 +147,14 @@ local function admit_one(ARGV)
 
   local rate = { 0, 0, 0, 0, 0, 0, 0, 0 }
   local rate_key, rpm_limit, tpm_limit, tpm_cost = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
-  local window = { false, false, false, false }
-  if rate_key ~= '' then window = redis.call('HMGET', rate_key, 'rt', 'ro', 'tt', 'to') end
+  -- One read for both windows: totals, oldest buckets, and the current bucket's counts (written back in one HSET).
+  local window = { false, false, false, false, false, false }
+  if rate_key ~= '' then window = redis.call('HMGET', rate_key, 'rt', 'ro', 'tt', 'to', 'r' .. now_bucket, 't' .. now_bucket) end
+  local used_now, has_oldest = {}, {}
   local function check_rate(at, kind, limit, cost, total, oldest)
     if limit <= 0 then return true end
-    local used = window_used(rate_key, kind, total, oldest, now_bucket, buckets)
+    local used, kept = window_used(rate_key, kind, total, oldest, now_bucket, buckets)
+    used_now[kind], has_oldest[kind] = used, kept
     rate[at] = limit
     if cost > limit or used + cost > limit then
       local live = window_live(rate_key, kind)
@@ -172,10 +175,12 @@ local function admit_one(ARGV)
     rate[at + 1], rate[at + 2], rate[at + 3] = math.max(0, limit - used - cost), 0, reset
     return true
   end
-  local function record_rate(kind, amount, oldest)
-    redis.call('HINCRBY', rate_key, kind .. now_bucket, amount)
-    redis.call('HINCRBY', rate_key, kind .. 't', amount)
-    if not oldest then redis.call('HSETNX', rate_key, kind .. 'o', now_bucket) end
+  local rate_writes = {}
+  local function record_rate(kind, amount, bucket_count)
+    local w = rate_writes
+    w[#w + 1], w[#w + 2] = kind .. now_bucket, (tonumber(bucket_count) or 0) + amount
+    w[#w + 1], w[#w + 2] = kind .. 't', used_now[kind] + amount
+    if not has_oldest[kind] then w[#w + 1], w[#w + 2] = kind .. 'o', now_bucket end
   end
   local function reply(status, ...)
     return { status, 0, rate[1], rate[2], rate[3], rate[4], rate[5], rate[6], rate[7], rate[8], ... }
@@ -223,9 +228,12 @@ local function admit_one(ARGV)
     end
   end
 
-  if rpm_limit > 0 then record_rate('r', 1, tonumber(window[2])) end
-  if tpm_limit > 0 and tpm_cost > 0 then record_rate('t', tpm_cost, tonumber(window[4])) end
-  if rpm_limit > 0 or (tpm_limit > 0 and tpm_cost > 0) then redis.call('PEXPIRE', rate_key, window_ms + bucket_ms) end
+  if rpm_limit > 0 then record_rate('r', 1, window[5]) end
+  if tpm_limit > 0 and tpm_cost > 0 then record_rate('t', tpm_cost, window[6]) end
+  if #rate_writes > 0 then
+    redis.call('HSET', rate_key, unpack(rate_writes))
+    redis.call('PEXPIRE', rate_key, window_ms + bucket_ms)
+  end
   -- What the request holds, in one write: b:<budget> / c:<credits> → µ$, s:<slot> → 1.
   local held = {}
   for _, budget in ipairs(budgets) do
