@@ -46,10 +46,11 @@ local function release_slot(key, n)
 end
 
 local function unreserve(key, amount, settled)
-  if redis.call('EXISTS', key) == 0 then return end -- its period is long over
-  local left = redis.call('HINCRBY', key, 'reserved', -amount)
-  if left < 0 then redis.call('HSET', key, 'reserved', 0) end
-  if settled > 0 then redis.call('HINCRBY', key, 'settled', settled) end
+  local v = redis.call('HMGET', key, 'reserved', 'settled')
+  if not v[1] then return end -- its period is long over (or Redis lost it): not made again
+  local fields = { 'reserved', math.max(0, tonumber(v[1]) - amount) }
+  if settled > 0 then fields[3], fields[4] = 'settled', (tonumber(v[2]) or 0) + settled end
+  redis.call('HSET', key, unpack(fields))
 end
 
 -- Gives back what a request holds; budgets settle 'cost' (false: the amount reserved, as a lease ran out),
