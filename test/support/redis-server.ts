@@ -27,7 +27,8 @@ export async function startRedis(options: { cpu?: number } = {}): Promise<TestRe
     url: `redis://127.0.0.1:${port}`,
     async start() {
       const pin = options.cpu === undefined ? [] : ["taskset", "-c", String(options.cpu)];
-      child = Bun.spawn([...pin, REDIS_SERVER!, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdout: "ignore", stderr: "ignore" });
+      const started = (child = Bun.spawn([...pin, REDIS_SERVER!, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdout: "ignore", stderr: "ignore" }));
+      process.once("exit", () => started.kill("SIGKILL")); // never outlives the test or bench that started it
       const deadline = Date.now() + 5_000;
       for (;;) {
         try {
