@@ -6,7 +6,7 @@ import { publicAccount } from "./api/accounts.ts";
 
 type Values = Record<string, string | boolean | undefined>;
 
-export function accountsCommand(gateway: Gateway, args: string[], values: Values, fail: (message: string) => never): void {
+export async function accountsCommand(gateway: Gateway, args: string[], values: Values, fail: (message: string) => never): Promise<void> {
   const [action, id] = args;
   const usd = (name: string, allowNegative: boolean): number | undefined => {
     const text = values[name];
@@ -25,19 +25,22 @@ export function accountsCommand(gateway: Gateway, args: string[], values: Values
   switch (action) {
     case "create": {
       if (typeof values.name !== "string" || !values.name) fail("accounts create: --name is required");
-      const created = gateway.accounts.create({
+      const created = await gateway.accounts.create({
         name: values.name,
         budget_usd_daily: usd("budget-daily", false) ?? null,
         budget_usd_monthly: usd("budget-monthly", false) ?? null,
         allowed_models: typeof values.models === "string" ? values.models.split(",").map((m) => m.trim()) : null,
       });
       const credits = usd("credits", false);
-      if (credits) gateway.credits.adjust(created.id, Math.round(credits * 1e6), "deposit", "initial credits");
+      if (credits) {
+        const deposit = gateway.credits.adjust(created.id, Math.round(credits * 1e6), "deposit", "initial credits");
+        if ("transaction" in deposit) await deposit.transaction;
+      }
       console.log(JSON.stringify(publicAccount(gateway, created), null, 2));
       return;
     }
     case "list":
-      for (const a of gateway.accounts.list()) {
+      for (const a of await gateway.accounts.list()) {
         const { balance_usd } = publicAccount(gateway, a);
         console.log(`${a.id}  ${a.status.padEnd(11)}  $${balance_usd.toFixed(6).padStart(14)}  ${a.name}`);
       }
@@ -52,13 +55,14 @@ export function accountsCommand(gateway: Gateway, args: string[], values: Values
       const micros = Math.round(amount * 1e6);
       const result = gateway.credits.adjust(target.id, micros, micros > 0 ? "deposit" : "adjustment", typeof values.note === "string" ? values.note : null);
       if ("refused" in result) fail(`accounts credit: ${result.refused}`);
-      console.log(`${result.transaction.kind} of $${amount} to ${target.id}; balance now $${(result.transaction.balance_micros! / 1e6).toFixed(6)}`);
+      const transaction = await result.transaction;
+      console.log(`${transaction.kind} of $${amount} to ${target.id}; balance now $${(transaction.balance_micros! / 1e6).toFixed(6)}`);
       return;
     }
     case "deactivate":
     case "activate": {
       const target = account();
-      gateway.accounts.update(target.id, { status: action === "activate" ? "active" : "deactivated" });
+      await gateway.accounts.update(target.id, { status: action === "activate" ? "active" : "deactivated" });
       console.log(`${target.id} ${action}d`);
       return;
     }

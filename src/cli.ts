@@ -3,7 +3,8 @@
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { ConfigError, loadConfigFile } from "./config/load.ts";
-import { Gateway } from "./gateway.ts";
+import { Gateway, type GatewayOptions } from "./gateway.ts";
+import type { Snapshot } from "./config/resolve.ts";
 import { startServer } from "./server.ts";
 import { servesInPlace } from "./upstream/fetch-capacity.ts";
 import { joinSupervisor, workerLimits, workerRole, type WorkerRole } from "./workers/worker.ts";
@@ -28,7 +29,7 @@ function isLoopback(host: string): boolean {
 /** `sluice keys create|list|revoke`: the same store the running gateway uses (--config, --data-dir). */
 async function keysCommand(options: Options) {
   const snapshot = await loadOrExit(options.config);
-  const gateway = new Gateway(snapshot, { dataDir: options.dataDir });
+  const gateway = await openGateway(snapshot, { dataDir: options.dataDir });
   const [action, id] = options.args;
   const v = options.values;
   const number = (name: string) => {
@@ -45,7 +46,7 @@ async function keysCommand(options: Options) {
       const unknown = scopes?.find((scope) => !(SCOPES as readonly string[]).includes(scope));
       if (unknown) fail(`--scopes: unknown scope '${unknown}' (known: ${SCOPES.join(", ")})`);
       if (typeof v.account === "string" && !gateway.accounts.get(v.account)) fail(`--account: no account '${v.account}' (sluice accounts list shows them)`);
-      const { key, secret } = gateway.keys.create({
+      const { key, secret } = await gateway.keys.create({
         name: v.name,
         ...(scopes ? { scopes: scopes as Scope[] } : {}),
         allowed_models: typeof v.models === "string" ? v.models.split(",").map((m) => m.trim()) : null,
@@ -59,31 +60,42 @@ async function keysCommand(options: Options) {
       console.log(JSON.stringify(publicKey(key, secret), null, 2));
       console.error("Store the key now: it is shown only once.");
     } else if (action === "list") {
-      for (const key of gateway.keys.list()) {
+      for (const key of await gateway.keys.list()) {
         const state = key.revoked_at ? "revoked" : key.expires_at && key.expires_at * 1000 < Date.now() ? "expired" : "active";
         console.log(`${key.id}  ${key.prefix}…  ${state.padEnd(7)}  ${key.scopes.join(",").padEnd(28)}  ${key.name}`);
       }
     } else if (action === "revoke") {
       if (!id) fail("keys revoke: give the key id (sluice keys list shows them)");
-      const key = gateway.keys.revoke(id);
+      const key = await gateway.keys.revoke(id);
       if (!key) fail(`keys revoke: no key with id '${id}'`);
       console.log(`revoked ${key.id} (${key.prefix}…)`);
     } else {
       fail("keys: expected create, list or revoke");
     }
   } finally {
-    gateway.close();
+    await gateway.close();
   }
 }
 
 /** `sluice accounts …` (cli-accounts.ts) on the gateway's store. */
 async function accountsOnStore(options: Options) {
-  const gateway = new Gateway(await loadOrExit(options.config), { dataDir: options.dataDir });
+  const gateway = await openGateway(await loadOrExit(options.config), { dataDir: options.dataDir });
   try {
-    accountsCommand(gateway, options.args, options.values, fail);
+    await accountsCommand(gateway, options.args, options.values, fail);
   } finally {
-    gateway.close();
+    await gateway.close();
   }
+}
+
+/** A gateway whose store is ready (PostgreSQL: migrated and loaded); exits with the store's message otherwise. */
+async function openGateway(snapshot: Snapshot, options: GatewayOptions): Promise<Gateway> {
+  const gateway = new Gateway(snapshot, options);
+  try {
+    await gateway.ready;
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  return gateway;
 }
 
 const USAGE = `sluice ${pkg.version} — self-hosted OpenAI-compatible LLM gateway
@@ -208,13 +220,13 @@ async function serve(options: Options, role: WorkerRole | undefined) {
     fail(`auth.mode is none but the gateway would listen on ${host}: anyone who can reach it could use every model. Listen on 127.0.0.1 (server.host / --host) or set auth.mode: keys.`);
   }
   const limits = workerLimits(role);
-  const gateway = new Gateway(snapshot, { dataDir: options.dataDir, pluginsDir: options.plugins, ...(limits ? { limits } : {}) });
+  const gateway = await openGateway(snapshot, { dataDir: options.dataDir, pluginsDir: options.plugins, ...(limits ? { limits } : {}) });
   await gateway.plugins.loadAll();
   gateway.plugins.watch();
   const adminSecret = process.env.SLUICE_ADMIN_KEY;
   if (adminSecret) {
     if (!KEY_PATTERN.test(adminSecret)) fail("SLUICE_ADMIN_KEY must look like inf_ followed by at least 32 letters and digits (sluice keys create prints one)");
-    gateway.keys.ensure(adminSecret, { name: "admin (SLUICE_ADMIN_KEY)", scopes: ["admin"] });
+    await gateway.keys.ensure(adminSecret, { name: "admin (SLUICE_ADMIN_KEY)", scopes: ["admin"] });
   }
   const server = listenOrExit(() => startServer(gateway, host, port, { reusePort: (role?.count ?? 1) > 1 }), host, port);
   gateway.health.start();
@@ -235,7 +247,7 @@ async function serve(options: Options, role: WorkerRole | undefined) {
     const grace = setTimeout(() => void server.stop(true), SHUTDOWN_GRACE_MS);
     await server.stop(false);
     clearTimeout(grace);
-    gateway.close();
+    await gateway.close();
     process.exit(0);
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));

@@ -23,6 +23,7 @@ export type ErrorCode =
   | "no_healthy_backend"
   | "processor_failed"
   | "limits_unavailable"
+  | "store_unavailable"
   | "upstream_timeout"
   | "client_closed"
   | "internal";
@@ -49,6 +50,7 @@ const STATUS: Record<ErrorCode, number> = {
   no_healthy_backend: 503,
   processor_failed: 503,
   limits_unavailable: 503, // limits.url's Redis not answering, for a budget or credits (limits.on_failure.budget: closed)
+  store_unavailable: 503, // a shared store (PostgreSQL) unreachable for something no cache holds
   upstream_timeout: 504,
   client_closed: 499, // nginx's code: nobody reads the answer, the ledger records it
   internal: 500,
@@ -76,6 +78,7 @@ const TYPE: Record<ErrorCode, string> = {
   no_healthy_backend: "upstream_error",
   processor_failed: "api_error",
   limits_unavailable: "api_error",
+  store_unavailable: "api_error",
   upstream_timeout: "upstream_error",
   client_closed: "invalid_request_error",
   internal: "api_error",

@@ -1,22 +1,22 @@
 // The running gateway's shared state: the current config snapshot (swapped atomically on reload), metrics,
 // backend health, and the services behind keys, limits and the ledger. Request handlers read
 // `gateway.snapshot` once and keep that snapshot to the end.
-import type { Database } from "bun:sqlite";
+import { Database } from "bun:sqlite";
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Snapshot } from "./config/resolve.ts";
 import { concurrencyMetrics, labels, Metrics } from "./observability/metrics.ts";
 import { HealthMonitor } from "./upstream/health.ts";
 import { openDatabase } from "./store/database.ts";
-import { KeyStore } from "./auth/key-store.ts";
+import { openSqliteStore } from "./store/sqlite-store.ts";
+import { isPostgresUrl, openPostgresStore } from "./store/postgres/store.ts";
+import type { AccountDirectory, KeyDirectory, Ledger, Store } from "./store/store.ts";
+import { log } from "./observability/log.ts";
 import { SessionSigner } from "./auth/session.ts";
 import { ANONYMOUS, Authenticator, type Principal } from "./auth/authenticate.ts";
 import { randomBase62 } from "./auth/key-record.ts";
-import { LedgerWriter } from "./store/ledger.ts";
 import type { ClientAddress } from "./client-ip.ts";
-import { spentMicrosSince } from "./store/usage.ts";
 import { Limits, type AccountLimits, type LimitService } from "./pipeline/admission.ts";
-import { AccountStore } from "./store/accounts.ts";
 import { CreditBook } from "./billing/credits.ts";
 import { BudgetBook } from "./limits/budget.ts";
 import { limitServiceFor } from "./limits/from-config.ts";
@@ -38,12 +38,15 @@ export interface GatewayOptions {
 export class Gateway {
   readonly metrics = new Metrics();
   readonly health: HealthMonitor;
-  readonly db: Database;
-  readonly keys: KeyStore;
-  readonly accounts: AccountStore;
+  /** Keys, accounts, the ledger and stored Responses: SQLite (the default) or PostgreSQL (storage.url). */
+  readonly store: Store;
+  /** Resolves once the store is ready (PostgreSQL: migrated, caches loaded); serve after it. */
+  readonly ready: Promise<void>;
+  readonly keys: KeyDirectory;
+  readonly accounts: AccountDirectory;
   readonly credits: CreditBook;
   readonly sessions: SessionSigner;
-  readonly ledger: LedgerWriter;
+  readonly ledger: Ledger;
   readonly limits: LimitService;
   readonly routing = new RoutingState();
   readonly plugins: PluginHost;
@@ -59,26 +62,29 @@ export class Gateway {
     this.current = snapshot;
     this.plugins = new PluginHost(options.pluginsDir ?? "plugins");
     this.health = new HealthMonitor(() => this.current, this.metrics, this.routing.stats);
-    this.db = openDatabase(storageFile(snapshot, options.dataDir));
-    this.keys = new KeyStore(this.db);
-    this.accounts = new AccountStore(this.db);
+    const retentionDays = () => this.current.storage.retention_days;
+    const url = snapshot.storage.url;
+    this.store = isPostgresUrl(url)
+      ? openPostgresStore(url, { retentionDays, maxBufferedRows: snapshot.storage.max_buffered_rows })
+      : openSqliteStore(storageFile(snapshot, options.dataDir), { retentionDays });
+    this.ready = this.store.ready;
+    this.keys = this.store.keys;
+    this.accounts = this.store.accounts;
     this.credits = new CreditBook(this.accounts);
     this.sessions = new SessionSigner(snapshot.auth.session_secret ?? sessionSecret(options.dataDir));
     this.authenticator = new Authenticator(this.keys, this.sessions, this.accounts);
-    this.ledger = new LedgerWriter(this.db, { retentionDays: () => this.current.storage.retention_days });
-    this.localSearch = new LocalSearchIndex(this.db);
+    this.ledger = this.store.ledger;
+    this.localSearch = new LocalSearchIndex(this.store.sqlite ?? searchDatabase(options.dataDir));
     this.vectors = new VectorDatabases(options.dataDir);
     const accountLimits: AccountLimits = { store: this.accounts, credits: this.credits, budgets: new BudgetBook((accountId, sinceMs) => (this.credits.flush(), this.accounts.deductedSince(accountId, sinceMs))) };
-    const keySpent = (keyId: string, sinceMs: number) => {
-      this.ledger.flush(); // rows still queued count too
-      return spentMicrosSince(this.db, keyId, sinceMs);
-    };
+    const keySpent = (keyId: string, sinceMs: number) => this.store.spentMicrosSince(keyId, sinceMs); // rows still queued count too
     const local = new Limits(keySpent, accountLimits);
     this.limits = options.limits?.(accountLimits) ?? limitServiceFor(snapshot.raw.limits, local, { keySpent, accountSpent: (accountId, sinceMs) => (this.credits.flush(), this.accounts.deductedSince(accountId, sinceMs)) });
     this.metrics.addCollector(() => this.limits.metricLines?.() ?? []);
     this.metrics.addCollector(() => concurrencyMetrics(this.limits.concurrencyStats(), this.current.server.metrics_auth));
     this.metrics.addCollector(() => breakerMetrics(this.routing));
     this.metrics.addCollector(() => ["# HELP sluice_ledger_pending Ledger rows waiting to be written.", "# TYPE sluice_ledger_pending gauge", `sluice_ledger_pending ${this.ledger.pending}`]);
+    this.metrics.addCollector(() => this.store.metrics());
   }
 
   get snapshot(): Snapshot {
@@ -98,15 +104,20 @@ export class Gateway {
     else void this.health.checkAll();
   }
 
-  /** Flushes the ledger and closes the store (SIGTERM). */
-  close(): void {
+  /** The SQLite store's database (tests read it); a PostgreSQL store has none. */
+  get db(): Database {
+    if (!this.store.sqlite) throw new Error("the store is PostgreSQL (storage.url): there is no SQLite database");
+    return this.store.sqlite;
+  }
+
+  /** Flushes the ledger and credit deductions and closes the store (SIGTERM); a promise on PostgreSQL. */
+  close(): void | Promise<void> {
     this.health.stop();
     this.plugins.close();
     this.vectors.close();
-    this.ledger.close();
     this.credits.flush();
     void this.limits.close();
-    this.db.close();
+    return this.store.close();
   }
 }
 
@@ -125,6 +136,19 @@ export function storageFile(snapshot: Snapshot, dataDir: string | undefined): st
   const url = snapshot.storage.url;
   if (url) return resolve(url.slice("sqlite:".length));
   return dataDir ? join(dataDir, "sluice.db") : ":memory:";
+}
+
+/**
+ * The `local` search provider's documents when the store is PostgreSQL: they stay in SQLite (FTS5 has no
+ * PostgreSQL twin here), in the data dir, one copy per gateway.
+ */
+function searchDatabase(dataDir: string | undefined): Database {
+  const file = dataDir ? join(dataDir, "search.db") : ":memory:";
+  log.info(`storage: the local search documents stay in SQLite (${file}) on each gateway; the rest is in PostgreSQL`);
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const db = new Database(file, { create: true, strict: true });
+  db.run("PRAGMA journal_mode = WAL");
+  return db;
 }
 
 /** A random HS256 secret kept in the data dir, so sessions survive restarts without any configuration. */

@@ -35,13 +35,16 @@ export async function createAccount(req: Request, gateway: Gateway): Promise<Res
   const body = expectObject(await readJsonBody(req, gateway.snapshot.server.max_body_bytes));
   validateCreate(body);
   const { initial_credits_usd, ...settings } = body as Partial<AccountSettings> & { name: string; initial_credits_usd?: number };
-  const account = gateway.accounts.create(settings);
-  if (initial_credits_usd) gateway.credits.adjust(account.id, toMicros(initial_credits_usd), "deposit", "initial credits");
+  const account = await gateway.accounts.create(settings);
+  if (initial_credits_usd) {
+    const deposit = gateway.credits.adjust(account.id, toMicros(initial_credits_usd), "deposit", "initial credits");
+    if ("transaction" in deposit) await deposit.transaction; // PostgreSQL: the balance below includes it
+  }
   return Response.json(publicAccount(gateway, account), { status: 201 });
 }
 
-export function listAccounts(gateway: Gateway) {
-  return { object: "list" as const, data: gateway.accounts.list().map((account) => publicAccount(gateway, account)) };
+export async function listAccounts(gateway: Gateway) {
+  return { object: "list" as const, data: (await gateway.accounts.list()).map((account) => publicAccount(gateway, account)) };
 }
 
 export function getAccount(gateway: Gateway, id: string) {
@@ -52,12 +55,12 @@ export async function updateAccount(req: Request, gateway: Gateway, id: string) 
   const body = expectObject(await readJsonBody(req, gateway.snapshot.server.max_body_bytes));
   validateUpdate(body);
   found(gateway, id);
-  return publicAccount(gateway, gateway.accounts.update(id, body as Partial<AccountSettings>)!);
+  return publicAccount(gateway, (await gateway.accounts.update(id, body as Partial<AccountSettings>))!);
 }
 
-export function deactivateAccount(gateway: Gateway, id: string) {
+export async function deactivateAccount(gateway: Gateway, id: string) {
   found(gateway, id);
-  return { ...publicAccount(gateway, gateway.accounts.update(id, { status: "deactivated" })!), deleted: true };
+  return { ...publicAccount(gateway, (await gateway.accounts.update(id, { status: "deactivated" }))!), deleted: true };
 }
 
 /** A deposit or adjustment; the answer is the transaction and the account's balance after it. */
@@ -71,7 +74,7 @@ export async function addCredits(req: Request, gateway: Gateway, id: string): Pr
   if (kind === "deposit" && micros < 0) throw new GatewayError("invalid_request", "amount_usd: a deposit must be positive; send kind 'adjustment' to take credit away", { param: "amount_usd" });
   const result = gateway.credits.adjust(id, micros, kind ?? (micros > 0 ? "deposit" : "adjustment"), note ?? null);
   if ("refused" in result) throw new GatewayError("invalid_request", `amount_usd: ${result.refused}`, { param: "amount_usd" });
-  return Response.json({ ...publicTransaction(result.transaction), account: publicAccount(gateway, found(gateway, id)) }, { status: 201 });
+  return Response.json({ ...publicTransaction(await result.transaction), account: publicAccount(gateway, found(gateway, id)) }, { status: 201 });
 }
 
 function found(gateway: Gateway, id: string): Account {

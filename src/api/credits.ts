@@ -15,7 +15,7 @@ export function creditBalance(gateway: Gateway, principal: Principal, url: URL) 
 }
 
 /** Newest first, `limit` per page; `starting_after` is the last id of the previous page; `group=hour` rolls deductions up. */
-export function creditTransactions(gateway: Gateway, principal: Principal, url: URL) {
+export async function creditTransactions(gateway: Gateway, principal: Principal, url: URL) {
   const accountId = accountOf(gateway, principal, url);
   const params = url.searchParams;
   const limit = integerParam(params.get("limit"), "limit", DEFAULT_LIMIT);
@@ -25,7 +25,7 @@ export function creditTransactions(gateway: Gateway, principal: Principal, url: 
   const cursor = params.get("starting_after");
   const beforeId = cursor === null ? undefined : transactionNumber(cursor);
   gateway.credits.flush(); // deductions still queued belong on the page too
-  const rows = gateway.accounts.transactions({ accountId, limit, beforeId, hourly: group === "hour" });
+  const rows = await gateway.accounts.transactions({ accountId, limit, beforeId, hourly: group === "hour" });
   const page = rows.slice(0, limit).map(publicTransaction);
   return { object: "list" as const, data: page, has_more: rows.length > limit, ...(rows.length > limit ? { next_cursor: page.at(-1)!.id } : {}) };
 }

@@ -8,9 +8,7 @@ import { publicKey } from "./keys.ts";
 import { MICROS_PER_USD } from "./dashboard-access.ts";
 
 export function keysWithUse(db: Database, keys: readonly ApiKey[], nowMs: number) {
-  const today = Math.floor(nowMs / PERIOD_MS.daily) * PERIOD_MS.daily;
-  const now = new Date(nowMs);
-  const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
+  const monthStart = monthStartMs(nowMs);
   const only = keys.length === 1 ? " AND key_id = $key" : "";
   const params: Record<string, string | number> = { from: monthStart, ...(keys.length === 1 ? { key: keys[0]!.id } : {}) };
 
@@ -22,7 +20,23 @@ export function keysWithUse(db: Database, keys: readonly ApiKey[], nowMs: number
     .query<{ key_id: string; requests: number; tokens: number }, [typeof params]>(`SELECT key_id, COUNT(*) AS requests, SUM(prompt_tokens + completion_tokens) AS tokens
       FROM ledger WHERE started_at >= $from${only} GROUP BY 1`)
     .all({ ...params, from: nowMs - 60_000 });
+  return keysUse(keys, daily, minute, nowMs);
+}
 
+/** Since the start of this UTC month, for keysUse. */
+export function monthStartMs(nowMs: number): number {
+  const now = new Date(nowMs);
+  return Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
+}
+
+/** The answer from the month's daily spend per key and the last minute's use (SQLite above, PostgreSQL in postgres/reads.ts). */
+export function keysUse(
+  keys: readonly ApiKey[],
+  daily: readonly { key_id: string; bucket_ms: number; cost_micros: number }[],
+  minute: readonly { key_id: string; requests: number; tokens: number }[],
+  nowMs: number,
+) {
+  const today = Math.floor(nowMs / PERIOD_MS.daily) * PERIOD_MS.daily;
   const burn = new Map<string, { day: string; cost_usd: number }[]>();
   for (const row of daily) {
     const list = burn.get(row.key_id) ?? [];

@@ -19,7 +19,7 @@ export function parseWindow(text: string | null): OverviewWindow {
   throw new GatewayError("invalid_request", `window: expected hour, day or month, got '${window}'`, { param: "window" });
 }
 
-interface SeriesRow {
+export interface SeriesRow {
   t: number;
   requests: number;
   errors: number;
@@ -48,10 +48,15 @@ export interface Overview {
   last_minute: { requests_per_s: number; tokens_per_s: number };
 }
 
-export function overview(db: Database, window: OverviewWindow, keyId: string | undefined, nowMs: number): Overview {
+/** Where a window's points come from and where it starts: buckets are aligned to their step, so the first point covers a whole step that reaches into the window. */
+export function overviewSpan(window: OverviewWindow, nowMs: number) {
   const spec = WINDOWS[window];
-  // Buckets are aligned to their step, so the first point covers a whole step that reaches into the window.
-  const fromMs = Math.floor((nowMs - spec.spanMs) / spec.stepMs) * spec.stepMs + spec.stepMs;
+  return { ...spec, fromMs: Math.floor((nowMs - spec.spanMs) / spec.stepMs) * spec.stepMs + spec.stepMs };
+}
+
+export function overview(db: Database, window: OverviewWindow, keyId: string | undefined, nowMs: number): Overview {
+  const spec = overviewSpan(window, nowMs);
+  const fromMs = spec.fromMs;
   const key = keyId === undefined ? "" : " AND key_id = $key";
   const params: Record<string, string | number> = { from: fromMs, ...(keyId === undefined ? {} : { key: keyId }) };
 
@@ -77,6 +82,25 @@ export function overview(db: Database, window: OverviewWindow, keyId: string | u
     latency = { total: histogramPercentiles(bins.filter((b) => b.metric === "total")), ttft: histogramPercentiles(bins.filter((b) => b.metric === "ttft")) };
   }
 
+  const dayStart = Math.floor(nowMs / PERIOD_MS.daily) * PERIOD_MS.daily;
+  const today = db.query<{ micros: number }, [typeof params]>(`SELECT COALESCE(SUM(cost_micros), 0) AS micros FROM usage_daily WHERE bucket_ms = $from${key}`).get({ ...params, from: dayStart });
+  const minute = db.query<{ requests: number; tokens: number }, [typeof params]>(`SELECT COUNT(*) AS requests, COALESCE(SUM(completion_tokens), 0) AS tokens
+    FROM ledger WHERE started_at >= $from${key}`).get({ ...params, from: nowMs - 60_000 });
+  return overviewOf(window, nowMs, series, errors, latency, today?.micros ?? 0, minute ?? { requests: 0, tokens: 0 });
+}
+
+/** The answer from what the queries read (SQLite above, PostgreSQL in postgres/reads.ts). */
+export function overviewOf(
+  window: OverviewWindow,
+  nowMs: number,
+  series: readonly SeriesRow[],
+  errors: { code: string; requests: number }[],
+  latency: Overview["latency_ms"],
+  todayMicros: number,
+  minute: { requests: number; tokens: number },
+): Overview {
+  const spec = overviewSpan(window, nowMs);
+  const fromMs = spec.fromMs;
   const totals = { requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, cost_micros: 0 };
   for (const row of series) {
     totals.requests += row.requests;
@@ -86,10 +110,6 @@ export function overview(db: Database, window: OverviewWindow, keyId: string | u
     totals.cost_micros += row.cost_micros;
   }
   const spanS = (nowMs - fromMs) / 1000;
-  const dayStart = Math.floor(nowMs / PERIOD_MS.daily) * PERIOD_MS.daily;
-  const today = db.query<{ micros: number }, [typeof params]>(`SELECT COALESCE(SUM(cost_micros), 0) AS micros FROM usage_daily WHERE bucket_ms = $from${key}`).get({ ...params, from: dayStart });
-  const minute = db.query<{ requests: number; tokens: number }, [typeof params]>(`SELECT COUNT(*) AS requests, COALESCE(SUM(completion_tokens), 0) AS tokens
-    FROM ledger WHERE started_at >= $from${key}`).get({ ...params, from: nowMs - 60_000 });
 
   return {
     object: "dashboard.overview",
@@ -109,13 +129,17 @@ export function overview(db: Database, window: OverviewWindow, keyId: string | u
     },
     errors_by_code: errors,
     latency_ms: latency,
-    spend_today_usd: (today?.micros ?? 0) / MICROS_PER_USD,
-    last_minute: { requests_per_s: perSecond(minute?.requests ?? 0, 60), tokens_per_s: perSecond(minute?.tokens ?? 0, 60) },
+    spend_today_usd: todayMicros / MICROS_PER_USD,
+    last_minute: { requests_per_s: perSecond(minute.requests, 60), tokens_per_s: perSecond(minute.tokens, 60) },
   };
 }
 
 function exactPercentiles(db: Database, key: string, params: Record<string, string | number>): Overview["latency_ms"] {
-  const rows = db.query<{ total_ms: number; ttft_ms: number | null }, [typeof params]>(`SELECT total_ms, ttft_ms FROM ledger WHERE started_at >= $from${key}`).all(params);
+  return exactPercentilesOf(db.query<{ total_ms: number; ttft_ms: number | null }, [typeof params]>(`SELECT total_ms, ttft_ms FROM ledger WHERE started_at >= $from${key}`).all(params));
+}
+
+/** p50 and p95 of raw rows' latencies. */
+export function exactPercentilesOf(rows: readonly { total_ms: number; ttft_ms: number | null }[]): Overview["latency_ms"] {
   const total = Float64Array.from(rows, (r) => r.total_ms).sort();
   const ttft = Float64Array.from(rows.filter((r) => r.ttft_ms !== null), (r) => r.ttft_ms!).sort();
   return { total: { p50: pick(total, 0.5), p95: pick(total, 0.95) }, ttft: { p50: pick(ttft, 0.5), p95: pick(ttft, 0.95) } };

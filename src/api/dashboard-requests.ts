@@ -40,7 +40,7 @@ export function parseRequestFilters(params: URLSearchParams, keyId: string | und
   };
 }
 
-interface SummaryRow {
+export interface SummaryRow {
   rowid: number;
   request_id: string;
   key_id: string | null;
@@ -79,8 +79,13 @@ export function listRequests(db: Database, filters: RequestFilters) {
   const rows = db
     .query<SummaryRow, [typeof params]>(`SELECT ${SUMMARY_COLUMNS} FROM ledger INDEXED BY ${index} WHERE ${where.join(" AND ")} ORDER BY started_at DESC, rowid DESC LIMIT $limit`)
     .all(params);
-  const more = rows.length > filters.limit;
-  const page = more ? rows.slice(0, filters.limit) : rows;
+  return requestsPage(rows, filters.limit);
+}
+
+/** One page from up to `limit + 1` rows, newest first (SQLite above, PostgreSQL in postgres/reads.ts). */
+export function requestsPage(rows: readonly SummaryRow[], limit: number) {
+  const more = rows.length > limit;
+  const page = more ? rows.slice(0, limit) : rows;
   const last = page[page.length - 1];
   return {
     object: "list" as const,
@@ -106,7 +111,7 @@ function parseDetail(text: string | number | null | undefined): Reported {
   }
 }
 
-interface DetailRow extends Record<string, string | number | null> {
+export interface DetailRow extends Record<string, string | number | null> {
   request_id: string;
   started_at: number;
   total_ms: number;
@@ -130,7 +135,11 @@ export function requestDetail(db: Database, requestId: string, atMs: number | un
   const params: Record<string, string | number> = { id: requestId };
   if (atMs !== undefined) (where.push("started_at = $at"), (params.at = atMs));
   if (keyId !== undefined) (where.push("key_id = $key"), (params.key = keyId));
-  const row = db.query<DetailRow, [typeof params]>(`SELECT * FROM ledger WHERE ${where.join(" AND ")} LIMIT 1`).get(params);
+  return requestDetailOf(db.query<DetailRow, [typeof params]>(`SELECT * FROM ledger WHERE ${where.join(" AND ")} LIMIT 1`).get(params) ?? undefined, requestId, keyId);
+}
+
+/** The detail answer from the row found (or a 404), for either store. */
+export function requestDetailOf(row: DetailRow | undefined, requestId: string, keyId: string | undefined) {
   if (!row) throw new GatewayError("not_found", `no request '${requestId}' in the ledger${keyId ? " for this key" : ""}; it may be older than storage.retention_days`);
   const { cost_micros, firewall_rules, stream, tokens_estimated, detail, ...rest } = row;
   const reported = parseDetail(detail);

@@ -38,7 +38,7 @@ function day(text: string | null, name: string, fallback: number): number {
   return ms;
 }
 
-interface Summed {
+export interface Summed {
   group_value: string | number;
   requests: number;
   prompt_tokens: number;
@@ -57,6 +57,11 @@ export function dashboardUsage(db: Database, query: DashboardUsageQuery): UsageR
         SUM(completion_tokens) AS completion_tokens, SUM(cost_micros) AS cost_micros
       FROM usage_daily WHERE ${where.join(" AND ")} GROUP BY 1 ORDER BY ${query.groupBy === "day" ? "1" : "5 DESC, 1"}`)
     .all(params);
+  return usageFromDaily(rows, query);
+}
+
+/** The report from the daily roll-up's summed rows (SQLite above, PostgreSQL in postgres/reads.ts). */
+export function usageFromDaily(rows: readonly Summed[], query: DashboardUsageQuery): UsageReport {
   const total = { requests: 0, prompt_tokens: 0, completion_tokens: 0, cost_micros: 0 };
   const data = rows.map((row): UsageRow => {
     total.requests += row.requests;

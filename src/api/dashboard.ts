@@ -7,11 +7,10 @@ import type { Gateway } from "../gateway.ts";
 import type { Principal } from "../auth/authenticate.ts";
 import { SESSION_COOKIE } from "../auth/session.ts";
 import { instantMs, keyFilter, requireAdmin, requireSameOrigin, viewerOf } from "./dashboard-access.ts";
-import { overview, parseWindow } from "./dashboard-overview.ts";
-import { listRequests, parseRequestFilters, requestDetail } from "./dashboard-requests.ts";
-import { dashboardUsage, dashboardUsageResponse, parseUsageQuery } from "./dashboard-usage.ts";
+import { parseWindow } from "./dashboard-overview.ts";
+import { parseRequestFilters } from "./dashboard-requests.ts";
+import { dashboardUsageResponse, parseUsageQuery } from "./dashboard-usage.ts";
 import { backendsStatus } from "./dashboard-backends.ts";
-import { keysWithUse } from "./dashboard-keys.ts";
 import { effectiveConfig } from "./dashboard-config.ts";
 
 type Context = { request: Request };
@@ -22,8 +21,8 @@ const assets = () => import("../ui/assets.ts");
 
 export function dashboardRoutes(gateway: Gateway, authenticate: Authenticate) {
   const viewer = async (context: Context) => viewerOf(await authenticate(context));
-  /** The ledger's queued rows and roll-up sums are written first, so a request that just finished is on the page. */
-  const db = () => (gateway.ledger.flush(true), gateway.db);
+  /** The store writes the ledger's queued rows and roll-up sums first, so a request that just finished is on the page. */
+  const reads = gateway.store.reads;
   const search = (context: Context) => new URL(context.request.url).searchParams;
 
   return new Elysia({ name: "dashboard" })
@@ -56,28 +55,28 @@ export function dashboardRoutes(gateway: Gateway, authenticate: Authenticate) {
     .get("/v1/dashboard/overview", async (c) => {
       const v = await viewer(c);
       const params = search(c);
-      return overview(db(), parseWindow(params.get("window")), keyFilter(v, params.get("key_id")), Date.now());
+      return reads.overview(parseWindow(params.get("window")), keyFilter(v, params.get("key_id")), Date.now());
     })
     .get("/v1/dashboard/usage", async (c) => {
       const v = await viewer(c);
       const params = search(c);
       const query = parseUsageQuery(params, keyFilter(v, params.get("key_id")), Date.now());
-      return dashboardUsageResponse(dashboardUsage(db(), query), params.get("format"));
+      return dashboardUsageResponse(await reads.dashboardUsage(query), params.get("format"));
     })
     .get("/v1/dashboard/requests", async (c) => {
       const v = await viewer(c);
       const params = search(c);
-      return listRequests(db(), parseRequestFilters(params, keyFilter(v, params.get("key_id"))));
+      return reads.requests(parseRequestFilters(params, keyFilter(v, params.get("key_id"))));
     })
     .get("/v1/dashboard/requests/:request_id", async (c) => {
       const v = await viewer(c);
-      return requestDetail(db(), decodeURIComponent(c.params.request_id), instantMs(search(c).get("at"), "at"), v.ownKeyId);
+      return reads.requestDetail(decodeURIComponent(c.params.request_id), instantMs(search(c).get("at"), "at"), v.ownKeyId);
     })
     .get("/v1/dashboard/keys", async (c) => {
       const principal = await authenticate(c);
       const v = viewerOf(principal);
-      const keys = v.admin ? gateway.keys.list() : [principal.key!];
-      return keysWithUse(db(), keys, Date.now());
+      const keys = v.admin ? await gateway.keys.list() : [principal.key!];
+      return reads.keysWithUse(keys, Date.now());
     })
     .get("/v1/dashboard/backends", async (c) => {
       requireAdmin(await viewer(c), "the backends page");

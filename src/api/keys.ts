@@ -41,29 +41,29 @@ export async function createKey(req: Request, gateway: Gateway) {
   validateCreate(body);
   const settings = foldSeedRouting(body, null);
   checkSettings(settings, gateway);
-  const { key, secret } = gateway.keys.create(settings as Partial<KeySettings> & { name: string });
+  const { key, secret } = await gateway.keys.create(settings as Partial<KeySettings> & { name: string });
   return publicKey(key, secret);
 }
 
-export function listKeys(gateway: Gateway) {
-  return { object: "list" as const, data: gateway.keys.list().map((key) => publicKey(key)) };
+export async function listKeys(gateway: Gateway) {
+  return { object: "list" as const, data: (await gateway.keys.list()).map((key) => publicKey(key)) };
 }
 
-export function getKey(gateway: Gateway, id: string) {
-  return publicKey(found(gateway.keys.get(id), id));
+export async function getKey(gateway: Gateway, id: string) {
+  return publicKey(found(await gateway.keys.get(id), id));
 }
 
 export async function updateKey(req: Request, gateway: Gateway, id: string) {
   const body = expectObject(await readJsonBody(req, gateway.snapshot.server.max_body_bytes));
   validateUpdate(body);
-  const current = found(gateway.keys.get(id), id);
+  const current = found(await gateway.keys.get(id), id);
   const settings = foldSeedRouting(body, current.routing);
   checkSettings(settings, gateway);
-  return publicKey(found(gateway.keys.update(id, settings), id));
+  return publicKey(found(await gateway.keys.update(id, settings), id));
 }
 
-export function revokeKey(gateway: Gateway, id: string) {
-  const key = found(gateway.keys.revoke(id), id);
+export async function revokeKey(gateway: Gateway, id: string) {
+  const key = found(await gateway.keys.revoke(id), id);
   return { ...publicKey(key), deleted: true };
 }
 

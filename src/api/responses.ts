@@ -4,6 +4,7 @@
 // the key, so previous_response_id continues a conversation without the client resending it.
 import type { Gateway } from "../gateway.ts";
 import type { ClientAddress } from "../client-ip.ts";
+import { log } from "../observability/log.ts";
 import { GatewayError, asGatewayError, toErrorResponse } from "../errors.ts";
 import { requireScope, type Principal } from "../auth/authenticate.ts";
 import { readJsonObject } from "../translate/read-json.ts";
@@ -13,7 +14,6 @@ import { responsesToChat, type ChatMessage } from "../translate/responses-reques
 import { assistantMessage, outputItems, partsOfCompletion, responseObject, type AnswerParts } from "../translate/responses-answer.ts";
 import { ResponsesStreamTranslator } from "../translate/responses-stream.ts";
 import { callChat, ledgerRefusal, passHeaders, translateBuffered, translatedStream } from "../translate/chat-bridge.ts";
-import { responseStore } from "../store/responses.ts";
 import { forwardNative, servesNatively } from "./passthrough.ts";
 import { requireServedBy } from "../translate/backend-endpoints.ts";
 
@@ -36,11 +36,11 @@ export async function createResponse(req: Request, gateway: Gateway, clientIp: C
     const body = raw as ResponsesRequest;
     if (servesNatively(snapshot, body.model, "responses")) return forwardNative(req, gateway, clientIp, "responses", raw);
     requireServedBy(snapshot, body.model, "responses", "/v1/responses");
-    const store = responseStore(gateway.db);
+    const store = gateway.store.responses;
     const retentionDays = snapshot.storage.responses_retention_days;
     let history: ChatMessage[] = [];
     if (body.previous_response_id) {
-      const previous = store.get(body.previous_response_id, principal.key?.id ?? null, retentionDays);
+      const previous = await store.get(body.previous_response_id, principal.key?.id ?? null, retentionDays);
       if (!previous) throw new GatewayError("not_found", `previous_response_id: no stored response '${body.previous_response_id}' for this key (stored responses are kept ${retentionDays} days; store: false keeps none)`, { param: "previous_response_id" });
       history = previous.messages as ChatMessage[];
     }
@@ -51,7 +51,10 @@ export async function createResponse(req: Request, gateway: Gateway, clientIp: C
     const keyId = principal.key?.id ?? null;
     const remember = (response: Record<string, unknown>, parts: AnswerParts) => {
       if (body.store === false) return;
-      store.save(String(response.id), keyId, { response, messages: [...conversation, assistantMessage(parts)] }, retentionDays);
+      // A promise on PostgreSQL: a failed save is logged, never the client's error (the answer is already going out).
+      void Promise.resolve()
+        .then(() => store.save(String(response.id), keyId, { response, messages: [...conversation, assistantMessage(parts)] }, retentionDays))
+        .catch((error: unknown) => log.warn(`responses: could not store ${String(response.id)} (${(error as Error).message})`));
     };
     const streamed = answer.headers.get("content-type")?.startsWith("text/event-stream");
     if (!body.stream) {
@@ -75,7 +78,7 @@ export async function createResponse(req: Request, gateway: Gateway, clientIp: C
 export async function getResponse(req: Request, gateway: Gateway, clientIp: ClientAddress, id: string): Promise<Response> {
   try {
     const principal = await principalOf(req, gateway, clientIp);
-    const stored = responseStore(gateway.db).get(id, principal.key?.id ?? null, gateway.snapshot.storage.responses_retention_days);
+    const stored = await gateway.store.responses.get(id, principal.key?.id ?? null, gateway.snapshot.storage.responses_retention_days);
     if (!stored) throw notStored(id);
     return Response.json(stored.response);
   } catch (thrown) {
@@ -86,7 +89,7 @@ export async function getResponse(req: Request, gateway: Gateway, clientIp: Clie
 export async function deleteResponse(req: Request, gateway: Gateway, clientIp: ClientAddress, id: string): Promise<Response> {
   try {
     const principal = await principalOf(req, gateway, clientIp);
-    if (!responseStore(gateway.db).delete(id, principal.key?.id ?? null)) throw notStored(id);
+    if (!(await gateway.store.responses.delete(id, principal.key?.id ?? null))) throw notStored(id);
     return Response.json({ id, object: "response", deleted: true });
   } catch (thrown) {
     return toErrorResponse(thrown);

@@ -2,11 +2,11 @@
 import { GatewayError } from "../errors.ts";
 import type { Gateway } from "../gateway.ts";
 import { hasScope, type Principal } from "../auth/authenticate.ts";
-import { queryUsage, usageCsv } from "../store/usage.ts";
+import { usageCsv } from "../store/usage.ts";
 
 const GROUPS = new Set(["key", "model", "day"]);
 
-export function usageReport(gateway: Gateway, principal: Principal, url: URL): Response {
+export async function usageReport(gateway: Gateway, principal: Principal, url: URL): Promise<Response> {
   const params = url.searchParams;
   const groupBy = params.get("group_by") ?? undefined;
   if (groupBy !== undefined && !GROUPS.has(groupBy)) throw new GatewayError("invalid_request", `group_by: expected key, model or day, got '${groupBy}'`, { param: "group_by" });
@@ -19,9 +19,8 @@ export function usageReport(gateway: Gateway, principal: Principal, url: URL): R
     if (keyId !== undefined && keyId !== own.id) throw new GatewayError("forbidden", "only an admin key may read another key's usage");
     keyId = own.id;
   }
-  // The ledger keeps a row per request, so the rollup is a live query: run it off the ledger after a flush.
-  gateway.ledger.flush();
-  const report = queryUsage(gateway.db, { fromMs: instant(params.get("from"), "from"), toMs: instant(params.get("to"), "to"), groupBy: groupBy as "key" | "model" | "day" | undefined, keyId });
+  // The ledger keeps a row per request, so the rollup is a live query off the ledger (after the store flushes it).
+  const report = await gateway.store.reads.usage({ fromMs: instant(params.get("from"), "from"), toMs: instant(params.get("to"), "to"), groupBy: groupBy as "key" | "model" | "day" | undefined, keyId });
   if (format === "csv") return new Response(usageCsv(report), { headers: { "content-type": "text/csv; charset=utf-8", "content-disposition": 'attachment; filename="usage.csv"' } });
   return Response.json(report);
 }

@@ -37,7 +37,11 @@ export class Authenticator {
   /** Synchronous for bearer keys (the hot path); a session cookie needs an async JWT check. */
   authenticate(req: Request, clientIp: ClientAddress): Principal | Promise<Principal> {
     const authorization = req.headers.get("authorization");
-    if (authorization) return this.admit(this.findBearerKey(authorization), clientIp);
+    if (authorization) {
+      const key = this.findBearerKey(authorization);
+      // A promise only when a shared store (PostgreSQL) has not cached this key yet.
+      return key instanceof Promise ? key.then((found) => this.admit(found, clientIp)) : this.admit(key, clientIp);
+    }
     return this.findSessionKey(req).then((key) => this.admit(key, clientIp));
   }
 
@@ -64,19 +68,18 @@ export class Authenticator {
     return principal;
   }
 
-  private findBearerKey(authorization: string): ApiKey {
+  private findBearerKey(authorization: string): ApiKey | Promise<ApiKey> {
     // The scheme is case-insensitive (RFC 9110): `bearer …` is as good as `Bearer …`.
     const secret = /^bearer /i.test(authorization) ? authorization.slice(7).trim() : "";
     const key = secret ? this.keys.findBySecret(secret) : undefined;
-    if (!key) throw new GatewayError("unauthorized", "invalid API key: send 'Authorization: Bearer inf_…' with a key from POST /v1/keys or `sluice keys create`");
-    return key;
+    return key instanceof Promise ? key.then(knownKey) : knownKey(key);
   }
 
   private async findSessionKey(req: Request): Promise<ApiKey> {
     const token = readSessionCookie(req);
     if (token) {
       const keyId = await this.sessions.verify(token);
-      const key = keyId ? this.keys.get(keyId) : undefined;
+      const key = keyId ? await this.keys.get(keyId) : undefined;
       if (!key) throw new GatewayError("unauthorized", "session expired or invalid: POST /v1/auth/session again");
       return key;
     }
@@ -90,6 +93,11 @@ export class Authenticator {
     const family = isIP(clientIp) === 6 ? "ipv6" : "ipv4";
     return list.check(clientIp, family);
   }
+}
+
+function knownKey(key: ApiKey | undefined): ApiKey {
+  if (!key) throw new GatewayError("unauthorized", "invalid API key: send 'Authorization: Bearer inf_…' with a key from POST /v1/keys or `sluice keys create`");
+  return key;
 }
 
 export function compileIpList(entries: string[]): BlockList {

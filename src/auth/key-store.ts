@@ -2,19 +2,23 @@
 // Lookups by hash are cached in memory; the cache is dropped when another process (`sluice keys revoke`)
 // writes to the database file, which SQLite's data_version reveals cheaply.
 import type { Database } from "bun:sqlite";
+import type { KeyDirectory } from "../store/store.ts";
 import { timingSafeEqual } from "node:crypto";
 import { dataVersion } from "../store/database.ts";
 import { DEFAULT_SETTINGS, hashSecret, newKeyId, newSecret, secretPrefix, type ApiKey, type KeySettings } from "./key-record.ts";
 
-const JSON_COLUMNS = ["scopes", "allowed_models", "allowed_ips", "routing", "processors", "tools"] as const;
+export const KEY_JSON_COLUMNS = ["scopes", "allowed_models", "allowed_ips", "routing", "processors", "tools"] as const;
 const VERSION_CHECK_MS = 250;
-const MAX_CACHED = 10_000;
+export const MAX_CACHED = 10_000;
 
-interface Row extends Record<string, unknown> {
+export interface KeyRow extends Record<string, unknown> {
   hash: string;
 }
 
-export class KeyStore {
+/** What the authenticator uses: either store's keys (store.ts). */
+export type KeyStore = KeyDirectory;
+
+export class SqliteKeyStore implements KeyDirectory {
   private readonly byHash = new Map<string, ApiKey | null>();
   /** Known secrets skip the SHA-256 on every request; bounded so unknown secrets cannot grow it. */
   private readonly bySecret = new Map<string, ApiKey>();
@@ -27,7 +31,7 @@ export class KeyStore {
 
   create(settings: Partial<KeySettings> & { name: string }, secret = newSecret()): { key: ApiKey; secret: string } {
     const key: ApiKey = { ...DEFAULT_SETTINGS, ...settings, id: newKeyId(), prefix: secretPrefix(secret), created_at: Math.floor(Date.now() / 1000), revoked_at: null };
-    this.db.query(`INSERT INTO api_keys (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map((c) => `$${c}`).join(", ")})`).run(toRow(key, hashSecret(secret)));
+    this.db.query(`INSERT INTO api_keys (${KEY_COLUMNS.join(", ")}) VALUES (${KEY_COLUMNS.map((c) => `$${c}`).join(", ")})`).run(keyToRow(key, hashSecret(secret)));
     this.clearCache();
     return { key, secret };
   }
@@ -40,9 +44,9 @@ export class KeyStore {
     const hash = hashSecret(secret);
     let key = this.byHash.get(hash);
     if (key === undefined) {
-      const row = this.db.query("SELECT * FROM api_keys WHERE hash = ?").get(hash) as Row | null;
+      const row = this.db.query("SELECT * FROM api_keys WHERE hash = ?").get(hash) as KeyRow | null;
       // Compare in constant time even though the lookup is by hash: the secret never meets a plain ===.
-      key = row && timingSafeEqual(Buffer.from(row.hash, "hex"), Buffer.from(hash, "hex")) ? fromRow(row) : null;
+      key = row && timingSafeEqual(Buffer.from(row.hash, "hex"), Buffer.from(hash, "hex")) ? keyFromRow(row) : null;
       if (this.byHash.size >= MAX_CACHED) this.byHash.clear();
       this.byHash.set(hash, key);
     }
@@ -54,21 +58,21 @@ export class KeyStore {
   }
 
   get(id: string): ApiKey | undefined {
-    const row = this.db.query("SELECT * FROM api_keys WHERE id = ?").get(id) as Row | null;
-    return row ? fromRow(row) : undefined;
+    const row = this.db.query("SELECT * FROM api_keys WHERE id = ?").get(id) as KeyRow | null;
+    return row ? keyFromRow(row) : undefined;
   }
 
   list(): ApiKey[] {
-    return (this.db.query("SELECT * FROM api_keys ORDER BY created_at, id").all() as Row[]).map(fromRow);
+    return (this.db.query("SELECT * FROM api_keys ORDER BY created_at, id").all() as KeyRow[]).map(keyFromRow);
   }
 
   update(id: string, patch: Partial<KeySettings>): ApiKey | undefined {
     const current = this.get(id);
     if (!current) return undefined;
     const next = { ...current, ...patch };
-    const columns = Object.keys(patch).filter((c) => (COLUMNS as readonly string[]).includes(c));
+    const columns = Object.keys(patch).filter((c) => (KEY_COLUMNS as readonly string[]).includes(c));
     if (columns.length) {
-      const row = toRow(next, "");
+      const row = keyToRow(next, "");
       this.db.query(`UPDATE api_keys SET ${columns.map((c) => `${c} = $${c}`).join(", ")} WHERE id = $id`).run({ id, ...Object.fromEntries(columns.map((c) => [c, row[c]])) });
     }
     this.clearCache();
@@ -102,24 +106,28 @@ export class KeyStore {
   }
 }
 
-const COLUMNS = [
+/** api_keys columns, the same in SQLite and PostgreSQL. */
+export const KEY_COLUMNS = [
   "id", "name", "hash", "prefix", "scopes", "allowed_models", "allowed_ips", "rpm", "tpm", "max_concurrent", "queue_timeout_ms",
   "budget_usd_daily", "budget_usd_monthly", "routing", "firewall", "firewall_required", "processors", "tools", "expires_at", "created_at", "revoked_at", "account_id",
 ] as const;
 
-function toRow(key: ApiKey, hash: string): Record<string, string | number | null> {
+export function keyToRow(key: ApiKey, hash: string): Record<string, string | number | null> {
   const row: Record<string, string | number | null> = { hash };
-  for (const column of COLUMNS) {
+  for (const column of KEY_COLUMNS) {
     if (column === "hash") continue;
     const value = key[column as keyof ApiKey];
-    row[column] = (JSON_COLUMNS as readonly string[]).includes(column) ? (value === null ? null : JSON.stringify(value)) : (value as string | number | null);
+    row[column] = (KEY_JSON_COLUMNS as readonly string[]).includes(column) ? (value === null ? null : JSON.stringify(value)) : (value as string | number | null);
   }
   return row;
 }
 
-function fromRow(row: Row): ApiKey {
+export function keyFromRow(row: KeyRow): ApiKey {
   const key = { ...row } as Record<string, unknown>;
   delete key.hash;
-  for (const column of JSON_COLUMNS) key[column] = row[column] === null ? null : JSON.parse(row[column] as string);
+  for (const column of KEY_JSON_COLUMNS) key[column] = row[column] === null ? null : JSON.parse(row[column] as string);
   return key as unknown as ApiKey;
 }
+
+/** The SQLite class under the name it has always been constructed by (`new KeyStore(db)`). */
+export const KeyStore = SqliteKeyStore;

@@ -66,8 +66,14 @@ export interface Snapshot {
 }
 
 export function resolveConfig(config: SluiceConfig, problems: string[]): Snapshot {
-  if (config.storage.url !== undefined && !config.storage.url.startsWith("sqlite:")) {
-    problems.push(`storage.url: expected sqlite:<file> (the embedded store), got '${maskUrl(config.storage.url)}'`);
+  const sharedStore = config.storage.url !== undefined && /^postgres(ql)?:\/\//i.test(config.storage.url);
+  if (config.storage.url !== undefined && !config.storage.url.startsWith("sqlite:") && !sharedStore) {
+    problems.push(`storage.url: expected sqlite:<file> (the embedded store) or postgres://user:pass@host:5432/db, got '${maskUrl(config.storage.url)}'`);
+  }
+  // Sessions must verify on every gateway that shares the keys or limits, so they cannot use a per-gateway secret.
+  const sharedLimits = /^rediss?:\/\//i.test(String(config.limits.url));
+  if ((sharedStore || sharedLimits) && config.auth.session_secret === undefined) {
+    problems.push(`auth.session_secret: required when ${sharedStore ? "storage.url is PostgreSQL" : "limits.url is Redis"} (several gateways share one store, and a browser session signed by one must be valid on all): set the same secret of at least 32 characters on every gateway, e.g. session_secret: \${SLUICE_SESSION_SECRET}`);
   }
   if (config.limits.url !== "memory" && !/^rediss?:\/\/[^/]/.test(config.limits.url)) {
     problems.push(`limits.url: expected memory or redis://host:port (rediss:// for TLS), got '${maskUrl(config.limits.url)}'`);

@@ -80,7 +80,8 @@ export const AuthConfig = T.Object(
 
 export const StorageConfig = T.Object(
   {
-    url: T.Optional(T.String({ description: "sqlite:<file>; default sqlite:<data dir>/sluice.db" })),
+    url: T.Optional(T.String({ description: "sqlite:<file> (default sqlite:<data dir>/sluice.db) or postgres://user:pass@host:5432/db (also postgresql://): keys, accounts, ledger and stored Responses shared by every gateway on it" })),
+    max_buffered_rows: T.Integer({ minimum: 1, default: 100_000, description: "postgres: ledger rows held in memory while PostgreSQL is unreachable (written when it returns); past it new rows are dropped and counted (sluice_ledger_dropped_total)" }),
     retention_days: T.Optional(T.Integer({ minimum: 1, description: "days raw ledger rows are kept (the request log); hourly and daily roll-ups keep their sums. Default: forever" })),
     responses_retention_days: T.Integer({ minimum: 1, default: 30, description: "days stored Responses (store: true) stay readable and continuable with previous_response_id" }),
   },

@@ -2,12 +2,14 @@
 // every request) and the cache is dropped when another process writes the file (SQLite's data_version), as keys
 // do. The balance is never cached: it is one indexed integer, read when a request reserves against it.
 import type { Database } from "bun:sqlite";
+import type { AccountDirectory } from "./store.ts";
 import { dataVersion } from "./database.ts";
 import { randomBase62 } from "../auth/key-record.ts";
 import { DEFAULT_ACCOUNT, newAccountId, type Account, type AccountSettings } from "../auth/account-record.ts";
 
 const JSON_COLUMNS = ["allowed_models", "routing"] as const;
-const COLUMNS = ["id", "name", "status", "budget_usd_daily", "budget_usd_monthly", "allowed_models", "routing", "created_at", "deactivated_at"] as const;
+/** accounts columns besides the balance, the same in SQLite and PostgreSQL. */
+export const ACCOUNT_COLUMNS = ["id", "name", "status", "budget_usd_daily", "budget_usd_monthly", "allowed_models", "routing", "created_at", "deactivated_at"] as const;
 const VERSION_CHECK_MS = 250;
 
 export type TransactionKind = "deposit" | "adjustment" | "deduction";
@@ -43,7 +45,10 @@ export interface TransactionQuery {
   hourly?: boolean;
 }
 
-export class AccountStore {
+/** What admission and the credit book use: either store's accounts (store.ts). */
+export type AccountStore = AccountDirectory;
+
+export class SqliteAccountStore implements AccountDirectory {
   private readonly cache = new Map<string, Account | null>();
   private version: number;
   private versionCheckedAt = 0;
@@ -57,7 +62,7 @@ export class AccountStore {
   create(settings: Partial<AccountSettings> & { name: string }): Account {
     const account: Account = { ...DEFAULT_ACCOUNT, ...settings, id: newAccountId(randomBase62), created_at: Math.floor(Date.now() / 1000), deactivated_at: null };
     if (account.status === "deactivated") account.deactivated_at = account.created_at;
-    this.db.query(`INSERT INTO accounts (${COLUMNS.join(", ")}, balance_micros) VALUES (${COLUMNS.map((c) => `$${c}`).join(", ")}, 0)`).run(toRow(account));
+    this.db.query(`INSERT INTO accounts (${ACCOUNT_COLUMNS.join(", ")}, balance_micros) VALUES (${ACCOUNT_COLUMNS.map((c) => `$${c}`).join(", ")}, 0)`).run(accountToRow(account));
     this.cache.clear();
     return account;
   }
@@ -68,14 +73,14 @@ export class AccountStore {
     let account = this.cache.get(id);
     if (account === undefined) {
       const row = this.db.query("SELECT * FROM accounts WHERE id = ?").get(id) as Record<string, unknown> | null;
-      account = row ? fromRow(row) : null;
+      account = row ? accountFromRow(row) : null;
       this.cache.set(id, account);
     }
     return account ?? undefined;
   }
 
   list(): Account[] {
-    return (this.db.query("SELECT * FROM accounts ORDER BY created_at, id").all() as Record<string, unknown>[]).map(fromRow);
+    return (this.db.query("SELECT * FROM accounts ORDER BY created_at, id").all() as Record<string, unknown>[]).map(accountFromRow);
   }
 
   update(id: string, patch: Partial<AccountSettings>): Account | undefined {
@@ -83,8 +88,8 @@ export class AccountStore {
     if (!current) return undefined;
     const next: Account = { ...current, ...patch };
     if (patch.status !== undefined && patch.status !== current.status) next.deactivated_at = patch.status === "deactivated" ? Math.floor(Date.now() / 1000) : null;
-    const row = toRow(next);
-    const columns = COLUMNS.filter((c) => c !== "id" && c !== "created_at");
+    const row = accountToRow(next);
+    const columns = ACCOUNT_COLUMNS.filter((c) => c !== "id" && c !== "created_at");
     this.db.query(`UPDATE accounts SET ${columns.map((c) => `${c} = $${c}`).join(", ")} WHERE id = $id`).run({ id, ...Object.fromEntries(columns.map((c) => [c, row[c]])) });
     this.cache.clear();
     return next;
@@ -158,18 +163,21 @@ export class AccountStore {
   }
 }
 
-function toRow(account: Account): Record<string, string | number | null> {
+export function accountToRow(account: Account): Record<string, string | number | null> {
   const row: Record<string, string | number | null> = {};
-  for (const column of COLUMNS) {
+  for (const column of ACCOUNT_COLUMNS) {
     const value = account[column as keyof Account];
     row[column] = (JSON_COLUMNS as readonly string[]).includes(column) ? (value === null ? null : JSON.stringify(value)) : (value as string | number | null);
   }
   return row;
 }
 
-function fromRow(row: Record<string, unknown>): Account {
+export function accountFromRow(row: Record<string, unknown>): Account {
   const account = { ...row } as Record<string, unknown>;
   delete account.balance_micros;
   for (const column of JSON_COLUMNS) account[column] = row[column] === null ? null : JSON.parse(row[column] as string);
   return account as unknown as Account;
 }
+
+/** The SQLite class under the name it has always been constructed by (`new AccountStore(db)`). */
+export const AccountStore = SqliteAccountStore;

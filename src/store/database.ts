@@ -1,9 +1,10 @@
 // The embedded store: one SQLite file in the data dir (WAL, so the CLI and the gateway can share it).
-// Holds API keys and the usage ledger. Money is integer micro-dollars.
+// Holds API keys, accounts, the usage ledger and its roll-ups, and stored Responses. Money is integer micro-dollars.
+// The schema is versioned (schema_migrations); PostgreSQL's twin is postgres/schema.ts.
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { migrateRollups } from "./rollups.ts";
+import { catchUpRollups, createRollupTables } from "./rollups.ts";
 import { RESPONSES_TABLE } from "./responses.ts";
 
 const SCHEMA = `
@@ -96,14 +97,12 @@ export function openDatabase(file: string): Database {
   db.run("PRAGMA journal_mode = WAL");
   db.run("PRAGMA synchronous = NORMAL");
   db.run("PRAGMA busy_timeout = 5000");
-  db.run(SCHEMA);
-  db.run(RESPONSES_TABLE);
-  migrate(db);
-  migrateRollups(db);
+  migrateSqlite(db);
+  catchUpRollups(db);
   return db;
 }
 
-/** Columns added after a store was first created. */
+/** Columns added to the base schema before versioned migrations existed: a file from then gains them in version 1. */
 const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
   ["api_keys", "processors", "TEXT"],
   ["api_keys", "firewall_required", "INTEGER NOT NULL DEFAULT 0"],
@@ -117,11 +116,45 @@ const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
   ["api_keys", "account_id", "TEXT"],
 ];
 
-function migrate(db: Database): void {
+function addMissingColumns(db: Database): void {
   for (const [table, column, type] of ADDED_COLUMNS) {
     const columns = db.query(`PRAGMA table_info(${table})`).all() as { name: string }[];
     if (!columns.some((c) => c.name === column)) db.run(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
   }
+}
+
+/**
+ * The SQLite store's schema versions, applied in order, each once (schema_migrations remembers them). Version 1 is
+ * everything up to versioned migrations, written so that any older file (whatever tables and columns it had)
+ * reaches it too. A later change is a new entry at the end, never an edit of an old one; the PostgreSQL store keeps
+ * the same numbering (postgres/schema.ts).
+ */
+export const SQLITE_MIGRATIONS: readonly { version: number; name: string; up: (db: Database) => void }[] = [
+  {
+    version: 1,
+    name: "keys, ledger, accounts and credits, roll-ups, stored responses",
+    up(db) {
+      db.run(SCHEMA);
+      db.run(RESPONSES_TABLE);
+      addMissingColumns(db);
+      createRollupTables(db);
+    },
+  },
+];
+
+/** Applies the versions this file lacks, in one write transaction, so two processes opening it never both run one. */
+export function migrateSqlite(db: Database): void {
+  db.run("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+  const applied = () => (db.query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations").get() as { v: number }).v;
+  if (applied() >= SQLITE_MIGRATIONS.at(-1)!.version) return;
+  db.transaction(() => {
+    const current = applied();
+    for (const migration of SQLITE_MIGRATIONS) {
+      if (migration.version <= current) continue;
+      migration.up(db);
+      db.query("INSERT INTO schema_migrations VALUES (?, ?, ?)").run(migration.version, migration.name, Date.now());
+    }
+  }).immediate();
 }
 
 /** Changes whenever another connection (e.g. `sluice keys revoke`) writes to the file. */

@@ -59,16 +59,19 @@ CREATE TABLE IF NOT EXISTS latency_${period} (
 ) WITHOUT ROWID;`;
 }
 
-/**
- * Creates the roll-up tables and sums every ledger row past the watermark into them: all rows for a store that
- * predates the roll-ups, the last few seconds' after a crash, none after a clean shutdown. The time index serves
- * retention deletes and the request log's time filters.
- */
-export function migrateRollups(db: Database): void {
+/** The roll-up tables, the watermark and the time index (retention deletes, the request log's time filters). */
+export function createRollupTables(db: Database): void {
   db.run("CREATE INDEX IF NOT EXISTS ledger_time ON ledger (started_at)");
   for (const period of PERIODS) db.run(tables(period));
   db.run("CREATE TABLE IF NOT EXISTS rollup_watermark (id INTEGER PRIMARY KEY CHECK (id = 1), ledger_rowid INTEGER NOT NULL)");
   db.run("INSERT OR IGNORE INTO rollup_watermark VALUES (1, 0)");
+}
+
+/**
+ * Sums every ledger row past the watermark into the roll-ups: all rows for a store that predates the roll-ups,
+ * the last few seconds' after a crash, none after a clean shutdown.
+ */
+export function catchUpRollups(db: Database): void {
   db.transaction(() => catchUp(db))();
 }
 
@@ -106,7 +109,7 @@ const USAGE_SUMS = `requests = requests + excluded.requests, errors = errors + e
   cost_micros = cost_micros + excluded.cost_micros, total_ms_sum = total_ms_sum + excluded.total_ms_sum,
   ttft_ms_sum = ttft_ms_sum + excluded.ttft_ms_sum, ttft_count = ttft_count + excluded.ttft_count`;
 
-interface UsageSums {
+export interface UsageSums {
   requests: number;
   errors: number;
   promptTokens: number;
@@ -118,7 +121,7 @@ interface UsageSums {
 }
 
 /** One key's traffic in one hour: sums by model and backend, errors by code, latency histograms. */
-interface KeyHour {
+export interface KeyHour {
   byModel: Map<string, Map<string, UsageSums>>;
   errors: Map<string, number>;
   totalBins: Uint32Array;
@@ -159,6 +162,11 @@ export class RollupAccumulator {
   /** Rows waiting to be written. */
   get pending(): number {
     return this.rows;
+  }
+
+  /** The sums by UTC hour, then key (flattenRollups reads them). */
+  entries(): IterableIterator<[number, Map<string, KeyHour>]> {
+    return this.hours.entries();
   }
 
   /** Adds a batch of rows just committed to the ledger; `lastRowid` is the ledger rowid of the batch's last row. */
@@ -226,6 +234,79 @@ export class RollupAccumulator {
     this.hours = new Map();
     this.rows = 0;
   }
+}
+
+/** One period's sums as rows (primary key order, each key once): what PostgreSQL upserts with unnest arrays. */
+export interface FlatRollups {
+  usage: [bucketMs: number, keyId: string, model: string, backend: string, sums: UsageSums][];
+  errors: [bucketMs: number, keyId: string, code: string, requests: number][];
+  latency: [bucketMs: number, keyId: string, metric: LatencyMetric, bin: number, requests: number][];
+}
+
+/**
+ * The accumulator's sums per period, each row once: an hour's sums are added to their day's row here, because one
+ * PostgreSQL upsert may not touch a row twice. Sorted by primary key, so that gateways writing the same rows at
+ * once take their row locks in the same order and never deadlock.
+ */
+export function flattenRollups(accumulator: RollupAccumulator): Record<RollupPeriod, FlatRollups> {
+  const out = {} as Record<RollupPeriod, FlatRollups>;
+  for (const period of PERIODS) {
+    const usage = new Map<string, [number, string, string, string, UsageSums]>();
+    const errors = new Map<string, [number, string, string, number]>();
+    const latency = new Map<string, [number, string, LatencyMetric, number, number]>();
+    for (const [hourMs, keys] of accumulator.entries()) {
+      const bucketMs = period === "hourly" ? hourMs : hourMs - (hourMs % PERIOD_MS.daily);
+      for (const [keyId, group] of keys) {
+        for (const [model, backends] of group.byModel) {
+          for (const [backend, u] of backends) {
+            const id = JSON.stringify([bucketMs, keyId, model, backend]);
+            const row = usage.get(id);
+            if (!row) usage.set(id, [bucketMs, keyId, model, backend, { ...u }]);
+            else addSums(row[4], u);
+          }
+        }
+        for (const [code, requests] of group.errors) {
+          const id = JSON.stringify([bucketMs, keyId, code]);
+          const row = errors.get(id);
+          if (row) row[3] += requests;
+          else errors.set(id, [bucketMs, keyId, code, requests]);
+        }
+        for (const [metric, bins] of [["total", group.totalBins], ["ttft", group.ttftBins]] as const) {
+          for (let bin = 0; bin < LATENCY_BINS; bin++) {
+            if (bins[bin] === 0) continue;
+            const id = JSON.stringify([bucketMs, keyId, metric, bin]);
+            const row = latency.get(id);
+            if (row) row[4] += bins[bin]!;
+            else latency.set(id, [bucketMs, keyId, metric, bin, bins[bin]!]);
+          }
+        }
+      }
+    }
+    out[period] = { usage: [...usage.values()].sort(byKey), errors: [...errors.values()].sort(byKey), latency: [...latency.values()].sort(byKey) };
+  }
+  return out;
+}
+
+function addSums(into: UsageSums, u: UsageSums): void {
+  into.requests += u.requests;
+  into.errors += u.errors;
+  into.promptTokens += u.promptTokens;
+  into.completionTokens += u.completionTokens;
+  into.costMicros += u.costMicros;
+  into.totalMsSum += u.totalMsSum;
+  into.ttftMsSum += u.ttftMsSum;
+  into.ttftCount += u.ttftCount;
+}
+
+/** Primary-key order: numbers numerically, text as PostgreSQL's "C" collation would (code units). */
+function byKey(a: readonly unknown[], b: readonly unknown[]): number {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (typeof x === "object" || x === y) continue;
+    return x! < y! ? -1 : 1;
+  }
+  return 0;
 }
 
 /** Rows deleted per statement: a long delete would hold the write lock (and the event loop) for too long. */

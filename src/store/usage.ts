@@ -34,7 +34,7 @@ export interface UsageReport {
   total: UsageTotals;
 }
 
-interface SummedRow {
+export interface SummedRow {
   group_value: string | null;
   requests: number;
   prompt_tokens: number;
@@ -66,8 +66,11 @@ export function queryUsage(db: Database, query: UsageQuery): UsageReport {
     toMs: query.toMs ?? Number.MAX_SAFE_INTEGER,
   };
   if (query.keyId !== undefined) params.keyId = query.keyId;
-  const summed = db.query<SummedRow, [Record<string, number | string>]>(sql).all(params);
+  return usageFromSums(db.query<SummedRow, [Record<string, number | string>]>(sql).all(params), query.groupBy);
+}
 
+/** The report from summed rows (SQLite's query above, or PostgreSQL's in postgres/reads.ts). */
+export function usageFromSums(summed: readonly SummedRow[], groupBy: UsageGroupBy | undefined): UsageReport {
   const total = { requests: 0, prompt_tokens: 0, completion_tokens: 0, cost_micros: 0 };
   for (const row of summed) {
     total.requests += row.requests;
@@ -75,7 +78,6 @@ export function queryUsage(db: Database, query: UsageQuery): UsageReport {
     total.completion_tokens += row.completion_tokens;
     total.cost_micros += row.cost_micros;
   }
-  const groupBy = query.groupBy;
   const data = groupBy
     ? summed.map((row): UsageRow => ({ [GROUP_FIELD[groupBy]]: row.group_value, ...toUsd(row) }))
     : [toUsd(total)];

@@ -31,7 +31,7 @@ const requestBody = JSON.stringify({ model: "gpt-4o-mini", stream, messages: [{ 
 // With content-length, as the bench's load generator sends it (without, the body is read as a chunked upload).
 const requestHeaders: Record<string, string> = { "content-type": "application/json", "content-length": String(Buffer.byteLength(requestBody)) };
 if (snapshot.auth.mode !== "none") {
-  requestHeaders.authorization = `Bearer ${gateway.keys.create({ name: "in-process", rpm: 100_000_000, tpm: 1_000_000_000 }).secret}`;
+  requestHeaders.authorization = `Bearer ${(await gateway.keys.create({ name: "in-process", rpm: 100_000_000, tpm: 1_000_000_000 })).secret}`;
 }
 
 async function one(): Promise<void> {

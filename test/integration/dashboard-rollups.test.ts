@@ -123,7 +123,7 @@ describe("roll-ups", () => {
     const file = storeFile();
     const db = openDatabase(file);
     writeAll(db, rows(500, 3), 100);
-    for (const table of ["usage_hourly", "usage_daily", "errors_hourly", "errors_daily", "latency_hourly", "latency_daily", "rollup_watermark"]) db.run(`DROP TABLE ${table}`);
+    for (const table of ["usage_hourly", "usage_daily", "errors_hourly", "errors_daily", "latency_hourly", "latency_daily", "rollup_watermark", "schema_migrations"]) db.run(`DROP TABLE ${table}`); // as a file from then: no versions either
     db.close();
     const reopened = openDatabase(file);
     expect((reopened.query("SELECT SUM(requests) AS n FROM usage_hourly").get() as { n: number }).n).toBe(500);

@@ -13,15 +13,15 @@ backends:
 `;
 
 describe("GET /v1/keys", () => {
-  test("firewall_required is a boolean, as the schema and POST say (SQLite stores 0/1)", () => {
+  test("firewall_required is a boolean, as the schema and POST say (SQLite stores 0/1)", async () => {
     const gateway = new Gateway(parseConfig(CONFIG, "test.yaml"));
     try {
-      const { key } = gateway.keys.create({ name: "app" });
-      const { key: strict } = gateway.keys.create({ name: "strict", firewall_required: true });
-      const listed = listKeys(gateway).data;
+      const { key } = await gateway.keys.create({ name: "app" });
+      const { key: strict } = await gateway.keys.create({ name: "strict", firewall_required: true });
+      const listed = (await listKeys(gateway)).data;
       expect(listed.find((k) => k.id === key.id)!.firewall_required).toBe(false);
       expect(listed.find((k) => k.id === strict.id)!.firewall_required).toBe(true);
-      expect(getKey(gateway, strict.id).firewall_required).toBe(true);
+      expect((await getKey(gateway, strict.id)).firewall_required).toBe(true);
     } finally {
       gateway.close();
     }
@@ -32,8 +32,8 @@ describe("/metrics", () => {
   async function scrape(metricsAuth: boolean): Promise<{ text: string; keyId: string; status: number; admin: string }> {
     const gateway = new Gateway(parseConfig(`${CONFIG}server: { metrics_auth: ${metricsAuth} }\n`, "test.yaml"));
     try {
-      const { key } = gateway.keys.create({ name: "limited", max_concurrent: 2 });
-      const { secret: admin } = gateway.keys.create({ name: "ops", scopes: ["admin"] });
+      const { key } = await gateway.keys.create({ name: "limited", max_concurrent: 2 });
+      const { secret: admin } = await gateway.keys.create({ name: "ops", scopes: ["admin"] });
       const release = await (gateway.limits as Limits).concurrency.get(`key:${key.id}`, 2).acquire(1_000);
       const app = createApp(gateway);
       const response = await app.handle(new Request("http://sluice/metrics", { headers: metricsAuth ? { authorization: `Bearer ${admin}` } : {} }));

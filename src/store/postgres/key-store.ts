@@ -1,0 +1,130 @@
+// API keys in PostgreSQL. Lookups by secret are cached like the SQLite store's; a miss queries the database
+// (a promise: the one place the request path may wait on it, bounded by REQUEST_PATH_TIMEOUT_MS). The caches are
+// dropped whenever any gateway changes a key or an account (changes.ts), so a revoke is refused everywhere
+// within a second. While the database is away, cached keys keep working and unknown ones get a 503.
+import { timingSafeEqual } from "node:crypto";
+import { GatewayError } from "../../errors.ts";
+import { DEFAULT_SETTINGS, hashSecret, newKeyId, newSecret, secretPrefix, type ApiKey, type KeySettings } from "../../auth/key-record.ts";
+import { KEY_COLUMNS, keyFromRow, keyToRow, MAX_CACHED, type KeyRow } from "../../auth/key-store.ts";
+import type { KeyDirectory } from "../store.ts";
+import { isConnectionError, REQUEST_PATH_TIMEOUT_MS, withDeadline, type PgClient } from "./client.ts";
+import type { ChangeAnnouncer } from "./changes.ts";
+
+export class PgKeyStore implements KeyDirectory {
+  private readonly byHash = new Map<string, ApiKey | null>();
+  private readonly bySecret = new Map<string, ApiKey>();
+  private readonly loading = new Map<string, Promise<ApiKey | null>>();
+  /** Bumped by every clear, so a lookup that started before it does not cache what it read. */
+  private generation = 0;
+
+  constructor(
+    private readonly client: PgClient,
+    private readonly changes: ChangeAnnouncer,
+  ) {}
+
+  clearCache(): void {
+    this.generation++;
+    this.byHash.clear();
+    this.bySecret.clear();
+    this.loading.clear();
+  }
+
+  async create(settings: Partial<KeySettings> & { name: string }, secret = newSecret()): Promise<{ key: ApiKey; secret: string }> {
+    const key: ApiKey = { ...DEFAULT_SETTINGS, ...settings, id: newKeyId(), prefix: secretPrefix(secret), created_at: Math.floor(Date.now() / 1000), revoked_at: null };
+    const row = keyToRow(key, hashSecret(secret));
+    const epoch = await this.client.transaction(async (tx) => {
+      await this.client.rows(`INSERT INTO api_keys (${KEY_COLUMNS.join(", ")}) VALUES (${KEY_COLUMNS.map((_, i) => `$${i + 1}`).join(", ")})`, KEY_COLUMNS.map((c) => bindable(row[c])), tx);
+      return this.changes.announce(tx);
+    });
+    this.changes.committed(epoch);
+    this.clearCache();
+    return { key, secret };
+  }
+
+  findBySecret(secret: string): ApiKey | undefined | Promise<ApiKey | undefined> {
+    const known = this.bySecret.get(secret);
+    if (known) return known;
+    const hash = hashSecret(secret);
+    const cached = this.byHash.get(hash);
+    if (cached !== undefined) return this.remember(secret, cached);
+    const generation = this.generation;
+    let loading = this.loading.get(hash);
+    if (!loading) {
+      loading = this.load(hash);
+      this.loading.set(hash, loading);
+    }
+    return loading.then((key) => (generation === this.generation ? this.remember(secret, key) : (key ?? undefined)));
+  }
+
+  async get(id: string): Promise<ApiKey | undefined> {
+    const row = await this.client.one<KeyRow>("SELECT * FROM api_keys WHERE id = $1", [id]);
+    return row ? keyFromRow(row) : undefined;
+  }
+
+  async list(): Promise<ApiKey[]> {
+    return (await this.client.rows<KeyRow>("SELECT * FROM api_keys ORDER BY created_at, id")).map(keyFromRow);
+  }
+
+  async update(id: string, patch: Partial<KeySettings>): Promise<ApiKey | undefined> {
+    const current = await this.get(id);
+    if (!current) return undefined;
+    const next = { ...current, ...patch };
+    const columns = Object.keys(patch).filter((c) => (KEY_COLUMNS as readonly string[]).includes(c));
+    const row = keyToRow(next, "");
+    const epoch = await this.client.transaction(async (tx) => {
+      if (columns.length) await this.client.rows(`UPDATE api_keys SET ${columns.map((c, i) => `${c} = $${i + 2}`).join(", ")} WHERE id = $1`, [id, ...columns.map((c) => bindable(row[c]))], tx);
+      return this.changes.announce(tx);
+    });
+    this.changes.committed(epoch);
+    this.clearCache();
+    return next;
+  }
+
+  async revoke(id: string): Promise<ApiKey | undefined> {
+    const epoch = await this.client.transaction(async (tx) => {
+      await this.client.rows("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL", [Math.floor(Date.now() / 1000), id], tx);
+      return this.changes.announce(tx);
+    });
+    this.changes.committed(epoch);
+    this.clearCache();
+    return this.get(id);
+  }
+
+  async ensure(secret: string, settings: Partial<KeySettings> & { name: string }): Promise<ApiKey> {
+    return (await this.findBySecret(secret)) ?? (await this.create(settings, secret)).key;
+  }
+
+  private async load(hash: string): Promise<ApiKey | null> {
+    const generation = this.generation;
+    let row: KeyRow | undefined;
+    try {
+      row = await withDeadline(this.client.one<KeyRow>("SELECT * FROM api_keys WHERE hash = $1", [hash]), REQUEST_PATH_TIMEOUT_MS, "key lookup");
+    } catch (error) {
+      if (generation === this.generation) this.loading.delete(hash);
+      if (isConnectionError(error) || /no answer from PostgreSQL/.test(String(error))) {
+        throw new GatewayError("store_unavailable", "the key store (PostgreSQL) is unreachable and this key is not cached on this gateway; retry shortly");
+      }
+      throw error;
+    }
+    // Compare in constant time even though the lookup is by hash: the secret never meets a plain ===.
+    const key = row && timingSafeEqual(Buffer.from(row.hash, "hex"), Buffer.from(hash, "hex")) ? keyFromRow(row) : null;
+    if (generation === this.generation) {
+      this.loading.delete(hash);
+      if (this.byHash.size >= MAX_CACHED) this.byHash.clear();
+      this.byHash.set(hash, key);
+    }
+    return key;
+  }
+
+  private remember(secret: string, key: ApiKey | null): ApiKey | undefined {
+    if (!key) return undefined;
+    if (this.bySecret.size >= MAX_CACHED) this.bySecret.clear();
+    this.bySecret.set(secret, key);
+    return key;
+  }
+}
+
+/** SQLite takes booleans as 0/1; PostgreSQL's INTEGER columns want the number. */
+export function bindable(value: unknown): unknown {
+  return typeof value === "boolean" ? (value ? 1 : 0) : value;
+}
