@@ -90,8 +90,19 @@ export class PgKeyStore implements KeyDirectory {
     return this.get(id);
   }
 
+  /** Gateways starting together may all try to create it: the one that loses the race reads the winner's. */
   async ensure(secret: string, settings: Partial<KeySettings> & { name: string }): Promise<ApiKey> {
-    return (await this.findBySecret(secret)) ?? (await this.create(settings, secret)).key;
+    const found = await this.findBySecret(secret);
+    if (found) return found;
+    try {
+      return (await this.create(settings, secret)).key;
+    } catch (error) {
+      if (String((error as { errno?: unknown }).errno) !== "23505") throw error; // unique_violation on the hash
+      this.clearCache();
+      const winner = await this.findBySecret(secret);
+      if (!winner) throw error;
+      return winner;
+    }
   }
 
   private async load(hash: string): Promise<ApiKey | null> {

@@ -1,0 +1,89 @@
+// Two gateway processes on one PostgreSQL (a server of the test's own, so it can be stopped and started again),
+// the scripted engine behind both: a key revoked on one is refused on the other within a second, usage totals
+// are the requests made on both (a SIGTERM loses none), and a PostgreSQL outage neither stops requests nor loses
+// their rows.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startPostgres, postgresAvailable, type PostgresInstance } from "../support/postgres.ts";
+import { spawnScriptedUpstream, type ScriptedUpstream } from "../support/scripted-upstream.ts";
+import { createKey, eventually, spawnGateway, type RunningGateway } from "../support/gateway.ts";
+import { configFor } from "../support/config.ts";
+
+const ADMIN = "inf_" + "P".repeat(20) + "adminadminadminadmin";
+let pg: PostgresInstance;
+let upstream: ScriptedUpstream;
+let a: RunningGateway;
+let b: RunningGateway;
+
+function chat(gateway: RunningGateway, key: string) {
+  return fetch(`${gateway.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "echo", messages: [{ role: "user", content: "hi" }] }),
+  });
+}
+
+async function usage(gateway: RunningGateway, keyId: string): Promise<{ requests: number } | undefined> {
+  const response = await fetch(`${gateway.url}/v1/usage?key_id=${keyId}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+  if (response.status !== 200) return undefined;
+  return ((await response.json()) as { total: { requests: number } }).total;
+}
+
+describe.skipIf(!postgresAvailable)("two gateways on one PostgreSQL", () => {
+  beforeAll(async () => {
+    pg = await startPostgres();
+    const url = await pg.createDatabase("gateways");
+    upstream = await spawnScriptedUpstream();
+    const yaml = configFor(upstream.url, [{ name: "echo", extra: "pricing: {input_per_mtok: 1, output_per_mtok: 1}" }])
+      .replace("  mode: none", `  mode: keys\n  session_secret: "${"s".repeat(40)}"`)
+      .concat(`storage: {url: "${url}"}\n`);
+    [a, b] = await Promise.all([spawnGateway(yaml, { env: { SLUICE_ADMIN_KEY: ADMIN } }), spawnGateway(yaml, { env: { SLUICE_ADMIN_KEY: ADMIN } })]);
+  }, 60_000);
+  afterAll(async () => {
+    await a?.stop();
+    await b?.stop();
+    await upstream?.stop();
+    await pg?.destroy();
+  });
+
+  test("a key created on A works on B; revoked on A, B refuses it within a second", async () => {
+    const { id, key } = await createKey(a, ADMIN, { name: "shared" });
+    expect((await chat(b, key)).status).toBe(200); // B has it cached now
+    const revoked = await fetch(`${a.url}/v1/keys/${id}`, { method: "DELETE", headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(revoked.status).toBe(200);
+    const status = await eventually(async () => {
+      const s = (await chat(b, key)).status;
+      return s === 403 ? s : undefined;
+    }, 1_000);
+    expect(status).toBe(403);
+  });
+
+  test("usage totals are the requests made on both, a SIGTERM of one included", async () => {
+    const { id, key } = await createKey(a, ADMIN, { name: "counted" });
+    const statuses = await Promise.all(Array.from({ length: 120 }, (_, i) => chat(i % 2 ? a : b, key).then((r) => r.status)));
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    await b.stop(); // SIGTERM: its queued rows are written before it exits
+    expect(await usage(a, id)).toMatchObject({ requests: 120 });
+  });
+
+  test("PostgreSQL stopped: requests with a cached key are served; their rows are written when it is back", async () => {
+    const { id, key } = await createKey(a, ADMIN, { name: "outage" });
+    expect((await chat(a, key)).status).toBe(200);
+    await pg.stop();
+    let served: number[];
+    try {
+      served = [];
+      for (let i = 0; i < 20; i++) served.push((await chat(a, key)).status);
+      const metrics = await (await fetch(`${a.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
+      expect(metrics).toContain("sluice_store_up 0");
+    } finally {
+      await pg.start();
+    }
+    expect(served.every((s) => s === 200)).toBe(true);
+    const total = await eventually(async () => {
+      const u = await usage(a, id);
+      return u?.requests === 21 ? u : undefined;
+    }, 15_000);
+    expect(total.requests).toBe(21);
+    expect(a.logs()).toContain("ledger: writing to PostgreSQL again");
+  }, 30_000);
+});
