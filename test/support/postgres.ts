@@ -47,7 +47,8 @@ function must(args: string[]): void {
   if (exitCode !== 0) throw new Error(`${args.join(" ")} failed:\n${output}`);
 }
 
-export async function startPostgres(): Promise<PostgresInstance> {
+/** `durable`: the server's default fsync and commit settings (benchmarks); tests turn them off for speed. */
+export async function startPostgres(options: { durable?: boolean } = {}): Promise<PostgresInstance> {
   const dir = mkdtempSync(join(tmpdir(), "sluice-pg-"));
   chmodSync(dir, 0o755);
   const { uid, gid } = (() => {
@@ -59,9 +60,10 @@ export async function startPostgres(): Promise<PostgresInstance> {
   const data = join(dir, "data");
   must([`${BIN}/initdb`, "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
   const port = await freePort();
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
+  const fast = options.durable ? "" : " -c fsync=off -c synchronous_commit=off -c full_page_writes=off";
+  const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${fast}`;
   const start = async () => {
-    must([`${BIN}/pg_ctl`, "-D", data, "-o", options, "-l", join(dir, "log"), "-w", "-t", "30", "start"]);
+    must([`${BIN}/pg_ctl`, "-D", data, "-o", serverOptions, "-l", join(dir, "log"), "-w", "-t", "30", "start"]);
   };
   const stop = async () => {
     must([`${BIN}/pg_ctl`, "-D", data, "-m", "fast", "-w", "-t", "30", "stop"]);
