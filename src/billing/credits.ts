@@ -109,8 +109,9 @@ export class CreditBook {
     this.timer = undefined;
     if (!this.queue.length) return;
     const batch = this.queue;
+    let written: void | Promise<void>;
     try {
-      this.store.writeDeductions(batch);
+      written = this.store.writeDeductions(batch);
     } catch (error) {
       // Kept queued (and still counted against the balances) for the next flush: a deduction is never lost.
       console.error("[sluice] writing credit deductions failed; retrying", error);
@@ -121,7 +122,9 @@ export class CreditBook {
     this.queuedByAccount.clear();
     const flushed = this.flushed;
     this.flushed = [];
-    for (const callback of flushed) callback();
+    // A shared store (PostgreSQL) takes the batch over and resolves once it is in the database.
+    if (written) void written.then(() => flushed.forEach((callback) => callback()));
+    else for (const callback of flushed) callback();
   }
 }
 

@@ -36,8 +36,11 @@ export interface AccountDirectory {
   /** Admission: the stored balance less deductions handed to the store and not yet written. */
   balanceMicros(id: string): number;
   addTransaction(accountId: string, kind: TransactionKind, micros: number, note: string | null): Maybe<TransactionRow>;
-  /** Takes the batch over: written at once (SQLite, throws on failure) or queued and retried (PostgreSQL). */
-  writeDeductions(deductions: readonly Deduction[]): void;
+  /**
+   * Takes the batch over: written at once (SQLite, throws on failure) or queued and retried (PostgreSQL: the
+   * promise resolves once the batch is in the database; it never rejects).
+   */
+  writeDeductions(deductions: readonly Deduction[]): void | Promise<void>;
   /** Micro-dollars deducted since an instant: a budget's starting figure. */
   deductedSince(accountId: string, sinceMs: number): number;
   transactions(query: TransactionQuery): Maybe<TransactionRow[]>;

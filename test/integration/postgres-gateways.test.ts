@@ -75,6 +75,11 @@ describe.skipIf(!postgresAvailable)("two gateways on one PostgreSQL", () => {
       for (let i = 0; i < 20; i++) served.push((await chat(a, key)).status);
       const metrics = await (await fetch(`${a.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
       expect(metrics).toContain("sluice_store_up 0");
+      // What needs the database says so: a 503 naming the store, never a 500.
+      const list = await fetch(`${a.url}/v1/keys`, { headers: { authorization: `Bearer ${ADMIN}` } });
+      expect(list.status).toBe(503);
+      expect(((await list.json()) as { error: { code: string } }).error.code).toBe("store_unavailable");
+      expect((await chat(a, "inf_" + "U".repeat(40))).status).toBe(503); // a key no cache holds
     } finally {
       await pg.start();
     }

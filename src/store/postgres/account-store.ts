@@ -24,6 +24,8 @@ export class PgAccountStore implements AccountDirectory {
   private writing: Promise<void> | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private failedWrites = 0;
+  /** writeDeductions callers waiting for their batch (named by its last deduction) to be written. */
+  private waiting: { until: Deduction | undefined; resolve: () => void }[] = [];
   /** Bumped by every write of balances, so a refresh read before it does not overwrite what it wrote. */
   private balanceWrites = 0;
 
@@ -106,12 +108,14 @@ export class PgAccountStore implements AccountDirectory {
     return row;
   }
 
-  writeDeductions(deductions: readonly Deduction[]): void {
+  writeDeductions(deductions: readonly Deduction[]): Promise<void> {
+    if (!deductions.length) return Promise.resolve();
     for (const d of deductions) {
       this.queue.push(d);
       this.queuedByAccount.set(d.accountId, (this.queuedByAccount.get(d.accountId) ?? 0) + d.micros);
     }
     this.schedule(WRITE_DELAY_MS);
+    return new Promise((resolve) => this.waiting.push({ until: deductions.at(-1), resolve }));
   }
 
   deductedSince(accountId: string, sinceMs: number): number {
@@ -204,6 +208,11 @@ export class PgAccountStore implements AccountDirectory {
     }
     for (const [id, micros] of after) this.balances.set(id, micros);
     for (const d of batch) this.spend.addAccountSpend(d.accountId, d.atMs, d.micros);
+    // Batches are written in order, so a caller whose last deduction is now written has all of its own written.
+    const written = new Set(batch);
+    const still: typeof this.waiting = [];
+    for (const wait of this.waiting) (wait.until === undefined || written.has(wait.until) ? wait.resolve() : still.push(wait));
+    this.waiting = still;
     if (this.failedWrites > 0) log.info("credits: writing deductions to PostgreSQL again");
     this.failedWrites = 0;
   }

@@ -2,6 +2,7 @@
 // int8 columns as numbers, `$name` parameters, a deadline per query, and whether the server answered lately.
 import { SQL } from "bun";
 import { log } from "../../observability/log.ts";
+import { GatewayError } from "../../errors.ts";
 import { maskUrl } from "../../config/mask-url.ts";
 
 export type Params = Record<string, unknown>;
@@ -39,8 +40,7 @@ export class PgClient {
       this.markUp();
       return result.map(numbers) as T[];
     } catch (error) {
-      if (isConnectionError(error)) this.markDown(error);
-      throw error;
+      throw this.failure(error);
     }
   }
 
@@ -68,9 +68,15 @@ export class PgClient {
       this.markUp();
       return result as T;
     } catch (error) {
-      if (isConnectionError(error)) this.markDown(error);
-      throw error;
+      throw this.failure(error);
     }
+  }
+
+  /** A server out of reach becomes a 503 for whoever asked (an admin call, a key lookup); other errors stay. */
+  private failure(error: unknown): unknown {
+    if (error instanceof GatewayError || !isConnectionError(error)) return error;
+    this.markDown(error);
+    return new GatewayError("store_unavailable", `the store (PostgreSQL) is unreachable (${describe(error)}); retry shortly`);
   }
 
   close(): Promise<void> {

@@ -7,7 +7,7 @@ import { GatewayError } from "../../errors.ts";
 import { DEFAULT_SETTINGS, hashSecret, newKeyId, newSecret, secretPrefix, type ApiKey, type KeySettings } from "../../auth/key-record.ts";
 import { KEY_COLUMNS, keyFromRow, keyToRow, MAX_CACHED, type KeyRow } from "../../auth/key-store.ts";
 import type { KeyDirectory } from "../store.ts";
-import { isConnectionError, REQUEST_PATH_TIMEOUT_MS, withDeadline, type PgClient } from "./client.ts";
+import { REQUEST_PATH_TIMEOUT_MS, withDeadline, type PgClient } from "./client.ts";
 import type { ChangeAnnouncer } from "./changes.ts";
 
 export class PgKeyStore implements KeyDirectory {
@@ -112,7 +112,7 @@ export class PgKeyStore implements KeyDirectory {
       row = await withDeadline(this.client.one<KeyRow>("SELECT * FROM api_keys WHERE hash = $1", [hash]), REQUEST_PATH_TIMEOUT_MS, "key lookup");
     } catch (error) {
       if (generation === this.generation) this.loading.delete(hash);
-      if (isConnectionError(error) || /no answer from PostgreSQL/.test(String(error))) {
+      if (error instanceof GatewayError || /no answer from PostgreSQL/.test(String(error))) {
         throw new GatewayError("store_unavailable", "the key store (PostgreSQL) is unreachable and this key is not cached on this gateway; retry shortly");
       }
       throw error;
