@@ -14,11 +14,11 @@ let upstream: ScriptedUpstream;
 let a: RunningGateway;
 let b: RunningGateway;
 
-function chat(gateway: RunningGateway, key: string) {
+function chat(gateway: RunningGateway, key: string, model = "echo") {
   return fetch(`${gateway.url}/v1/chat/completions`, {
     method: "POST",
     headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-    body: JSON.stringify({ model: "echo", messages: [{ role: "user", content: "hi" }] }),
+    body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] }),
   });
 }
 
@@ -33,7 +33,7 @@ describe.skipIf(!postgresAvailable)("two gateways on one PostgreSQL", () => {
     pg = await startPostgres();
     const url = await pg.createDatabase("gateways");
     upstream = await spawnScriptedUpstream();
-    const yaml = configFor(upstream.url, [{ name: "echo", extra: "pricing: {input_per_mtok: 1, output_per_mtok: 1}" }])
+    const yaml = configFor(upstream.url, [{ name: "echo", extra: "pricing: {input_per_mtok: 1, output_per_mtok: 1}" }, { name: "slow" }])
       .replace("  mode: none", `  mode: keys\n  session_secret: "${"s".repeat(40)}"`)
       .concat(`storage: {url: "${url}"}\n`);
     [a, b] = await Promise.all([spawnGateway(yaml, { env: { SLUICE_ADMIN_KEY: ADMIN } }), spawnGateway(yaml, { env: { SLUICE_ADMIN_KEY: ADMIN } })]);
@@ -59,11 +59,19 @@ describe.skipIf(!postgresAvailable)("two gateways on one PostgreSQL", () => {
 
   test("usage totals are the requests made on both, a SIGTERM of one included", async () => {
     const { id, key } = await createKey(a, ADMIN, { name: "counted" });
-    const statuses = await Promise.all(Array.from({ length: 120 }, (_, i) => chat(i % 2 ? a : b, key).then((r) => r.status)));
-    expect(statuses.every((s) => s === 200)).toBe(true);
-    await b.stop(); // SIGTERM: its queued rows are written before it exits
+    const onA = Array.from({ length: 60 }, () => chat(a, key).then((r) => r.status));
+    // B's requests are still at the engine (1.5 s each) when it gets SIGTERM: it finishes them, then writes
+    // their rows on the way out.
+    const atEngine = async () => (await upstream.requests()).filter((r) => (r.body as { model?: string }).model === "slow").length;
+    const onB = Array.from({ length: 60 }, () => chat(b, key, "slow").then((r) => r.status));
+    await eventually(async () => ((await atEngine()) >= 60 ? true : undefined), 10_000);
+    const stopped = b.stop();
+    const statuses = await Promise.all([...onA, ...onB]);
+    await stopped;
+    expect(statuses.filter((s) => s === 200)).toHaveLength(120);
+    expect(b.logs()).toContain("SIGTERM");
     expect(await usage(a, id)).toMatchObject({ requests: 120 });
-  });
+  }, 30_000);
 
   test("PostgreSQL stopped: requests with a cached key are served; their rows are written when it is back", async () => {
     const { id, key } = await createKey(a, ADMIN, { name: "outage" });
