@@ -15,6 +15,8 @@ export class PgClient {
   readonly sql: SQL;
   private down = false;
   private closing = false;
+  /** Set once the store is ready: from then on an outage is logged (and served through). */
+  serving = false;
 
   constructor(readonly url: string, options: { max?: number } = {}) {
     // int8 as BigInt (never a lossy number, never a string), turned into numbers by `rows`: sums and unix ms fit.
@@ -87,6 +89,7 @@ export class PgClient {
   private markDown(error: unknown): void {
     if (this.down) return;
     this.down = true;
+    if (!this.serving) return; // before start-up completes, the caller reports it (and sluice does not start)
     log.warn(`storage: PostgreSQL at ${maskUrl(this.url)} is unreachable (${describe(error)}); serving from caches and buffering writes`);
   }
 

@@ -4,6 +4,7 @@
 import type { Store } from "../store.ts";
 import type { StoreOptions } from "../sqlite-store.ts";
 import { log } from "../../observability/log.ts";
+import { GatewayError } from "../../errors.ts";
 import { maskUrl } from "../../config/mask-url.ts";
 import { describe, PgClient } from "./client.ts";
 import { migratePostgres } from "./schema.ts";
@@ -66,10 +67,11 @@ export function openPostgresStore(url: string, options: PgStoreOptions): Store {
       await accounts.load();
       await spend.refresh();
       await watcher.start();
+      client.serving = true;
       log.info(`storage: PostgreSQL at ${maskUrl(url)} (schema version ${version})`);
     } catch (error) {
       await client.close().catch(() => {});
-      throw new Error(`storage.url: cannot use PostgreSQL at ${maskUrl(url)}: ${describe(error)}`);
+      throw new Error(`storage.url: cannot use PostgreSQL at ${maskUrl(url)}: ${error instanceof GatewayError ? error.message : describe(error)}`);
     }
   })();
   ready.catch(() => {}); // the caller awaits it; this keeps an early failure from being reported as unhandled first
