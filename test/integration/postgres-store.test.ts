@@ -150,6 +150,26 @@ describe.skipIf(!postgresAvailable)("PostgreSQL store", () => {
     expect(await a.responses.get("resp_1", "key_a")).toBeUndefined();
   });
 
+  test("PostgreSQL hung (SIGSTOP): a cached key answers at once, an unknown one gets a 503 (then at once), rows wait", async () => {
+    const store = open();
+    await store.ready;
+    const { key, secret } = await store.keys.create({ name: "frozen" });
+    expect((await store.keys.findBySecret(secret))?.id).toBe(key.id);
+    pg.freeze();
+    try {
+      expect((await store.keys.findBySecret(secret))?.id).toBe(key.id);
+      const code = (secret: string) => Promise.resolve(store.keys.findBySecret(secret)).then(() => "found", (error: { code?: string }) => error.code);
+      expect(await code("inf_frozenfrozenfrozenfrozenfrozenfrozen01")).toBe("store_unavailable"); // after the 2 s deadline
+      expect(await code("inf_frozenfrozenfrozenfrozenfrozenfrozen02")).toBe("store_unavailable"); // known down: no wait
+      for (let i = 0; i < 100; i++) store.ledger.append(row(i, key.id));
+      expect(store.ledger.pending).toBe(100);
+    } finally {
+      pg.thaw();
+    }
+    const usage = await eventually(() => Promise.resolve(store.reads.usage({ keyId: key.id })).catch(() => undefined), (u) => u?.total.requests === 100, 15_000);
+    expect(usage?.total.requests).toBe(100);
+  }, 30_000);
+
   // Last: it stops the server.
   test("PostgreSQL away: cached keys still work, unknown ones get a 503, rows wait and are written when it returns", async () => {
     const store = open();

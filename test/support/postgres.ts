@@ -1,6 +1,6 @@
 // A PostgreSQL server of the test's own: a fresh cluster (initdb) on a free port in a temporary folder, run as the
 // postgres user, so a test can stop and restart it without touching the machine's cluster or another test's.
-import { chmodSync, chownSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
@@ -15,6 +15,9 @@ export interface PostgresInstance {
   createDatabase(name: string): Promise<string>;
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** SIGSTOP / SIGCONT of the server and its backends: a hung server that neither answers nor refuses. */
+  freeze(): void;
+  thaw(): void;
   destroy(): Promise<void>;
 }
 
@@ -70,9 +73,16 @@ export async function startPostgres(options: { durable?: boolean } = {}): Promis
   };
   await start();
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const processes = () => {
+    const master = Number(readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0]);
+    const children = Bun.spawnSync(["pgrep", "-P", String(master)]).stdout.toString().trim().split("\n").filter(Boolean).map(Number);
+    return [master, ...children];
+  };
   return {
     url,
     port,
+    freeze: () => processes().forEach((pid) => process.kill(pid, "SIGSTOP")),
+    thaw: () => processes().forEach((pid) => process.kill(pid, "SIGCONT")),
     async createDatabase(name) {
       must([`${BIN}/psql`, "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-qc", `CREATE DATABASE "${name}"`]);
       return `postgres://postgres@127.0.0.1:${port}/${name}`;

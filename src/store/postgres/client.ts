@@ -86,6 +86,11 @@ export class PgClient {
     return this.sql.close({ timeout: 5 });
   }
 
+  /** A request-path query got no answer in time: a hung server counts as down until a query succeeds again. */
+  timedOut(what: string): void {
+    this.markDown(new Error(`${what}: no answer within ${REQUEST_PATH_TIMEOUT_MS} ms`));
+  }
+
   private markDown(error: unknown): void {
     if (this.down) return;
     this.down = true;

@@ -109,9 +109,12 @@ export class PgKeyStore implements KeyDirectory {
     const generation = this.generation;
     let row: KeyRow | undefined;
     try {
+      // Known down (refused, or silent past the deadline): answer at once rather than make every new key wait 2 s.
+      if (!this.client.up) throw new Error("no answer from PostgreSQL lately");
       row = await withDeadline(this.client.one<KeyRow>("SELECT * FROM api_keys WHERE hash = $1", [hash]), REQUEST_PATH_TIMEOUT_MS, "key lookup");
     } catch (error) {
       if (generation === this.generation) this.loading.delete(hash);
+      if (/no answer from PostgreSQL within/.test(String(error))) this.client.timedOut("key lookup");
       if (error instanceof GatewayError || /no answer from PostgreSQL/.test(String(error))) {
         throw new GatewayError("store_unavailable", "the key store (PostgreSQL) is unreachable and this key is not cached on this gateway; retry shortly");
       }
