@@ -40,7 +40,7 @@ export async function createKey(req: Request, gateway: Gateway) {
   const body = expectObject(await readJsonBody(req, gateway.snapshot.server.max_body_bytes));
   validateCreate(body);
   const settings = foldSeedRouting(body, null);
-  checkSettings(settings, gateway);
+  await checkSettings(settings, gateway);
   const { key, secret } = await gateway.keys.create(settings as Partial<KeySettings> & { name: string });
   return publicKey(key, secret);
 }
@@ -58,7 +58,7 @@ export async function updateKey(req: Request, gateway: Gateway, id: string) {
   validateUpdate(body);
   const current = found(await gateway.keys.get(id), id);
   const settings = foldSeedRouting(body, current.routing);
-  checkSettings(settings, gateway);
+  await checkSettings(settings, gateway);
   return publicKey(found(await gateway.keys.update(id, settings), id));
 }
 
@@ -73,8 +73,8 @@ function found(key: ApiKey | undefined, id: string): ApiKey {
 }
 
 /** What the schema cannot say: CIDR syntax, an expiry in the past, an account that does not exist. */
-function checkSettings(settings: Partial<KeySettings>, gateway: Gateway): void {
-  if (settings.account_id != null && !gateway.accounts.get(settings.account_id)) {
+async function checkSettings(settings: Partial<KeySettings>, gateway: Gateway): Promise<void> {
+  if (settings.account_id != null && !(await gateway.accounts.find(settings.account_id))) {
     throw new GatewayError("invalid_request", `account_id: no account '${settings.account_id}'; GET /v1/accounts lists them`, { param: "account_id" });
   }
   const badIp = settings.allowed_ips?.find((entry) => !isCidr(entry));

@@ -79,6 +79,10 @@ export class SqliteAccountStore implements AccountDirectory {
     return account ?? undefined;
   }
 
+  find(id: string): Account | undefined {
+    return this.get(id);
+  }
+
   list(): Account[] {
     return (this.db.query("SELECT * FROM accounts ORDER BY created_at, id").all() as Record<string, unknown>[]).map(accountFromRow);
   }

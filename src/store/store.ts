@@ -31,6 +31,8 @@ export interface AccountDirectory {
   create(settings: Partial<AccountSettings> & { name: string }): Maybe<Account>;
   /** The request path (every request of a key with an account): always from memory. */
   get(id: string, now?: number): Account | undefined;
+  /** Admin checks: like get, and on PostgreSQL also one created on another gateway a moment ago. */
+  find(id: string): Maybe<Account | undefined>;
   list(): Maybe<Account[]>;
   update(id: string, patch: Partial<AccountSettings>): Maybe<Account | undefined>;
   /** Admission: the stored balance less deductions handed to the store and not yet written. */

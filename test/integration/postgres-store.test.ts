@@ -81,6 +81,7 @@ describe.skipIf(!postgresAvailable)("PostgreSQL store", () => {
     expect(seen?.revoked_at).toBeNumber();
     // An account deactivated on A is deactivated on B (accounts are held in memory).
     const account = await a.accounts.create({ name: "team" });
+    expect((await b.accounts.find(account.id))?.name).toBe("team"); // an admin check on B finds it before B reloads
     expect(await eventually(() => b.accounts.get(account.id), (found) => found !== undefined)).toBeDefined();
     await a.accounts.update(account.id, { status: "deactivated" });
     expect((await eventually(() => b.accounts.get(account.id), (found) => found?.status === "deactivated"))?.status).toBe("deactivated");

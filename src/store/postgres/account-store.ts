@@ -67,6 +67,13 @@ export class PgAccountStore implements AccountDirectory {
     return this.accounts.get(id);
   }
 
+  async find(id: string): Promise<Account | undefined> {
+    const known = this.accounts.get(id);
+    if (known) return known;
+    const row = await this.client.one<Record<string, unknown>>("SELECT * FROM accounts WHERE id = $1", [id]);
+    return row ? accountFromRow(row) : undefined;
+  }
+
   async list(): Promise<Account[]> {
     return (await this.client.rows<Record<string, unknown>>("SELECT * FROM accounts ORDER BY created_at, id")).map(accountFromRow);
   }
