@@ -32,22 +32,11 @@ export function isPostgresUrl(url: string | undefined): url is string {
 export function openPostgresStore(url: string, options: PgStoreOptions): Store {
   const client = new PgClient(url);
   const spend = new SpendCache(client);
-  // The watcher drops the caches on other gateways' changes; the stores announce their own through it.
-  const changes: { watcher?: ChangeWatcher } = {};
-  const announcer = { announce: (tx: Parameters<ChangeWatcher["announce"]>[0]) => changes.watcher!.announce(tx), committed: (epoch: number) => changes.watcher!.committed(epoch) };
-  const keys = new PgKeyStore(client, announcer);
-  const accounts = new PgAccountStore(client, spend, announcer);
-  const ledger = new PgLedgerWriter(client, {
-    retentionDays: options.retentionDays,
-    maxBuffered: options.maxBufferedRows,
-    ...options.ledger,
-    onWritten: (rows) => {
-      for (const row of rows) if (row.keyId !== null && row.costMicros > 0) spend.addKeySpend(row.keyId, row.startedAt, row.costMicros);
-    },
-  });
   let ticks = 0;
   let spendAt = Date.now();
-  const watcher = (changes.watcher = new ChangeWatcher(
+  // The watcher drops the caches on other gateways' changes (the stores below exist by the time it first calls);
+  // the stores announce their own changes through it.
+  const watcher: ChangeWatcher = new ChangeWatcher(
     client,
     () => {
       keys.clearCache();
@@ -60,7 +49,17 @@ export function openPostgresStore(url: string, options: PgStoreOptions): Store {
         await spend.refresh();
       }
     },
-  ));
+  );
+  const keys = new PgKeyStore(client, watcher);
+  const accounts = new PgAccountStore(client, spend, watcher);
+  const ledger = new PgLedgerWriter(client, {
+    retentionDays: options.retentionDays,
+    maxBuffered: options.maxBufferedRows,
+    ...options.ledger,
+    onWritten: (rows) => {
+      for (const row of rows) if (row.keyId !== null && row.costMicros > 0) spend.addKeySpend(row.keyId, row.startedAt, row.costMicros);
+    },
+  });
   const ready = (async () => {
     try {
       const version = await migratePostgres(client);
