@@ -118,6 +118,18 @@ describe.skipIf(!postgresAvailable)("PostgreSQL store", () => {
     expect(a.spentMicrosSince(key.id, Math.floor(Date.now() / 86_400_000) * 86_400_000)).toBeGreaterThanOrEqual(3000 * 3 / 2);
   });
 
+  test("ledger: a NUL in a client's model name is kept (as U+FFFD); a row PostgreSQL refuses is dropped alone, not its batch", async () => {
+    const store = open();
+    await store.ready;
+    const { key } = await store.keys.create({ name: "odd rows" });
+    for (let i = 0; i < 100; i++) store.ledger.append(row(i, key.id, i === 7 ? { model: "evil\u0000model" } : i === 42 ? { startedAt: 1e300 } : {}));
+    for (let attempt = 0; attempt < 20 && store.ledger.pending > 0; attempt++) await store.ledger.flush();
+    const byModel = await store.reads.usage({ keyId: key.id, groupBy: "model" });
+    expect(byModel.total.requests).toBe(99);
+    expect(byModel.data.map((r) => r.model)).toContain("evil\uFFFDmodel");
+    expect(store.metrics().join("\n")).toContain("sluice_ledger_dropped_total 1");
+  });
+
   test("accounts and credits: deposits, batched deductions with the balance after each, hourly roll-up", async () => {
     const store = open();
     await store.ready;

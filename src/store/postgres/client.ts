@@ -76,7 +76,12 @@ export class PgClient {
 
   /** A server out of reach becomes a 503 for whoever asked (an admin call, a key lookup); other errors stay. */
   private failure(error: unknown): unknown {
-    if (error instanceof GatewayError || !isConnectionError(error)) return error;
+    if (error instanceof GatewayError) return error;
+    // Class 22, data exception: a value PostgreSQL cannot hold (a NUL in a name SQLite would have taken): the caller's input.
+    if (/^22/.test(String((error as { errno?: unknown }).errno ?? ""))) {
+      return Object.assign(new GatewayError("invalid_request", `the store (PostgreSQL) refused a value: ${(error as Error).message}`), { errno: (error as { errno?: unknown }).errno });
+    }
+    if (!isConnectionError(error)) return error;
     this.markDown(error);
     return new GatewayError("store_unavailable", `the store (PostgreSQL) is unreachable (${describe(error)}); retry shortly`);
   }

@@ -91,7 +91,7 @@ export function openPostgresStore(url: string, options: PgStoreOptions): Store {
       "# HELP sluice_store_up 1 while the shared store (PostgreSQL) answered its last query.",
       "# TYPE sluice_store_up gauge",
       `sluice_store_up ${client.up ? 1 : 0}`,
-      "# HELP sluice_ledger_dropped_total Ledger rows dropped because the buffer was full while PostgreSQL was unreachable.",
+      "# HELP sluice_ledger_dropped_total Ledger rows dropped: the buffer was full while PostgreSQL was unreachable, or PostgreSQL refused the row.",
       "# TYPE sluice_ledger_dropped_total counter",
       `sluice_ledger_dropped_total ${ledger.dropped}`,
     ],
