@@ -53,6 +53,15 @@ function table(columns: Record<string, Record<string, string>>): string {
   return [["".padEnd(16), ...names.map((n) => n.padStart(22))].join(""), ...keys.map((k) => [k.padEnd(16), ...names.map((n) => columns[n]![k]!.padStart(22))].join(""))].join("\n");
 }
 
+/** Attack recall at the lowest model threshold that flags at most `share` of the benign rows: compares models at one operating point. */
+function recallAtFalsePositives(rows: readonly Row[], verdicts: readonly Scores[], share: number): string {
+  const scored = rows.map((r, i) => ({ attack: r.label === "attack", score: verdicts[i]!.model }));
+  const benign = scored.filter((r) => !r.attack).map((r) => r.score).sort((a, b) => b - a);
+  const cut = benign[Math.floor(benign.length * share)] ?? 0;
+  const attacks = scored.filter((r) => r.attack);
+  return percent(attacks.filter((r) => r.score > cut).length, attacks.length);
+}
+
 const model = (v: Scores) => v.model >= threshold;
 const rules = (v: Scores) => v.rules >= OLD_THRESHOLD;
 const either = (v: Scores) => model(v) || rules(v);
@@ -86,6 +95,7 @@ const fixtures = readJsonl<{ text: string; label: string }>(new URL("../fixtures
 const fixtureVerdicts = fixtures.map((row) => scoresOf(row.text));
 console.log(`\nfixtures, test/fixtures/injection-dev.jsonl (${fixtures.length} hand-written texts)`);
 console.log(table({ [`model ≥ ${threshold}`]: rates(fixtures, fixtureVerdicts, model), "old rules ≥ 0.5": rates(fixtures, fixtureVerdicts, rules) }));
+console.log(`fixtures at equal false positives (whatever the threshold): ${[0.03, 0.05, 0.1, 0.15].map((fp) => `attacks ${recallAtFalsePositives(fixtures, fixtureVerdicts, fp)} at ≤ ${fp * 100} % of benign`).join(", ")}`);
 
 const texts = dev.map((r) => r.text);
 console.log(`\nlatency per text (warm, dev texts)`);

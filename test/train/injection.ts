@@ -14,6 +14,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { INJECTION_CLASSES, INJECTION_FEATURES, injectionFeatures, scoreVariants } from "../../src/detectors/injection-features.ts";
 import { normalizeForMatching } from "../../src/detectors/normalize.ts";
+import { generateInjectionTexts } from "./injection-data.ts";
 import { generatePiiTexts } from "./pii-data.ts";
 import { generateRouterPrompts } from "./router-data.ts";
 import { decodeModel, encodeModel, softmax } from "../../src/learn/linear-model.ts";
@@ -56,6 +57,9 @@ export function chooseThreshold(scores: readonly number[], rows: readonly Inject
 /** Generated benign texts per generator (before repeats are dropped). */
 const GENERATED_BENIGN = Number(process.env.INJECTION_GENERATED ?? 1500);
 
+/** Generated attacks (and as many benign texts sharing their words), injection-data.ts. */
+const GENERATED_ATTACKS = Number(process.env.INJECTION_ATTACKS ?? 3000);
+
 /**
  * Benign texts we generate: everyday sentences in German, French, Spanish, Italian, Dutch and Portuguese (the PII
  * generator's, with and without PII) and casual asks (the router's). Without them, the only non-English
@@ -76,6 +80,7 @@ if (import.meta.main) {
     ...readJsonl<InjectionRow>(join(DATA_DIR, "injection/train.jsonl")),
     ...tasks.map((row): InjectionRow => ({ text: row.text, label: "benign", kind: "benign", source: `routing/${row.source}` })),
     ...generatedBenign(),
+    ...generateInjectionTexts(GENERATED_ATTACKS, tasks.map((row) => row.text)),
   ];
   const dev = readJsonl<InjectionRow>(join(DATA_DIR, "injection/dev.jsonl"));
   const classOf = (row: InjectionRow) => (row.label === "benign" ? 0 : row.kind === "jailbreak" ? 2 : 1);
