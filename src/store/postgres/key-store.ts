@@ -50,8 +50,12 @@ export class PgKeyStore implements KeyDirectory {
     const generation = this.generation;
     let loading = this.loading.get(hash);
     if (!loading) {
-      loading = this.load(hash);
-      this.loading.set(hash, loading);
+      const started = this.load(hash);
+      // Forgotten once settled, whichever way: a lookup refused while the database was away (which settles at
+      // once, before the map holds it) must not stay in the map and refuse the key after the database is back.
+      const forget = () => void (this.loading.get(hash) === started && this.loading.delete(hash));
+      started.then(forget, forget);
+      this.loading.set(hash, (loading = started));
     }
     return loading.then((key) => (generation === this.generation ? this.remember(secret, key) : (key ?? undefined)));
   }
@@ -113,7 +117,6 @@ export class PgKeyStore implements KeyDirectory {
       if (!this.client.up) throw new Error("no answer from PostgreSQL lately");
       row = await withDeadline(this.client.one<KeyRow>("SELECT * FROM api_keys WHERE hash = $1", [hash]), REQUEST_PATH_TIMEOUT_MS, "key lookup");
     } catch (error) {
-      if (generation === this.generation) this.loading.delete(hash);
       if (/no answer from PostgreSQL within/.test(String(error))) this.client.timedOut("key lookup");
       if (error instanceof GatewayError || /no answer from PostgreSQL/.test(String(error))) {
         throw new GatewayError("store_unavailable", "the key store (PostgreSQL) is unreachable and this key is not cached on this gateway; retry shortly");
@@ -123,7 +126,6 @@ export class PgKeyStore implements KeyDirectory {
     // Compare in constant time even though the lookup is by hash: the secret never meets a plain ===.
     const key = row && timingSafeEqual(Buffer.from(row.hash, "hex"), Buffer.from(hash, "hex")) ? keyFromRow(row) : null;
     if (generation === this.generation) {
-      this.loading.delete(hash);
       if (this.byHash.size >= MAX_CACHED) this.byHash.clear();
       this.byHash.set(hash, key);
     }
