@@ -65,7 +65,7 @@ export class Gateway {
     const retentionDays = () => this.current.storage.retention_days;
     const url = snapshot.storage.url;
     this.store = isPostgresUrl(url)
-      ? openPostgresStore(url, { retentionDays, maxBufferedRows: snapshot.storage.max_buffered_rows })
+      ? openPostgresStore(url, { retentionDays, maxBufferedRows: snapshot.storage.max_buffered_rows, ledgerStream: ledgerStreamOf(snapshot) })
       : openSqliteStore(storageFile(snapshot, options.dataDir), { retentionDays });
     this.ready = this.store.ready;
     this.keys = this.store.keys;
@@ -79,7 +79,9 @@ export class Gateway {
     const accountLimits: AccountLimits = { store: this.accounts, credits: this.credits, budgets: new BudgetBook((accountId, sinceMs) => (this.credits.flush(), this.accounts.deductedSince(accountId, sinceMs))) };
     const keySpent = (keyId: string, sinceMs: number) => this.store.spentMicrosSince(keyId, sinceMs); // rows still queued count too
     const local = new Limits(keySpent, accountLimits);
-    this.limits = options.limits?.(accountLimits) ?? limitServiceFor(snapshot.raw.limits, local, { keySpent, accountSpent: (accountId, sinceMs) => (this.credits.flush(), this.accounts.deductedSince(accountId, sinceMs)) });
+    const loaders = { keySpent, accountSpent: (accountId: string, sinceMs: number) => (this.credits.flush(), this.accounts.deductedSince(accountId, sinceMs)) };
+    const ledgerStream = snapshot.storage.ledger_via === "stream" ? { batched: this.ledger, maxRows: snapshot.storage.max_buffered_rows } : undefined;
+    this.limits = options.limits?.(accountLimits) ?? limitServiceFor(snapshot.raw.limits, local, loaders, ledgerStream);
     this.metrics.addCollector(() => this.limits.metricLines?.() ?? []);
     this.metrics.addCollector(() => concurrencyMetrics(this.limits.concurrencyStats(), this.current.server.metrics_auth));
     this.metrics.addCollector(() => breakerMetrics(this.routing));
@@ -116,7 +118,9 @@ export class Gateway {
     this.plugins.close();
     this.vectors.close();
     this.credits.flush();
-    void this.limits.close();
+    // Redis limits send the ends of requests (with ledger_via: stream, their rows) before the store drains and closes.
+    const limitsClosed = this.limits.close();
+    if (limitsClosed instanceof Promise) return limitsClosed.then(() => this.store.close());
     return this.store.close();
   }
 }
@@ -130,6 +134,13 @@ function breakerMetrics(routing: RoutingState): string[] {
     load.push(`sluice_backend_load{${labels({ backend: id })}} ${stat.load}`);
   }
   return [...out, ...load];
+}
+
+/** storage.ledger_via: stream — where the stream is (the limits' Redis) and when a stopped gateway's rows are taken over. */
+function ledgerStreamOf(snapshot: Snapshot) {
+  if (snapshot.storage.ledger_via !== "stream") return undefined;
+  const limits = snapshot.raw.limits;
+  return { url: limits.url, prefix: limits.prefix, timeoutMs: limits.timeout_ms, heartbeatMs: limits.heartbeat_ms, claimIdleMs: limits.lease_ms };
 }
 
 export function storageFile(snapshot: Snapshot, dataDir: string | undefined): string {

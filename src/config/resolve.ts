@@ -78,6 +78,10 @@ export function resolveConfig(config: SluiceConfig, problems: string[]): Snapsho
   if (config.limits.url !== "memory" && !/^rediss?:\/\/[^/]/.test(config.limits.url)) {
     problems.push(`limits.url: expected memory or redis://host:port (rediss:// for TLS), got '${maskUrl(config.limits.url)}'`);
   }
+  // The stream lives in the limits' Redis and is written by their finish script; it is drained into PostgreSQL.
+  if (config.storage.ledger_via === "stream" && (!sharedStore || !sharedLimits)) {
+    problems.push(`storage.ledger_via: stream needs storage.url postgres://… and limits.url redis://… (rows go through a Redis stream into PostgreSQL), got storage.url '${maskUrl(config.storage.url ?? "sqlite (default)")}' and limits.url '${maskUrl(config.limits.url)}'; use ledger_via: batch otherwise`);
+  }
   const backends = new Map<string, Backend>();
   config.backends.forEach((backend, i) => {
     const path = `backends[${i}]`;

@@ -82,6 +82,11 @@ export const StorageConfig = T.Object(
   {
     url: T.Optional(T.String({ description: "sqlite:<file> (default sqlite:<data dir>/sluice.db) or postgres://user:pass@host:5432/db (also postgresql://): keys, accounts, ledger and stored Responses shared by every gateway on it" })),
     max_buffered_rows: T.Integer({ minimum: 1, default: 100_000, description: "postgres: ledger rows held in memory while PostgreSQL is unreachable (written when it returns); past it new rows are dropped and counted (sluice_ledger_dropped_total)" }),
+    ledger_via: T.Union([T.Literal("batch"), T.Literal("stream")], {
+      default: "batch",
+      description:
+        "postgres: how ledger rows reach PostgreSQL. batch: queued in this gateway and written every 50 ms (a SIGKILL loses the queue); stream (needs limits.url redis://…): each row goes into a Redis stream in the same script call that settles its request, and any gateway drains the stream into PostgreSQL (a SIGKILL loses none); rows whose limits were decided without Redis take the batch path. Read at start-up",
+    }),
     retention_days: T.Optional(T.Integer({ minimum: 1, description: "days raw ledger rows are kept (the request log); hourly and daily roll-ups keep their sums. Default: forever" })),
     responses_retention_days: T.Integer({ minimum: 1, default: 30, description: "days stored Responses (store: true) stay readable and continuable with previous_response_id" }),
   },

@@ -32,6 +32,7 @@ export function watchConfig(file: string, load: () => Promise<Snapshot>, current
       if (next.server.workers !== before.server.workers) log.warn(`config ${file}: server.workers changed; restart sluice to run ${next.server.workers} workers`);
       // The store and the session signer are opened once, at start-up.
       if (next.storage.url !== before.storage.url) log.warn(`config ${file}: storage.url changed; it takes effect after a restart`);
+      if (next.storage.ledger_via !== before.storage.ledger_via) log.warn(`config ${file}: storage.ledger_via changed; it takes effect after a restart`);
       if (next.auth.session_secret !== before.auth.session_secret) log.warn(`config ${file}: auth.session_secret changed; it takes effect after a restart`);
       apply(next);
       log.info(`config ${file} reloaded (${next.backends.size} backends)`);

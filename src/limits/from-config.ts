@@ -2,11 +2,12 @@
 import type { SluiceConfig } from "../config/schema.ts";
 import type { Limits } from "../pipeline/admission.ts";
 import type { LimitService } from "./limit-service.ts";
-import { RedisLimits, type SpendLoaders } from "./redis-limits.ts";
+import { RedisLimits, type RedisLimitsSettings, type SpendLoaders } from "./redis-limits.ts";
 import { rateWindowMs } from "./rate-window.ts";
 
 /** `local` is this gateway's own limits: the whole service for `memory`, the fallback behind Redis. */
-export function limitServiceFor(config: SluiceConfig["limits"], local: Limits, loaders: SpendLoaders): LimitService {
+/** `ledgerStream`: storage.ledger_via: stream (the config check made sure limits.url is Redis then). */
+export function limitServiceFor(config: SluiceConfig["limits"], local: Limits, loaders: SpendLoaders, ledgerStream?: RedisLimitsSettings["ledgerStream"]): LimitService {
   if (config.url === "memory") return local;
   return new RedisLimits(
     {
@@ -18,6 +19,7 @@ export function limitServiceFor(config: SluiceConfig["limits"], local: Limits, l
       prefix: config.prefix,
       windowMs: rateWindowMs(),
       onFailure: config.on_failure,
+      ledgerStream,
     },
     local,
     loaders,

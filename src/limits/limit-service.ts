@@ -12,6 +12,7 @@ import type { ApiKey } from "../auth/key-record.ts";
 import type { Backend } from "../config/resolve.ts";
 import type { SemaphoreStats } from "./semaphore.ts";
 import type { AccountLimits, AdmissionRequest } from "../pipeline/admission.ts";
+import type { LedgerRow } from "../store/ledger.ts";
 
 /** What a request holds after admission; given back exactly once by finish (a second call does nothing). */
 export interface Admission {
@@ -19,8 +20,12 @@ export interface Admission {
   queuedMs: number;
   /** x-ratelimit-* headers for the response as name, value, name, value…, when the key has rate limits. */
   headers: string[] | undefined;
-  /** Gives everything back: the real token count corrects tpm, the real cost settles the budgets and credits. */
-  finish(totalTokens: number | undefined, costMicros: number, requestId?: string | null): void;
+  /**
+   * Gives everything back: the real token count corrects tpm, the real cost settles the budgets and credits.
+   * `ledgerRow`: the request's ledger row, which a service that writes rows with the settle takes (storage.ledger_via:
+   * stream); answers whether it did (false: the caller appends the row to the store's ledger).
+   */
+  finish(totalTokens: number | undefined, costMicros: number, requestId?: string | null, ledgerRow?: LedgerRow): boolean;
   /** Gives the current backend's max_concurrent slot back early (a balancer moving to another backend). */
   releaseBackend(): void;
 }
@@ -44,6 +49,11 @@ export interface LimitService {
   refuseSpentBudget(key: ApiKey): void;
   /** Accounts' credits (unreserved charges, balances); absent where no store is open (unit tests). */
   readonly accounts?: AccountLimits;
+  /**
+   * storage.ledger_via: stream — the ledger row of a request that holds no admission (refused before it) goes the
+   * same way as the others; false: the caller appends it to the store's ledger.
+   */
+  appendLedgerRow?(row: LedgerRow): boolean;
   /** max_concurrent slots in use and waiting, for /metrics. */
   concurrencyStats(): SemaphoreStats[];
   /** Extra /metrics lines (a remote service's health, fallbacks). */

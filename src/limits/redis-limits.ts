@@ -8,6 +8,10 @@
 // kept by the scripts from then on. Credits: the balance is the store's; holds live in Redis until the deduction
 // is in the store (CreditBook.whenFlushed), so no gateway ever counts a charge as neither held nor deducted.
 //
+// storage.ledger_via: stream: a request's ledger row goes into a Redis stream in its FINISH call, so the row and
+// the settle are one atomic step in Redis (drained into PostgreSQL by store/postgres/ledger-stream.ts). A row that
+// cannot take that way (admitted locally, the call failed, the stream full) goes to the store's batched ledger.
+//
 // When Redis does not answer (per-call timeout, heartbeat), each limit kind does what limits.on_failure says:
 // rates fall back to this gateway's own windows (local) or are not checked (open), max_concurrent uses this
 // gateway's own semaphores, budgets and credits refuse with 503 (closed) or use this gateway's own books (local).
@@ -18,6 +22,8 @@ import type { Backend } from "../config/resolve.ts";
 import { maskUrl } from "../config/mask-url.ts";
 import { log } from "../observability/log.ts";
 import type { Admission, LimitService } from "./limit-service.ts";
+import type { LedgerRow } from "../store/ledger.ts";
+import type { Ledger } from "../store/store.ts";
 import type { SemaphoreStats } from "./semaphore.ts";
 import { utcDayBounds, utcMonthBounds, type PeriodBounds } from "./utc-periods.ts";
 import { RedisConnection, RedisUnavailable } from "./redis-connection.ts";
@@ -49,6 +55,8 @@ export interface RedisLimitsSettings {
   /** Rate window length (60 s; shorter only for tests: SLUICE_RATE_WINDOW_MS). */
   windowMs: number;
   onFailure: FailurePolicy;
+  /** storage.ledger_via: stream. `batched`: the store's ledger, for rows the stream does not take. */
+  ledgerStream?: { batched: Ledger; maxRows: number };
 }
 
 /** Settled spend since a period's start, from the store: a key's ledger, an account's deductions. */
@@ -208,8 +216,15 @@ export class RedisLimits implements LimitService {
     this.background.close();
   }
 
+  /** A ledger row with nothing to settle (refused before admission): into the stream, as a FINISH entry of its own. */
+  appendLedgerRow(row: LedgerRow): boolean {
+    if (!this.settings.ledgerStream || !this.connection.healthy) return false;
+    this.sendFinish(["", "", "0", "0", "0", "", "0"].join(SEP), row, []);
+    return true;
+  }
+
   /** @internal RedisAdmission.finish: one FINISH call; credit holds stay until the deduction is in the store. */
-  finished(admission: RedisAdmission, totalTokens: number | undefined, costMicros: number, requestId: string | null): void {
+  finished(admission: RedisAdmission, totalTokens: number | undefined, costMicros: number, requestId: string | null, row: LedgerRow | undefined): boolean {
     const plan = admission.plan;
     const credits = plan?.credit && this.accounts?.credits;
     if (credits && costMicros > 0) credits.charge(plan!.credit!.accountId, costMicros, { requestId, keyId: plan!.key?.id ?? null });
@@ -221,24 +236,49 @@ export class RedisLimits implements LimitService {
     let entry = `${admission.id}${SEP}${tpmKey}${SEP}${tpmDelta}${SEP}${Math.max(0, Math.ceil(costMicros))}${SEP}${keepCredits ? "1" : "0"}${SEP}${admission.epoch}${SEP}${budgets.length}`;
     for (const budget of budgets) entry += SEP + budget.redisKey;
     const done = keepCredits ? [] : [admission.id];
-    const slots = admission.slots;
-    this.finishes.call(entry).then(
-      () => {
+    const streamed = row !== undefined && this.settings.ledgerStream !== undefined;
+    this.sendFinish(entry, streamed ? row : undefined, done, admission.slots);
+    if (keepCredits) credits!.whenFlushed(() => this.call(["credits", admission.id], [admission.id]));
+    return streamed;
+  }
+
+  /**
+   * One request's end into the next FINISH call, with its ledger row when it has one. The row goes to the batched
+   * ledger when the stream was full, and when the call failed (it may still have run, if Redis was only slow: the
+   * store writes a row once). A failed call is sent again later without its row.
+   */
+  private sendFinish(entry: string, row: LedgerRow | undefined, done: string[], slots: readonly string[] = []): void {
+    const batched = this.settings.ledgerStream?.batched;
+    this.finishes.call(row ? entry + SEP + JSON.stringify(row) : entry).then(
+      (rowNotAdded) => {
+        if (rowNotAdded && row) batched!.append(row);
         this.forget(done);
         for (const slot of slots) this.queues.wake(slot); // released in Redis now: this gateway's waiters try at once
       },
-      () => this.later(["finish", String(this.bucketMs), String(BUCKETS), entry], done),
+      () => {
+        if (row) batched!.append(row);
+        this.later(this.finishArgs(entry), done);
+      },
     );
-    if (keepCredits) credits!.whenFlushed(() => this.call(["credits", admission.id], [admission.id]));
+  }
+
+  /** FINISH's arguments after the prefix for these requests' entries. */
+  private finishArgs(...entries: string[]): string[] {
+    return ["finish", String(this.bucketMs), String(BUCKETS), String(this.settings.ledgerStream?.maxRows ?? 0), ...entries];
   }
 
   /** Admits and finishes while one is under way go together in one script call (call-batcher.ts). */
   private readonly admits = new CallBatcher<string, unknown[]>((items) => this.connection.evalScript(ADMIT, [], [this.prefix, ...items]) as Promise<unknown[][]>);
 
-  /** Finishes gather for FINISH_DELAY_MS: slots and settlements reach Redis that much later, off the request path. */
-  private readonly finishes = new CallBatcher<string, unknown>(async (items) => {
-    await this.background.evalScript(FINISH, [], [this.prefix, "finish", String(this.bucketMs), String(BUCKETS), ...items]);
-    return items;
+  /**
+   * Finishes gather for FINISH_DELAY_MS: slots and settlements reach Redis that much later, off the request path.
+   * Each answers whether its ledger row was left out (the stream was full).
+   */
+  private readonly finishes = new CallBatcher<string, boolean>(async (items) => {
+    const notAdded = (await this.background.evalScript(FINISH, [], [this.prefix, ...this.finishArgs(...items)])) as number[];
+    const answers = items.map(() => false);
+    for (const at of notAdded) answers[at - 1] = true;
+    return answers;
   }, FINISH_DELAY_MS);
 
   private lastScriptError = 0;
@@ -430,7 +470,7 @@ export class RedisLimits implements LimitService {
 
   /** An admit that timed out may still run when a frozen Redis wakes up: whatever it took is given back then. */
   private cancelLater(id: string): void {
-    if (this.pending.length < MAX_PENDING) this.pending.push({ args: ["finish", String(this.bucketMs), String(BUCKETS), [id, "", "0", "0", "0", "", "0"].join(SEP)], done: [] });
+    if (this.pending.length < MAX_PENDING) this.pending.push({ args: this.finishArgs([id, "", "0", "0", "0", "", "0"].join(SEP)), done: [] });
   }
 
   /** Redis answers again: the calls that failed meanwhile go through, in order; the epoch is read again. */
@@ -537,11 +577,11 @@ class RedisAdmission implements Admission {
     readonly epoch: string,
   ) {}
 
-  finish(totalTokens: number | undefined, costMicros: number, requestId: string | null = null): void {
-    if (this.done) return;
+  finish(totalTokens: number | undefined, costMicros: number, requestId: string | null = null, ledgerRow?: LedgerRow): boolean {
+    if (this.done) return false;
     this.done = true;
     this.localPart?.finish(0, 0);
-    this.service.finished(this, totalTokens, costMicros, requestId);
+    return this.service.finished(this, totalTokens, costMicros, requestId, ledgerRow);
   }
 
   releaseBackend(): void {

@@ -13,6 +13,10 @@
 //                          as spent (a dead gateway's requests may have run: never an overspend), credit holds go
 //   waiting                set while some gateway has requests queued for a slot: releases publish only then
 //   released               pub/sub channel: a slot key whose slot was given back
+//   ledger                 stream of ledger rows (storage.ledger_via: stream), one entry per row (field 'row': the
+//                          row's JSON), added by FINISH with the settle of its request; consumer group 'ledger':
+//                          any gateway reads entries, writes them to PostgreSQL, then acks and deletes them
+//                          (ACK_DELETE), so the stream holds only rows not yet in PostgreSQL
 //   epoch                  random id of this Redis's data (set by the first gateway to find it missing): a finish
 //                          that finds its record gone under another epoch (a restart) still adds its cost to the
 //                          budgets, which were reloaded from the store without it
@@ -268,10 +272,12 @@ return replies
 
 /**
  * ARGV: prefix, mode, then
- *   finish: bucket ms, buckets, then per request (a batch) one argument, its fields joined by FIELD_SEPARATOR:
- *           request id, tpm key ('' none), tpm delta, cost µ$,
- *           keep credits (1/0), epoch, budget key count, budget keys (settled with the cost even when the record
- *           is gone after a Redis restart);
+ *   finish: bucket ms, buckets, most ledger rows the stream may hold, then per request (a batch) one argument, its
+ *           fields joined by FIELD_SEPARATOR: request id ('' none: a ledger row alone), tpm key ('' none), tpm
+ *           delta, cost µ$, keep credits (1/0), epoch, budget key count, budget keys (settled with the cost even
+ *           when the record is gone after a Redis restart), then optionally the request's ledger row (JSON, which
+ *           escapes the separator), added to the ledger stream unless it is full.
+ *           Answers the positions (1-based) of the requests whose row was not added (the stream was full).
  *   slot:   request id, slot key (one slot given back early: a balancer moving on);
  *   credits: request ids whose credit holds go (their deductions are in the store now).
  */
@@ -321,11 +327,23 @@ local function correct(key, delta)
   end
   if removed > 0 then redis.call('HINCRBY', key, 'tt', -removed) end
 end
-for at = 5, #ARGV do
+local max_rows, stream_rows = tonumber(ARGV[5]), nil
+local not_added = {}
+for at = 6, #ARGV do
   local f = split(ARGV[at])
   local id, tpm_key, delta, cost, keep, epoch = f[1], f[2], tonumber(f[3]), tonumber(f[4]), f[5] == '1', f[6]
   if tpm_key ~= '' and delta ~= 0 then correct(tpm_key, delta) end
-  if not release_record(id, cost, keep) and epoch ~= '' then
+  local row = f[8 + tonumber(f[7])]
+  if row and row ~= '' then
+    stream_rows = stream_rows or redis.call('XLEN', P .. 'ledger')
+    if stream_rows < max_rows then
+      redis.call('XADD', P .. 'ledger', '*', 'row', row)
+      stream_rows = stream_rows + 1
+    else
+      not_added[#not_added + 1] = at - 5
+    end
+  end
+  if id ~= '' and not release_record(id, cost, keep) and epoch ~= '' then
     current_epoch = current_epoch or redis.call('GET', P .. 'epoch') or ''
     if current_epoch ~= epoch then
       for j = 8, 7 + tonumber(f[7]) do
@@ -333,6 +351,16 @@ for at = 5, #ARGV do
       end
     end
   end
+end
+return not_added
+`);
+
+/** KEYS: the ledger stream. ARGV: the group, then entry ids written to PostgreSQL: acked and deleted together. */
+export const ACK_DELETE = script(`
+for at = 2, #ARGV, 1000 do
+  local ids = { unpack(ARGV, at, math.min(#ARGV, at + 999)) }
+  redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+  redis.call('XDEL', KEYS[1], unpack(ids))
 end
 return 1
 `);

@@ -102,9 +102,9 @@ export class LocalAdmission implements Admission {
     private readonly key: ApiKey | null,
   ) {}
 
-  /** Gives everything back: the real token count corrects tpm, the real cost settles the budgets and credits. */
-  finish(totalTokens: number | undefined, costMicros: number, requestId: string | null = null): void {
-    if (this.done) return;
+  /** Gives everything back: the real token count corrects tpm, the real cost settles the budgets and credits. Takes no ledger row (false). */
+  finish(totalTokens: number | undefined, costMicros: number, requestId: string | null = null): boolean {
+    if (this.done) return false;
     this.done = true;
     for (const release of this.releases) release();
     this.releaseBackend();
@@ -114,6 +114,7 @@ export class LocalAdmission implements Admission {
       this.credits.settle(costMicros, { requestId, keyId: this.key?.id ?? null });
     }
     if (this.key?.tpm && totalTokens !== undefined) this.limits.tokens.adjust(this.key.id, totalTokens - this.tokensTaken, Date.now());
+    return false;
   }
 
   /** @internal steps of admit() */

@@ -1,11 +1,12 @@
-// Last stage of every request, success or failure: settle what admission took (tpm, budget, slots), price the
-// request, queue its ledger row (written off the request path; not for unauthenticated refusals) and record
+// Last stage of every request, success or failure: price the request, settle what admission took (tpm, budget,
+// slots), queue its ledger row (written off the request path; not for unauthenticated refusals) and record
 // metrics. Runs exactly once.
 import type { Gateway } from "../gateway.ts";
 import type { RequestContext, TokenUsage } from "./context.ts";
 import { costOf } from "../billing/cost.ts";
 import { endAttempt } from "./dispatch.ts";
 import type { StreamOutcome } from "../sse/relay.ts";
+import type { LedgerRow } from "../store/ledger.ts";
 
 export interface Outcome {
   status: number;
@@ -45,14 +46,9 @@ export function finishRequest(ctx: RequestContext, gateway: Gateway, outcome: Ou
   const estimated = outcome.usageEstimated || (!outcome.usage && upstreamMs !== null && outcome.status < 400);
   const cost = backend ? costOf(backend.pricing, { promptTokens, completionTokens }, upstreamMs ?? 0) : { micros: 0, basis: "none" as const };
   if (ctx.sideCostMicros) cost.micros += ctx.sideCostMicros;
-  if (ctx.admission) ctx.admission.finish(promptTokens + completionTokens, cost.micros, ctx.requestId);
-  else if (cost.micros && ctx.principal?.key?.account_id) chargeUnreserved(gateway, ctx.principal.key.account_id, cost.micros, ctx);
-  endAttempt(ctx, gateway, outcome.status, outcome.errorCode);
-  ctx.processors?.release();
-
   // A request refused before anyone was authenticated is counted in the metrics, not written to the ledger:
   // otherwise traffic without a key would grow the disk at the rate anyone can send it.
-  if (outcome.status !== 401 || ctx.principal) gateway.ledger.append({
+  const row: LedgerRow | undefined = outcome.status !== 401 || ctx.principal ? {
     requestId: ctx.requestId,
     keyId: ctx.principal?.key?.id ?? null,
     model: ctx.requestedModel || "unknown",
@@ -75,7 +71,18 @@ export function finishRequest(ctx: RequestContext, gateway: Gateway, outcome: Ou
     ...firewallColumns(ctx),
     toolsMs: ctx.toolsMs ?? null,
     detail: detailOf(ctx),
-  });
+  } : undefined;
+  // With storage.ledger_via: stream the limit service writes the row in the call that settles the request;
+  // otherwise (and when it cannot) the row is queued in the store's ledger.
+  let rowTaken = false;
+  if (ctx.admission) rowTaken = ctx.admission.finish(promptTokens + completionTokens, cost.micros, ctx.requestId, row);
+  else {
+    if (cost.micros && ctx.principal?.key?.account_id) chargeUnreserved(gateway, ctx.principal.key.account_id, cost.micros, ctx);
+    if (row) rowTaken = gateway.limits.appendLedgerRow?.(row) ?? false;
+  }
+  endAttempt(ctx, gateway, outcome.status, outcome.errorCode);
+  ctx.processors?.release();
+  if (row && !rowTaken) gateway.ledger.append(row);
 
   const ttft = ctx.firstTokenAt !== undefined && ctx.upstreamStartedAt !== undefined ? (ctx.firstTokenAt - ctx.upstreamStartedAt) / 1000 : undefined;
   gateway.metrics

@@ -83,10 +83,12 @@ class RemoteAdmission implements Admission {
     readonly id: number,
   ) {}
 
-  finish(totalTokens: number | undefined, costMicros: number, requestId: string | null = null): void {
-    if (this.done) return;
+  /** The supervisor writes no ledger rows (the worker's store does): false. */
+  finish(totalTokens: number | undefined, costMicros: number, requestId: string | null = null): boolean {
+    if (this.done) return false;
     this.done = true;
     this.channel.send({ t: "finish", id: this.id, totalTokens, costMicros, requestId });
+    return false;
   }
 
   releaseBackend(): void {

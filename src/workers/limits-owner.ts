@@ -129,7 +129,7 @@ export class LimitsOwner {
 
   private granted(worker: object, book: WorkerBook, id: number, admission: Admission, reply: (message: SupervisorMessage) => void): void {
     // The worker died while this was queued: give it back at once.
-    if (this.books.get(worker) !== book) return admission.finish(undefined, 0, null);
+    if (this.books.get(worker) !== book) return void admission.finish(undefined, 0, null);
     book.admissions.set(id, admission);
     reply({ t: "admitted", id, queuedMs: admission.queuedMs, headers: admission.headers });
   }

@@ -130,6 +130,36 @@ describe.skipIf(!postgresAvailable)("PostgreSQL store", () => {
     expect(store.metrics().join("\n")).toContain("sluice_ledger_dropped_total 1");
   });
 
+  test("ledger: a row written twice is stored and rolled up once; version 2 removes the twins a version 1 ledger had", async () => {
+    const store = open();
+    await store.ready;
+    const { key } = await store.keys.create({ name: "twice" });
+    const rows = Array.from({ length: 10 }, (_, i) => row(1000 + i, key.id));
+    for (const r of rows) store.ledger.append(r);
+    await store.ledger.flush();
+    for (const r of [...rows.slice(5), ...rows.slice(5), row(2000, key.id)]) store.ledger.append(r); // written before, and twice in one batch
+    await store.ledger.flush();
+    expect((await store.reads.usage({ keyId: key.id })).total.requests).toBe(11);
+    const rolledUp = await store.reads.dashboardUsage({ groupBy: "key", fromMs: 0, toMs: Date.now() + 86_400_000, keyId: key.id });
+    expect(rolledUp.total.requests).toBe(11);
+
+    const oldUrl = await pg.createDatabase("version_1");
+    const sql = new SQL(oldUrl);
+    await sql.unsafe(POSTGRES_MIGRATIONS[0]!.sql);
+    await sql`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`;
+    await sql`INSERT INTO schema_migrations VALUES (1, 'v1', 0)`;
+    const insert = (id: string, at: number) => sql`INSERT INTO ledger (request_id, model, endpoint, status, prompt_tokens, completion_tokens, tokens_estimated, cost_micros, billing_basis, stream, started_at, total_ms)
+      VALUES (${id}, 'm', 'chat', 200, 1, 1, 0, 1, 'tokens', 0, ${at}, 1)`;
+    await insert("same", 5);
+    await insert("same", 5);
+    await insert("same", 6); // another instant: another row
+    const migrated = openPostgresStore(oldUrl, { retentionDays: () => undefined });
+    stores.push(migrated);
+    await migrated.ready;
+    expect((await sql`SELECT started_at FROM ledger ORDER BY started_at`).map((r: { started_at: string }) => Number(r.started_at))).toEqual([5, 6]);
+    await sql.close();
+  });
+
   test("accounts and credits: deposits, batched deductions with the balance after each, hourly roll-up", async () => {
     const store = open();
     await store.ready;

@@ -33,4 +33,17 @@ describe("storage config", () => {
     expect(redis[0]).toStartWith("auth.session_secret: required when limits.url is Redis");
     expect(problems(`storage: {url: "sqlite:./x.db"}\n`)).toEqual([]); // one gateway: the generated secret is fine
   });
+
+  test("storage.ledger_via: stream needs PostgreSQL and Redis; a typo in it is reported", () => {
+    const both = `auth: {session_secret: ${SECRET}}\nlimits: {url: "redis://:hunter2@cache:6379"}\nstorage: {url: "postgres://sluice:hunter2@db/sluice", ledger_via: stream}\n`;
+    expect(problems(both)).toEqual([]);
+    const noRedis = problems(`auth: {session_secret: ${SECRET}}\nstorage: {url: "postgres://sluice:hunter2@db/sluice", ledger_via: stream}\n`);
+    expect(noRedis).toHaveLength(1);
+    expect(noRedis[0]).toStartWith("storage.ledger_via: stream needs storage.url postgres://… and limits.url redis://…");
+    expect(noRedis[0]).not.toContain("hunter2");
+    const noPostgres = problems(`auth: {session_secret: ${SECRET}}\nlimits: {url: "redis://cache:6379"}\nstorage: {ledger_via: stream}\n`);
+    expect(noPostgres[0]).toStartWith("storage.ledger_via: stream needs");
+    expect(problems(`storage: {ledger_via: streams}\n`).join("\n")).toContain("storage.ledger_via");
+    expect(problems(`storage: {ledger_via: batch}\n`)).toEqual([]);
+  });
 });

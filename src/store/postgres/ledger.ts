@@ -1,7 +1,10 @@
 // The write-behind ledger on PostgreSQL. Rows are queued in memory (append is O(1), no I/O) and written in
-// batches: one INSERT from unnest arrays per batch (a statement per batch, not per row), and in the same
-// transaction the batch's roll-up sums (usage/errors/latency, hourly and daily), so the roll-ups are exact across
-// any number of gateways with no watermark to repair. One batch is in flight at a time.
+// batches: one INSERT per batch (a statement per batch, not per row), and in the same transaction the roll-up
+// sums (usage/errors/latency, hourly and daily) of the rows it inserted, so the roll-ups are exact across any
+// number of gateways with no watermark to repair. One batch is in flight at a time.
+// Writes are idempotent: a row already there (same started_at and request id) is skipped, rows and sums alike,
+// so a batch may be retried after any failure and the Redis stream's drain (ledger-stream.ts) may deliver a row
+// twice.
 // PostgreSQL away: rows stay queued (at most maxBuffered; past it new rows are dropped and counted), retried
 // with backoff, and written when it returns. close() (SIGTERM) writes everything; a SIGKILL loses only the queue.
 import type { LedgerRow } from "../ledger.ts";
@@ -58,7 +61,11 @@ const jsonRow = (r: LedgerRow) => ({
 const COLUMNS = `request_id, key_id, model, backend, route, endpoint, status, error_code, prompt_tokens, completion_tokens, tokens_estimated,
   cost_micros, billing_basis, stream, started_at, total_ms, upstream_ms, queued_ms, ttft_ms, firewall, firewall_verdict, firewall_rules,
   firewall_ms, tools_ms, detail`;
-const INSERT_LEDGER = `INSERT INTO ledger (${COLUMNS}) SELECT ${COLUMNS} FROM json_populate_recordset(NULL::ledger, $1::text::json)`;
+// How many rows went in, and only when some were already there, which ones did (the usual case sends no ids back).
+const INSERT_LEDGER = `WITH inserted AS (
+  INSERT INTO ledger (${COLUMNS}) SELECT ${COLUMNS} FROM json_populate_recordset(NULL::ledger, $1::text::json)
+  ON CONFLICT (started_at, request_id) DO NOTHING RETURNING request_id)
+SELECT count(*)::int AS n, CASE WHEN count(*) < $2 THEN array_agg(request_id) END AS ids FROM inserted`;
 
 const upsertUsage = (p: RollupPeriod) => `INSERT INTO usage_${p} AS t
   SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::float8[], $11::float8[], $12::int8[])
@@ -80,9 +87,8 @@ export class PgLedgerWriter implements Ledger {
   private failedWrites = 0;
   private closed = false;
   private droppedRows = 0;
+  private appendedRows = 0;
   private droppedSinceLog = 0;
-  /** Smaller after PostgreSQL refused a batch's data, to find the row it refuses; grows back after each success. */
-  private rowsPerWrite = ROWS_PER_WRITE;
   private nextPruneAt = 0;
   private readonly batchSize: number;
   private readonly flushIntervalMs: number;
@@ -114,12 +120,18 @@ export class PgLedgerWriter implements Ledger {
     return micros;
   }
 
-  /** Rows dropped because the buffer was full while PostgreSQL was away. */
+  /** Rows dropped because the buffer was full while PostgreSQL was away, or because PostgreSQL refused them. */
   get dropped(): number {
     return this.droppedRows;
   }
 
+  /** Rows appended since start (with ledger_via: stream, the rows that took the batch path instead). */
+  get appended(): number {
+    return this.appendedRows;
+  }
+
   append(row: LedgerRow): void {
+    this.appendedRows++;
     if (this.pending >= this.maxBuffered) {
       this.droppedRows++;
       if (this.droppedSinceLog++ === 0) log.warn(`ledger: ${this.maxBuffered} rows are waiting for PostgreSQL (storage.max_buffered_rows); dropping new rows until it answers`);
@@ -155,9 +167,8 @@ export class PgLedgerWriter implements Ledger {
   private async drain(): Promise<void> {
     while (this.writing) await this.writing;
     while (this.queue.length > 0) {
-      const size = this.rowsPerWrite;
-      const rows = this.queue.length <= size ? this.queue : this.queue.slice(0, size);
-      this.queue = rows === this.queue ? [] : this.queue.slice(size);
+      const rows = this.queue.length <= ROWS_PER_WRITE ? this.queue : this.queue.slice(0, ROWS_PER_WRITE);
+      this.queue = rows === this.queue ? [] : this.queue.slice(ROWS_PER_WRITE);
       this.inFlight = rows.length;
       let ok = false;
       this.writing = this.write(rows).then(
@@ -173,13 +184,44 @@ export class PgLedgerWriter implements Ledger {
   }
 
   private async write(rows: LedgerRow[]): Promise<void> {
+    await this.writeRows(rows);
+    if (this.failedWrites > 0) log.info(`ledger: writing to PostgreSQL again after ${this.failedWrites} failed attempts (${this.pending} rows were waiting)`);
+    this.failedWrites = 0;
+    this.droppedSinceLog = 0;
+  }
+
+  /**
+   * Writes rows now, each once (rows already in the ledger are skipped). A row PostgreSQL refuses (a data or
+   * constraint error) would fail its batch forever: the batch is halved until that row is alone, which is dropped
+   * (counted, logged with its request id), so one bad row never holds up the rest. Rejects when PostgreSQL cannot
+   * be reached; the rows written before that stay written, and a retry of the same rows skips them.
+   */
+  async writeRows(rows: readonly LedgerRow[]): Promise<void> {
+    try {
+      await this.commit(rows);
+    } catch (error) {
+      if (!isRowError(error)) throw error;
+      if (rows.length === 1) {
+        this.droppedRows++;
+        log.warn(`ledger: PostgreSQL refused the row of request ${rows[0]!.requestId} (${describe(error)}); dropped it`);
+        return;
+      }
+      const half = Math.ceil(rows.length / 2);
+      await this.writeRows(rows.slice(0, half));
+      await this.writeRows(rows.slice(half));
+    }
+  }
+
+  /** One transaction: the rows not yet in the ledger, and those rows' roll-up sums. */
+  private async commit(rows: readonly LedgerRow[]): Promise<void> {
     const clean = rows.map(withoutNul);
     const batch = JSON.stringify(clean.map(jsonRow));
-    const accumulator = new RollupAccumulator();
-    accumulator.add(clean, 0);
-    const flat = flattenRollups(accumulator);
-    await this.client.transaction(async (tx) => {
-      await this.client.rows(INSERT_LEDGER, [batch], tx);
+    const written = await this.client.transaction(async (tx) => {
+      const inserted = (await this.client.one<{ n: number; ids: string[] | null }>(INSERT_LEDGER, [batch, clean.length], tx))!;
+      const fresh = inserted.n === clean.length ? clean : onlyInserted(clean, inserted.ids ?? []);
+      const accumulator = new RollupAccumulator();
+      accumulator.add(fresh, 0);
+      const flat = flattenRollups(accumulator);
       for (const period of PERIODS) {
         const { usage, errors, latency } = flat[period];
         await this.client.rows(upsertUsage(period), [
@@ -190,29 +232,13 @@ export class PgLedgerWriter implements Ledger {
         if (errors.length) await this.client.rows(upsertErrors(period), [errors.map((e) => e[0]), errors.map((e) => e[1]), errors.map((e) => e[2]), errors.map((e) => e[3])], tx);
         await this.client.rows(upsertLatency(period), [latency.map((l) => l[0]), latency.map((l) => l[1]), latency.map((l) => l[2]), latency.map((l) => l[3]), latency.map((l) => l[4])], tx);
       }
+      return fresh;
     });
-    this.onWritten(rows);
-    this.rowsPerWrite = Math.min(ROWS_PER_WRITE, this.rowsPerWrite * 2);
-    if (this.failedWrites > 0) log.info(`ledger: writing to PostgreSQL again after ${this.failedWrites} failed attempts (${this.pending} rows were waiting)`);
-    this.failedWrites = 0;
-    this.droppedSinceLog = 0;
+    this.onWritten(written);
   }
 
-  // The batch goes back to the front of the queue (a transaction that failed wrote nothing) and is retried later.
+  // The batch goes back to the front of the queue and is retried later (what of it was written is skipped then).
   private failed(rows: LedgerRow[], error: unknown): void {
-    // A row PostgreSQL refuses (a data or constraint error) would fail its batch forever: halve the batches
-    // until it is alone, and drop that one row, so one bad row never holds up the rest.
-    if (isRowError(error)) {
-      if (rows.length === 1) {
-        this.droppedRows++;
-        log.warn(`ledger: PostgreSQL refused the row of request ${rows[0]!.requestId} (${describe(error)}); dropped it`);
-      } else {
-        this.rowsPerWrite = Math.ceil(rows.length / 2);
-        this.queue = rows.concat(this.queue);
-      }
-      this.schedule(0);
-      return;
-    }
     this.queue = rows.concat(this.queue);
     this.failedWrites++;
     if (this.failedWrites === 1) log.warn(`ledger: could not write ${rows.length} rows to PostgreSQL (${describe(error)}); keeping them queued (${this.queue.length}) and retrying`);
@@ -249,6 +275,12 @@ export class PgLedgerWriter implements Ledger {
       log.warn(`ledger: could not delete rows past storage.retention_days (${describe(error)}); retrying later`);
     }
   }
+}
+
+/** The rows INSERT_LEDGER inserted, by their ids; a row twice in the batch counts once. */
+function onlyInserted(rows: readonly LedgerRow[], ids: readonly string[]): LedgerRow[] {
+  const left = new Set(ids);
+  return rows.filter((row) => left.delete(row.requestId));
 }
 
 /** SQLSTATE classes 22 (data exception) and 23 (integrity): the rows are wrong, not the connection. */

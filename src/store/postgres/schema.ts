@@ -1,6 +1,8 @@
 // The PostgreSQL store's schema, versioned like the SQLite one (database.ts: SQLITE_MIGRATIONS, same numbering):
 // each version is applied once, in order, and recorded in schema_migrations. Gateways starting together take
 // an advisory lock first, so exactly one of them migrates and the others see the result.
+// Version 2 is PostgreSQL's alone (SQLite has no ledger stream to deduplicate); the next version of either store
+// takes the next free number in both lists.
 // Column meanings are documented on the SQLite schema; the differences: int8 for unix ms and sums, a ledger
 // identity column (the request log's cursor; SQLite has its rowid), and store_epoch, the counter every key or
 // account change bumps so that gateways notice it (changes.ts).
@@ -64,6 +66,19 @@ CREATE TABLE stored_responses (
 CREATE INDEX stored_responses_time ON stored_responses (created_at);
 CREATE TABLE store_epoch (id INTEGER PRIMARY KEY CHECK (id = 1), epoch BIGINT NOT NULL);
 INSERT INTO store_epoch VALUES (1, 0);`,
+  },
+  {
+    // A row may reach the ledger twice (storage.ledger_via: stream: a row drained by two gateways, or sent both
+    // ways while Redis timed out; a batch retried after a commit whose answer was lost): writes skip a row whose
+    // (started_at, request_id) is there. started_at leads so inserts land at the index's right edge (random
+    // request ids alone make B-tree inserts several times slower), and the index serves every started_at range
+    // that ledger_time did. Rows written twice before this version are removed first (the older one stays).
+    version: 2,
+    name: "ledger rows unique by (started_at, request_id)",
+    sql: `
+DELETE FROM ledger a USING ledger b WHERE a.started_at = b.started_at AND a.request_id = b.request_id AND a.id > b.id;
+CREATE UNIQUE INDEX ledger_request ON ledger (started_at, request_id);
+DROP INDEX ledger_time;`,
   },
 ];
 

@@ -11,6 +11,7 @@ import { migratePostgres } from "./schema.ts";
 import { PgKeyStore } from "./key-store.ts";
 import { PgAccountStore } from "./account-store.ts";
 import { PgLedgerWriter } from "./ledger.ts";
+import { LedgerStreamDrain, type LedgerStreamSettings } from "./ledger-stream.ts";
 import { PgResponseStore } from "./responses.ts";
 import { PgReads } from "./reads.ts";
 import { ChangeWatcher } from "./changes.ts";
@@ -21,6 +22,8 @@ export interface PgStoreOptions extends StoreOptions {
   maxBufferedRows?: number;
   /** Tests: smaller batches and intervals. */
   ledger?: { batchSize?: number; flushIntervalMs?: number };
+  /** storage.ledger_via: stream — this gateway also drains the limits' Redis stream of ledger rows. */
+  ledgerStream?: Omit<LedgerStreamSettings, "pollMs">;
 }
 
 const BALANCE_REFRESH_EVERY = 2; // polls (of 500 ms)
@@ -60,15 +63,19 @@ export function openPostgresStore(url: string, options: PgStoreOptions): Store {
       for (const row of rows) if (row.keyId !== null && row.costMicros > 0) spend.addKeySpend(row.keyId, row.startedAt, row.costMicros);
     },
   });
+  let drain: LedgerStreamDrain | undefined;
   const ready = (async () => {
     try {
       const version = await migratePostgres(client);
+      // Started once the schema is there: the stream's rows need its unique index to be written once.
+      if (options.ledgerStream) drain = new LedgerStreamDrain({ ...options.ledgerStream, pollMs: options.ledger?.flushIntervalMs ?? 50 }, ledger);
       await accounts.load();
       await spend.refresh();
       await watcher.start();
       client.serving = true;
       log.info(`storage: PostgreSQL at ${maskUrl(url)} (schema version ${version})`);
     } catch (error) {
+      await drain?.stop(0);
       await client.close().catch(() => {});
       throw new Error(`storage.url: cannot use PostgreSQL at ${maskUrl(url)}: ${error instanceof GatewayError ? error.message : describe(error)}`);
     }
@@ -94,9 +101,11 @@ export function openPostgresStore(url: string, options: PgStoreOptions): Store {
       "# HELP sluice_ledger_dropped_total Ledger rows dropped: the buffer was full while PostgreSQL was unreachable, or PostgreSQL refused the row.",
       "# TYPE sluice_ledger_dropped_total counter",
       `sluice_ledger_dropped_total ${ledger.dropped}`,
+      ...(drain?.metrics() ?? []),
     ],
     async close() {
       await watcher.stop();
+      await drain?.stop(5_000);
       await Promise.all([ledger.close(), accounts.close()]);
       await client.close().catch(() => {});
     },
