@@ -7,7 +7,8 @@
  * the same casual frames carry the content of several tasks (a programming chore, an everyday question, a
  * choice to weigh, a piece to write, a sum), so the frame says nothing and the content has to decide: any
  * programming, scripting or tooling work is code_generation, an everyday or factual how/why is
- * question_answering, weighing options is analysis. The lists below are general knowledge, not taken from any
+ * question_answering, weighing options is analysis. Programming asks also come inside a project ("I'm building
+ * …. How can I …?") or about pasted code, as real coding prompts do. The lists below are general knowledge, not taken from any
  * dev or evaluation set; the same seed gives the same prompts. `bun test/train/router-data.ts [n]` prints a sample.
  */
 import { seededRandom } from "../support/random.ts";
@@ -269,6 +270,84 @@ const JOBS = ["a nurse", "a barista", "a junior accountant", "a museum guide", "
 const LAUNCHES = ["our new vegan bakery", "a reusable water bottle", "a language-learning app", "the summer sale"];
 const HOBBIES = ["fishing", "board games", "cycling", "old films"];
 
+// programming asks with a project around them, and pasted code with a request about it: how real coding
+// prompts look (a situation, then the ask), so that "write a …", "how can I …" or "explain" next to technical
+// content reads as code_generation, not as writing or question answering
+const PROJECTS = [
+  "a Flask API for a small shop", "a React dashboard for our sales team", "a Discord bot for my server", "a Chrome extension that blocks ads",
+  "a data pipeline in Airflow", "an Android app for tracking workouts", "a Unity platformer", "a CLI tool that syncs two folders",
+  "a microservice in Go that reads from Kafka", "a Django site with user accounts", "an Excel workbook of monthly budgets", "a Jupyter notebook on house prices",
+  "a Spring Boot service behind nginx", "a WordPress plugin", "a Rust library for parsing logs", "a Kubernetes deployment of three services",
+  "a scraper for job listings", "a Telegram bot that answers FAQs", "a Node.js backend with PostgreSQL", "an ETL job in Spark", "a Godot game",
+  "a PyTorch model that classifies images", "a shell script that backs up my home folder", "a Next.js blog", "a VBA macro for invoices",
+];
+const PROJECT_ASKS = [
+  "How can I {task}?", "I need to {task}. Can you write the code?", "What's the cleanest way to {task}?", "Write the part that should {task}.",
+  "Please implement a way to {task}.", "Can you show me code to {task}?", "Now I want to {task}; how would you structure it?", "Give me a working example that can {task}.",
+];
+const PROJECT_FRAMES = [
+  "I'm building {project}. {ask}", "I have {project}. {ask}", "We maintain {project} at work. {ask}", "For {project}: {ask}",
+  "Context: {project}, mostly working.\n\n{ask}", "I'm working on {project} and I'm stuck. {ask}",
+];
+const ARTIFACTS = [
+  "program", "script", "function", "class", "module", "command-line tool", "bot", "browser extension", "plugin", "SQL query", "regular expression",
+  "Dockerfile", "GitHub Actions workflow", "shell one-liner", "set of unit tests", "REST endpoint", "React hook", "Python package", "Excel formula", "bash alias",
+];
+const ARTIFACT_FRAMES = ["Write a {lang} {artifact} that {task}.", "write me a {artifact} in {lang} which {task}", "Create a {artifact} that {task}, in {lang}.", "I need a {artifact} ({lang}) that {task}."];
+const SNIPPETS = [
+  "def average(xs):\n    return sum(xs) / len(xs)\n\nprint(average([]))",
+  "for (let i = 0; i <= items.length; i++) {\n  total += items[i].price;\n}",
+  "SELECT name, COUNT(*) FROM orders\nJOIN users ON users.id = orders.user_id\nGROUP BY users.id;",
+  "public int find(int[] a, int x) {\n    for (int i = 0; i < a.length; i++)\n        if (a[i] == x) return i;\n    return -1;\n}",
+  "fn main() {\n    let v = vec![1, 2, 3];\n    let w = v;\n    println!(\"{:?}\", v);\n}",
+  "import pandas as pd\ndf = pd.read_csv('sales.csv')\ndf.groupby('region').sum()",
+  "const res = await fetch(url);\nconst data = res.json();\nconsole.log(data.items);",
+  "#include <stdio.h>\nint main() {\n  char buf[8];\n  gets(buf);\n  printf(\"%s\", buf);\n}",
+  "while true; do\n  cp -r ~/docs /backup\n  sleep 3600\ndone",
+  "class Stack:\n    def __init__(self):\n        self.items = []\n    def pop(self):\n        return self.items.pop()",
+  "<div class=\"card\">\n  <img src=\"a.png\">\n  <p>{{ title }}</p>\n</div>",
+  "func handler(w http.ResponseWriter, r *http.Request) {\n\tbody, _ := io.ReadAll(r.Body)\n\tw.Write(body)\n}",
+];
+const SNIPPET_ASKS = [
+  "What's wrong with this code?", "Can you refactor this?", "Explain what this code does.", "Add error handling to this.", "Convert this to {lang}.",
+  "Why does this crash?", "Make this faster.", "Write tests for this.", "Is this safe? Fix it if not.", "Add comments and type hints.",
+];
+const PROOFS = [
+  "Prove that there are infinitely many primes.", "Show that every bounded monotone sequence converges.", "Prove by induction that 1 + 2 + ... + n = n(n+1)/2.",
+  "Find all real x such that |x - 3| + |x + 1| = 6.", "How many positive divisors does 360 have?", "Show that the product of two odd numbers is odd.",
+  "Find the minimum of f(x) = x^2 - 6x + 13.", "What is the probability that three random points on a circle form an acute triangle?",
+  "Compute the sum of the series 1/2 + 1/4 + 1/8 + ...", "Prove that a group of prime order is cyclic.", "Find the general solution of y'' + y = 0.",
+  "A fair die is rolled until a 6 appears. What is the expected number of rolls?", "Evaluate the limit of sin(x)/x as x approaches 0.",
+];
+
+// short factual questions, the commonest shape of question_answering in real chats: without them "Who wrote
+// Hamlet?" read as chat (the sources ask factual questions inside templates or with answer options)
+const WHO: readonly (readonly [string, readonly string[]])[] = [
+  ["invented", ["the telephone", "the printing press", "the light bulb", "the World Wide Web", "the steam engine", "dynamite", "the bicycle", "the radio"]],
+  ["discovered", ["X-rays", "gravity", "radium", "the electron", "America", "DNA's structure", "insulin", "Neptune"]],
+  ["wrote", ["Macbeth", "War and Peace", "One Hundred Years of Solitude", "The Odyssey", "Don Quixote", "Frankenstein", "1984", "The Origin of Species"]],
+  ["painted", ["the Sistine Chapel ceiling", "Guernica", "The Starry Night", "The Night Watch", "The Birth of Venus"]],
+  ["founded", ["Rome", "the Red Cross", "Microsoft", "the Mongol Empire", "the Olympic Games in their modern form"]],
+  ["composed", ["the Four Seasons", "the Moonlight Sonata", "The Magic Flute", "Boléro"]],
+];
+const WHEN = ["the First World War start", "the Titanic sink", "humans first land on the Moon", "the French Revolution begin", "the Roman Empire fall", "Germany reunify", "India become independent", "the euro come into use"];
+const PLACES = ["Timbuktu", "Machu Picchu", "the Great Barrier Reef", "Mount Kilimanjaro", "the Dead Sea", "Angkor Wat", "the Atacama Desert", "Transylvania"];
+const COUNTRIES = ["Canada", "Kenya", "Peru", "Vietnam", "Norway", "Morocco", "New Zealand", "Mongolia", "Portugal", "Chile"];
+const FACT_SHAPES = [
+  (r: () => number) => { const [verb, things] = pick(WHO, r); return `Who ${verb} ${pick(things, r)}?`; },
+  (r: () => number) => `When did ${pick(WHEN, r)}?`,
+  (r: () => number) => `Where is ${pick(PLACES, r)}?`,
+  (r: () => number) => `What is the capital of ${pick(COUNTRIES, r)}?`,
+  (r: () => number) => `What currency is used in ${pick(COUNTRIES, r)}?`,
+  (r: () => number) => `How many people live in ${pick(COUNTRIES, r)}?`,
+  (r: () => number) => `What languages are spoken in ${pick(COUNTRIES, r)}?`,
+  (r: () => number) => `What does ${pick(["NATO", "DNA", "GDP", "UNESCO", "NASA", "laser", "scuba", "radar"], r)} stand for?`,
+  (r: () => number) => `How ${pick(["tall", "old", "big", "deep", "long"], r)} is ${pick(["the Eiffel Tower", "the Amazon river", "the Pacific Ocean", "Mount Everest", "the Great Wall of China", "the universe"], r)}?`,
+  (r: () => number) => `What is the ${pick(["boiling point", "melting point", "density", "chemical symbol"], r)} of ${pick(["water", "iron", "gold", "mercury", "oxygen", "salt"], r)}?`,
+  (r: () => number) => `Which ${pick(["planet", "ocean", "country", "animal", "desert", "river"], r)} is the ${pick(["largest", "smallest", "oldest", "fastest", "longest", "hottest"], r)}?`,
+  (r: () => number) => `How many ${pick(["teeth does an adult have", "players are on a rugby team", "strings does a violin have", "hearts does an octopus have", "moons does Mars have", "keys does a piano have"], r)}?`,
+];
+
 const pick = <T>(items: readonly T[], random: () => number): T => items[Math.floor(random() * items.length)]!;
 const fill = (template: string, slots: Record<string, string>) => template.replace(/\{(\w+)\}/g, (_, key: string) => slots[key] ?? "");
 const capitalise = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
@@ -299,8 +378,10 @@ export function generateRouterPrompts(count: number, seed = 14): GeneratedPrompt
     else if (code < 0.8) add("code_generation", "artifact", fill(pick(CODE_ARTIFACT_ASKS, random), { lang: pick(LANGUAGES, random), tool: pick(TOOLS, random), task: pick(CODE_TASKS_3P, random) }));
     else add("code_generation", "error", fill(pick(ERROR_FRAMES, random), { lang: pick(LANGUAGES, random), tool, error: pick(ERRORS, random) }));
 
-    if (random() < 0.6) add("question_answering", "everyday", framed(pick(EVERYDAY_TASKS, random), random));
-    else add("question_answering", "fact", pick(FACT_QUESTIONS, random));
+    const question = random();
+    if (question < 0.45) add("question_answering", "everyday", framed(pick(EVERYDAY_TASKS, random), random));
+    else if (question < 0.6) add("question_answering", "fact", pick(FACT_QUESTIONS, random));
+    else add("question_answering", "fact", pick(FACT_SHAPES, random)(random));
 
     const [a, b] = pick(CHOICES, random);
     if (random() < 0.6) add("analysis", "choice", fill(pick(ANALYSIS_FRAMES, random), { a: a!, b: b! }));
@@ -313,6 +394,16 @@ export function generateRouterPrompts(count: number, seed = 14): GeneratedPrompt
     const n = (a: number, b: number) => String(a + Math.floor(random() * (b - a + 1)));
     if (random() < 0.25) add("math", "question", pick(MATH_QUESTIONS, random));
     else add("math", "problem", fill(pick(MATH_FRAMES, random), { x: pick(MATH_MAKERS, random)((a, b) => Number(n(a, b))) }));
+
+    const more = random();
+    if (more < 0.4) add("code_generation", "project", fill(pick(PROJECT_FRAMES, random), { project: pick(PROJECTS, random), ask: fill(pick(PROJECT_ASKS, random), { task: pick(CODE_TASKS, random) }) }));
+    else if (more < 0.7) add("code_generation", "artifact", fill(pick(ARTIFACT_FRAMES, random), { lang: pick(LANGUAGES, random), artifact: pick(ARTIFACTS, random), task: pick(CODE_TASKS_3P, random) }));
+    else {
+      const snippet = pick(SNIPPETS, random);
+      const ask = fill(pick(SNIPPET_ASKS, random), { lang: pick(LANGUAGES, random) });
+      add("code_generation", "snippet", random() < 0.5 ? `${ask}\n\n${snippet}` : `${snippet}\n\n${ask}`);
+    }
+    if (random() < 0.5) add("math", "proof", pick(PROOFS, random));
 
     const qa = random();
     if (qa < 0.5) add("question_answering", "concept", fill(pick(QA_FRAMES, random), { t: pick(CONCEPTS, random) }));
