@@ -46,6 +46,17 @@ export class PgClient {
     }
   }
 
+  /** A statement's count of rows it affected (inserted, updated, deleted). */
+  async affected(text: string, values: unknown[] = [], on: Transaction = this.sql): Promise<number> {
+    try {
+      const result = (await on.unsafe(text, values)) as unknown as { count: number };
+      this.markUp();
+      return result.count;
+    } catch (error) {
+      throw this.failure(error);
+    }
+  }
+
   /** `$name` placeholders (the SQLite stores' spelling) bound in order. */
   named<T>(text: string, params: Params, on?: Transaction): Promise<T[]> {
     const values: unknown[] = [];
