@@ -2,6 +2,7 @@
 // sluice's command line: serve (default), check, openapi, version. See README "Command line".
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
+import { existsSync } from "node:fs";
 import { ConfigError, loadConfigFile } from "./config/load.ts";
 import { Gateway, type GatewayOptions } from "./gateway.ts";
 import type { Snapshot } from "./config/resolve.ts";
@@ -11,6 +12,7 @@ import { joinSupervisor, workerLimits, workerRole, type WorkerRole } from "./wor
 import { planWorkers } from "./workers/plan.ts";
 import { Supervisor } from "./workers/supervisor.ts";
 import { watchConfig } from "./config/watch.ts";
+import { writeDefaultConfig } from "./config/first-run.ts";
 import { log } from "./observability/log.ts";
 import { openapiDocument } from "./api/openapi.ts";
 import pkg from "../package.json" with { type: "json" };
@@ -179,6 +181,11 @@ function parseOptions(argv: string[]): { command: string; options: Options } {
   };
 }
 
+/** Neither --config nor SLUICE_CONFIG: the first run may write the default config (first-run.ts). */
+function usesDefaultConfigPath(): boolean {
+  return !process.argv.some((arg) => arg === "--config" || arg.startsWith("--config=")) && !process.env.SLUICE_CONFIG;
+}
+
 function fail(message: string): never {
   console.error(`sluice: ${message}`);
   process.exit(2);
@@ -274,6 +281,9 @@ async function main() {
   switch (command) {
     case "serve": {
       const role = workerRole();
+      if (!role && usesDefaultConfigPath() && !existsSync(options.config) && writeDefaultConfig(options.config)) {
+        log.info(`no config at ${options.config}: wrote the default one there (one engine at 127.0.0.1:8000; edit it and save, the gateway reloads)`);
+      }
       if (role) return serve(options, role);
       const plan = planWorkers(options.config, options.dataDir, options.host, options.port);
       if (servesInPlace(plan.count)) return serve(options, undefined);

@@ -1,6 +1,6 @@
 // The command line as an operator uses it, and the compiled single binary.
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync, existsSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import OpenAI from "openai";
@@ -73,4 +73,41 @@ describe("compiled binary", () => {
       await upstream.stop();
     }
   }, 120_000);
+
+  test("the binary copied alone into an empty folder starts: it writes the default config there and serves", async () => {
+    const binary = join(ROOT, "dist/sluice");
+    if (!existsSync(binary)) expect(Bun.spawnSync([process.execPath, "run", "build"], { cwd: ROOT }).exitCode).toBe(0);
+    const dir = mkdtempSync(join(tmpdir(), "sluice-alone-"));
+    copyFileSync(binary, join(dir, "sluice"));
+    chmodSync(join(dir, "sluice"), 0o755);
+    const env: Record<string, string | undefined> = { ...process.env };
+    for (const name of ["SLUICE_CONFIG", "SLUICE_DATA_DIR", "SLUICE_PLUGINS", "SLUICE_HOST", "SLUICE_PORT", "BUN_CONFIG_MAX_HTTP_REQUESTS"]) delete env[name];
+    const child = Bun.spawn([join(dir, "sluice"), "serve", "--port", "0"], { cwd: dir, env, stdout: "pipe", stderr: "pipe" });
+    try {
+      let logs = "";
+      const decoder = new TextDecoder();
+      const reader = child.stderr.getReader();
+      const deadline = Date.now() + 30_000;
+      while (!/listening on (http:\/\/\S+)/.test(logs) && Date.now() < deadline) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        logs += decoder.decode(value);
+      }
+      const url = /listening on (http:\/\/\S+)/.exec(logs)?.[1];
+      expect(url).toBeDefined();
+      expect(logs).toContain("wrote the default one there");
+      expect(readFileSync(join(dir, "config/sluice.yaml"), "utf8")).toBe(readFileSync(join(ROOT, "config/sluice.yaml"), "utf8"));
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string }[] };
+      expect(models.data.map((m) => m.id)).toContain("local-model");
+    } finally {
+      child.kill("SIGTERM");
+      await child.exited;
+    }
+    // A path given on purpose is never invented: a missing --config is still an error.
+    const missing = Bun.spawnSync([join(dir, "sluice"), "serve", "--config", join(dir, "other.yaml")], { cwd: dir, env });
+    expect(missing.exitCode).toBe(1);
+    expect(missing.stderr.toString()).toContain("file not found");
+    expect(existsSync(join(dir, "other.yaml"))).toBe(false);
+  }, 60_000);
 });
