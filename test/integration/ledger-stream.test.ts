@@ -98,7 +98,8 @@ describe.skipIf(!REDIS_SERVER || !postgresAvailable)("ledger_via: stream, two ga
   });
 
   // PostgreSQL is frozen (SIGSTOP) while A answers, so no gateway can write a row then: whatever A held in memory
-  // dies with it, and the rows A's drain had read from the stream wait, unacked, for B to take them over.
+  // dies with it. B is frozen too until A's drain has read the rows from the stream (they wait, unacked, in A's
+  // pending list), so B has to take them over from the dead A.
   async function killedWhilePostgresHangs(ledgerVia: string): Promise<{ keyId: string; requestIds: string[] }> {
     const a = await startGateway(ledgerVia);
     const { id, key } = await createKey(a, ADMIN, { name: `killed-${ledgerVia}`, rpm: 100_000 });
@@ -106,17 +107,23 @@ describe.skipIf(!REDIS_SERVER || !postgresAvailable)("ledger_via: stream, two ga
     const requestIds = [probe.headers.get("x-request-id")!];
     await eventually(async () => ((await ledgered(id)).rows.size === 1 ? true : undefined));
     const pids = listeningPids(a.port);
+    const bPids = listeningPids(b.port);
     const before = await entriesAdded();
     pg.freeze();
+    for (const pid of bPids) process.kill(pid, "SIGSTOP");
     try {
       const answers = await Promise.all(Array.from({ length: N }, () => chat(a, key)));
       expect(answers.map((r) => r.status)).toEqual(Array(N).fill(200));
       requestIds.push(...answers.map((r) => r.headers.get("x-request-id")!));
       // With the stream, once the settle calls have reached Redis (a millisecond or so after the answers).
-      if (ledgerVia === "stream") await eventually(async () => ((await entriesAdded()) >= before + N ? true : undefined), 2_000);
+      if (ledgerVia === "stream") {
+        await eventually(async () => ((await entriesAdded()) >= before + N ? true : undefined), 2_000);
+        await eventually(async () => (((await redis.command("XPENDING", "{sluice}:ledger", "ledger")) as [number])[0] >= N ? true : undefined), 2_000);
+      }
       for (const pid of pids) process.kill(pid, "SIGKILL");
       await a.stop();
     } finally {
+      for (const pid of bPids) process.kill(pid, "SIGCONT");
       pg.thaw();
     }
     return { keyId: id, requestIds };
@@ -132,6 +139,8 @@ describe.skipIf(!REDIS_SERVER || !postgresAvailable)("ledger_via: stream, two ga
     expect([...written.rows.keys()].sort()).toEqual([...requestIds].sort());
     expect([...written.rows.values()].every((n) => n === 1)).toBe(true);
     expect(written.rolledUp).toBe(N + 1); // the roll-ups count each row once too
+    const metrics = await (await fetch(`${b.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
+    expect(Number(/sluice_ledger_stream_claimed_total (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(N); // taken over from A
     // Nothing is left in the stream: written rows are acked and deleted.
     await eventually(async () => (Number(await redis.command("XLEN", "{sluice}:ledger")) === 0 ? true : undefined), 5_000);
   }, 30_000);
