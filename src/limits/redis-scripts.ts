@@ -21,7 +21,8 @@
 //                          that finds its record gone under another epoch (a restart) still adds its cost to the
 //                          budgets, which were reloaded from the store without it
 // Every redis.call costs a few µs here, so the common path is counted: ADMIT with rpm, tpm, a budget and two slots
-// makes 10, FINISH about 10 per request (and one TIME per batch).
+// makes 10, FINISH about 10 per request (and one TIME per batch; with storage.ledger_via: stream one XADD more per
+// request and one XLEN per batch).
 import { script } from "./redis-connection.ts";
 
 /** Joins one request's arguments into one script argument (the client's cost is per argument, not per byte). */

@@ -108,7 +108,8 @@ export class LedgerStreamDrain {
           else idle = true;
           if (idle && Date.now() - this.sampledAt >= SAMPLE_MS) await this.sample();
         }
-        this.failures = 0;
+        if (this.failures > 0 && this.connection.healthy) log.info(`ledger: moving rows from the Redis stream to PostgreSQL again after ${this.failures} failed attempts`);
+        if (this.connection.healthy) this.failures = 0;
       } catch (error) {
         if (String((error as Error).message).startsWith("NOGROUP")) {
           // Redis restarted or was flushed: the group is made again, from the stream's first entry.
