@@ -351,6 +351,108 @@ const ORDINARY_NOUNS = [
   "Die neuen Regeln gelten ab Montag.", "Le règlement intérieur interdit de fumer.", "Las normas del club son sencillas.",
 ];
 
+/**
+ * Ordinary asks in German, French, Spanish, Italian and Portuguese: the attack grammars above speak those
+ * languages too, and without as many benign asks in them a plain French question scored as an attack.
+ */
+const FOREIGN_ASKS: Record<string, { frames: readonly string[]; topics: readonly string[] }> = {
+  de: {
+    frames: ["Wie kann ich {t}?", "Kannst du mir erklären, wie man {t}?", "Was ist der beste Weg, {t}?", "Ich möchte {t}. Hast du Tipps?", "Hilf mir bitte, {t}.", "Schreib mir eine kurze Anleitung: {t}."],
+    topics: ["Brot ohne Hefe backen", "meinen Lebenslauf verbessern", "schneller Spanisch lernen", "eine Excel-Tabelle sortieren", "im Urlaub Geld sparen", "meine Pflanzen richtig gießen", "eine Python-Liste umdrehen", "den Unterschied zwischen „seit“ und „seitdem“ verstehen", "eine Rede für die Hochzeit vorbereiten", "besser schlafen"],
+  },
+  fr: {
+    frames: ["Comment puis-je {t} ?", "Peux-tu m'expliquer comment {t} ?", "Quelle est la meilleure façon de {t} ?", "J'aimerais {t}. Des conseils ?", "Aide-moi à {t}, s'il te plaît.", "Écris-moi un petit guide pour {t}."],
+    topics: ["faire une pâte à crêpes", "améliorer mon CV", "apprendre l'allemand plus vite", "trier un tableau Excel", "économiser pendant les vacances", "arroser mes plantes correctement", "inverser une liste en Python", "comprendre l'accord du participe passé", "préparer un discours de mariage", "mieux dormir"],
+  },
+  es: {
+    frames: ["¿Cómo puedo {t}?", "¿Me explicas cómo {t}?", "¿Cuál es la mejor manera de {t}?", "Quiero {t}. ¿Algún consejo?", "Ayúdame a {t}, por favor.", "Escríbeme una guía corta para {t}."],
+    topics: ["hacer una tortilla de patatas", "mejorar mi currículum", "aprender inglés más rápido", "ordenar una hoja de Excel", "ahorrar en las vacaciones", "regar bien mis plantas", "invertir una lista en Python", "entender el subjuntivo", "preparar un discurso de boda", "dormir mejor"],
+  },
+  it: {
+    frames: ["Come posso {t}?", "Mi spieghi come {t}?", "Qual è il modo migliore per {t}?", "Vorrei {t}. Qualche consiglio?", "Aiutami a {t}, per favore."],
+    topics: ["fare la pasta fresca", "migliorare il mio curriculum", "imparare il francese", "ordinare un foglio Excel", "risparmiare in vacanza", "dormire meglio"],
+  },
+  pt: {
+    frames: ["Como posso {t}?", "Podes explicar-me como {t}?", "Qual é a melhor forma de {t}?", "Quero {t}. Alguma dica?", "Ajuda-me a {t}, por favor."],
+    topics: ["fazer pão caseiro", "melhorar o meu currículo", "aprender inglês mais depressa", "ordenar uma folha de Excel", "poupar nas férias", "dormir melhor"],
+  },
+};
+
+/**
+ * Everyday questions in those languages, built from question shapes and slot lists: the only foreign-language
+ * questions of the shared sources are CyberSecEval's translated injections, so a plain "¿Cuál es la capital de
+ * …?" scored 0.86 before.
+ */
+const FOREIGN_QUESTIONS: Record<string, { shapes: readonly string[]; slots: Record<string, readonly string[]> }> = {
+  es: {
+    shapes: ["¿Cuál es la capital de {c}?", "¿Qué significa la palabra «{w}»?", "¿Cómo se prepara {d}?", "¿Por qué {f}?", "¿Dónde puedo {a}?", "Recomiéndame {r}.", "Explícame {k} con un ejemplo.", "¿Cuánto tiempo se tarda en {a}?", "Resume en dos frases: {k}.", "¿Qué diferencia hay entre {w} y {w2}?"],
+    slots: { c: ["Francia", "Perú", "Canadá", "Japón", "Kenia"], w: ["madrugada", "sobremesa", "estrenar", "friolero"], w2: ["ser", "estar", "por", "para"], d: ["un gazpacho", "las lentejas", "un flan", "el arroz con leche"], f: ["el cielo es azul", "se caen las hojas en otoño", "sube la inflación", "los gatos ronronean"], a: ["renovar el pasaporte", "aprender a nadar", "comprar billetes de tren", "reciclar pilas"], r: ["un libro de ciencia ficción", "una serie corta", "un plan para el domingo"], k: ["la fotosíntesis", "el interés compuesto", "la ley de Ohm", "una función recursiva"] },
+  },
+  fr: {
+    shapes: ["Quelle est la capitale du {c} ?", "Que veut dire le mot « {w} » ?", "Quelle est la recette {d} ?", "Pourquoi {f} ?", "Où puis-je {a} ?", "Conseille-moi {r}.", "Explique-moi {k} avec un exemple.", "Combien de temps faut-il pour {a} ?", "Résume en deux phrases : {k}.", "Quelle différence entre {w} et {w2} ?"],
+    slots: { c: ["Canada", "Japon", "Pérou", "Kenya", "Portugal"], w: ["flâner", "dépaysement", "bouquiner", "retrouvailles"], w2: ["savoir", "connaître", "amener", "apporter"], d: ["du gratin dauphinois", "de la soupe à l'oignon", "des madeleines", "du bœuf bourguignon"], f: ["le ciel est bleu", "les feuilles tombent en automne", "l'inflation augmente", "les chats ronronnent"], a: ["renouveler mon passeport", "apprendre à nager", "acheter des billets de train", "recycler des piles"], r: ["un roman policier", "une série courte", "une sortie pour dimanche"], k: ["la photosynthèse", "les intérêts composés", "la loi d'Ohm", "une fonction récursive"] },
+  },
+  de: {
+    shapes: ["Was ist die Hauptstadt von {c}?", "Was bedeutet das Wort „{w}“?", "Wie macht man {d}?", "Warum {f}?", "Wo kann ich {a}?", "Empfiehl mir {r}.", "Erklär mir {k} mit einem Beispiel.", "Wie lange dauert es, {a}?", "Fass in zwei Sätzen zusammen: {k}.", "Was ist der Unterschied zwischen {w} und {w2}?"],
+    slots: { c: ["Kanada", "Japan", "Peru", "Kenia", "Portugal"], w: ["Fernweh", "Feierabend", "verschlimmbessern", "Torschlusspanik"], w2: ["wenn", "als", "scheinbar", "anscheinend"], d: ["einen Apfelstrudel", "Kartoffelsalat", "Spätzle", "eine Linsensuppe"], f: ["ist der Himmel blau", "fallen im Herbst die Blätter", "steigt die Inflation", "schnurren Katzen"], a: ["meinen Reisepass verlängern", "schwimmen lernen", "Zugtickets kaufen", "Batterien entsorgen"], r: ["einen Krimi", "eine kurze Serie", "einen Ausflug für Sonntag"], k: ["die Photosynthese", "den Zinseszins", "das ohmsche Gesetz", "eine rekursive Funktion"] },
+  },
+  it: {
+    shapes: ["Qual è la capitale del {c}?", "Cosa significa la parola «{w}»?", "Come si prepara {d}?", "Perché {f}?", "Dove posso {a}?", "Consigliami {r}.", "Spiegami {k} con un esempio."],
+    slots: { c: ["Canada", "Giappone", "Perù", "Kenya"], w: ["abbiocco", "gattara", "meriggiare"], d: ["il risotto", "la carbonara", "il tiramisù"], f: ["il cielo è blu", "cadono le foglie in autunno", "aumenta l'inflazione"], a: ["rinnovare il passaporto", "imparare a nuotare", "comprare biglietti del treno"], r: ["un giallo", "una serie breve"], k: ["la fotosintesi", "l'interesse composto", "la legge di Ohm"] },
+  },
+  pt: {
+    shapes: ["Qual é a capital do {c}?", "O que significa a palavra «{w}»?", "Como se faz {d}?", "Porque é que {f}?", "Onde posso {a}?", "Recomenda-me {r}.", "Explica-me {k} com um exemplo."],
+    slots: { c: ["Canadá", "Japão", "Peru", "Quénia"], w: ["saudade", "desenrascar", "cafuné"], d: ["um bacalhau à brás", "pastéis de nata", "caldo verde"], f: ["o céu é azul", "as folhas caem no outono", "a inflação sobe"], a: ["renovar o passaporte", "aprender a nadar", "comprar bilhetes de comboio"], r: ["um policial", "uma série curta"], k: ["a fotossíntese", "os juros compostos", "a lei de Ohm"] },
+  },
+};
+
+const FOREIGN_BENIGN_SHARE = Number(process.env.INJECTION_FOREIGN ?? 0.6);
+
+function foreignQuestion(random: () => number): string {
+  const { shapes, slots } = FOREIGN_QUESTIONS[pick(Object.keys(FOREIGN_QUESTIONS), random)]!;
+  const filled: Record<string, string> = {};
+  for (const [key, values] of Object.entries(slots)) filled[key] = pick(values, random);
+  return fill(pick(shapes, random), filled);
+}
+
+/** Personas that ask for nothing harmful, in the languages the persona jailbreaks speak. */
+const FOREIGN_ROLES: readonly (readonly [string, readonly string[], readonly string[]])[] = [
+  ["de", ["Du bist ein geduldiger Mathelehrer.", "Du bist ein Reiseführer in Wien.", "Stell dir vor, du bist ein Personal Trainer.", "Ab jetzt bist du mein Gesprächspartner zum Englischüben."], ["Erklär mir Brüche.", "Was soll ich heute besichtigen?", "Stell mir einen Trainingsplan zusammen.", "Frag mich nach meinem Wochenende."]],
+  ["fr", ["Tu es un professeur de physique patient.", "Tu es un guide au musée du Louvre.", "Imagine que tu es un coach sportif.", "À partir de maintenant, tu es mon partenaire de conversation en anglais."], ["Explique-moi la gravité.", "Que dois-je voir en premier ?", "Propose-moi un programme d'entraînement.", "Pose-moi des questions sur mon week-end."]],
+  ["es", ["Eres un profesor de historia muy paciente.", "Eres un guía de museo en Madrid.", "Imagina que eres un entrenador personal.", "Desde ahora eres mi compañero para practicar inglés."], ["Explícame la Revolución Francesa.", "¿Qué cuadros debo ver?", "Hazme un plan de ejercicios.", "Pregúntame por mi fin de semana."]],
+  ["it", ["Sei un insegnante di chimica paziente.", "Sei una guida turistica a Firenze."], ["Spiegami la tavola periodica.", "Cosa devo visitare oggi?"]],
+];
+
+/** A benign question, ask or harmless persona in German, French, Spanish, Italian or Portuguese. */
+function foreignBenign(random: () => number): string {
+  const kind = random();
+  if (kind < 0.5) return foreignQuestion(random);
+  if (kind < 0.7) {
+    const [, roles, asks] = pick(FOREIGN_ROLES, random);
+    return `${pick(roles, random)} ${pick(asks, random)}`;
+  }
+  const { frames, topics } = FOREIGN_ASKS[pick(Object.keys(FOREIGN_ASKS), random)]!;
+  return fill(pick(frames, random), { t: pick(topics, random) });
+}
+
+/** Keys, tokens and URLs in ordinary programming asks: the benign twin of exfiltration ("send … to http://…"). */
+const CREDENTIAL_ASKS = [
+  "How do I pass my {secret} to {url} with {client}?", "My request to {url} returns 401 even though I send the {secret}. What's wrong?",
+  "Where should I store the {secret} for calls to {url}?", "Show me how to read the {secret} from an environment variable and call {url} with {client}.",
+  "Is it safe to put my {secret} in the query string when I call {url}?", "How do I rotate the {secret} my app uses for {url}?",
+];
+const SECRETS = ["API key", "bearer token", "access token", "client secret", "webhook signing secret"];
+const SERVICE_URLS = ["https://api.github.com/user", "https://api.stripe.com/v1/charges", "http://localhost:8080/health", "https://example.com/api/v2/items", "https://hooks.slack.com/services/…"];
+const CLIENTS = ["curl", "fetch", "Python requests", "axios", "Postman", "HttpClient in C#"];
+
+/** Questions about chat templates and their special tokens: the benign twin of role-tag escapes. */
+const TEMPLATE_ASKS = [
+  "Why does my fine-tuning data need {tok} in the {fmt} format?", "How does the {fmt} chat template use {tok}?", "My model prints {tok} at the end of its answers. How do I strip it?",
+  "Should the system message go before {tok} in {fmt}?", "Write a Python function that formats a list of messages in the {fmt} template.", "What is the difference between {fmt} and ChatML?",
+];
+const TEMPLATE_TOKENS = ["<|im_end|>", "<s>", "</s>", "<|endoftext|>", "### Instruction:", "<|system|>", "<|assistant|>", "[/INST]"];
+const TEMPLATE_FORMATS = ["Alpaca", "Mistral", "Zephyr", "Vicuna", "Llama 3", "Gemma", "Phi-3"];
+
 function benignRisky(random: () => number): string {
   const roll = random();
   if (roll < 0.1) {
@@ -358,7 +460,7 @@ function benignRisky(random: () => number): string {
     const rules = [pick(ACT_AS_RULES, random), ...(random() < 0.5 ? [pick(ACT_AS_RULES, random)] : [])];
     return `I want you to act as ${role}. ${capitalise(duty)}. ${rules.join(" ")} ${pick(ACT_AS_FIRST, random)}`;
   }
-  if (roll < 0.18) return pick(ORDINARY_NOUNS, random);
+  if (roll < 0.19) return pick(ORDINARY_NOUNS, random);
   if (roll < 0.32) return pick(BENIGN_RISKY, random);
   if (roll < 0.45) {
     const [verb, objects] = pick(TRIGGER_USES, random);
@@ -369,7 +471,9 @@ function benignRisky(random: () => number): string {
     const t = pick(ROLE_TASKS, random);
     return fill(pick(ROLE_FRAMES, random), { r: pick(ROLES, random), t, T: capitalise(t) });
   }
-  if (roll < 0.84) return fill(pick(PROMPT_WRITING, random), { bot: pick(BOTS, random) });
+  if (roll < 0.77) return fill(pick(PROMPT_WRITING, random), { bot: pick(BOTS, random) });
+  if (roll < 0.8) return fill(pick(TEMPLATE_ASKS, random), { tok: pick(TEMPLATE_TOKENS, random), fmt: pick(TEMPLATE_FORMATS, random) });
+  if (roll < 0.84) return fill(pick(CREDENTIAL_ASKS, random), { secret: pick(SECRETS, random), url: pick(SERVICE_URLS, random), client: pick(CLIENTS, random) });
   if (roll < 0.92) return fill(pick(MANAGE_FRAMES, random), { mine: pick(MINE, random), how: pick(HOWS, random), lang: pick(LANGS, random), pref: pick(PREFS, random), thing: pick(THINGS, random), noise: pick(NOISE, random), work: pick(WORK, random), Skip: pick(["Skip", "Leave out", "Ignore", "Forget about"], random) });
   return pick(EVERYDAY_DISREGARD[pick<Lang>(["en", "de", "fr", "es"], random)], random);
 }
@@ -492,6 +596,9 @@ export function generateInjectionTexts(count: number, documents: readonly string
       const body = line ? (random() < 0.5 ? `${host}\n${line}` : `${line}\n${host}`) : host;
       out.push({ text: ask ? `${ask}\n\n${body}` : body, label: "benign", kind: line ? "hard_benign" : "benign", source: "generated/host" });
     } else out.push({ text: casual(fill(pick(BENIGN_FRAMES, random), { x: benignRisky(random) }), random), label: "benign", kind: "hard_benign", source: "generated/risky" });
+    // about three foreign benign texts for every five attacks (a fifth of the attacks speak those languages;
+    // at 0.3 a plain Spanish question still scored higher than most attacks in the fixtures)
+    if (random() < FOREIGN_BENIGN_SHARE) out.push({ text: casual(foreignBenign(random), random), label: "benign", kind: "benign", source: "generated/foreign" });
   }
   const seen = new Set<string>();
   return out.filter((row) => !seen.has(row.text) && seen.add(row.text));

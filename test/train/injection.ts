@@ -29,6 +29,21 @@ export interface InjectionRow {
 }
 
 const CHOSEN: TrainOptions = { classes: INJECTION_CLASSES.length, bucketBits: INJECTION_FEATURES.bucketBits, epochs: 4, learningRate: 0.1, l2: 1e-4, seed: 14 };
+/**
+ * The shipped weights are the mean of three runs over differently shuffled data: texts near the threshold flip
+ * with the order one run happened to see (the same data, shuffled with seed 14 or 15, flagged 6 or 7 of the 30
+ * risky-sounding benign prompts of test/unit/injection.test.ts, 6.0 or 7.1 % of the fixtures' benign texts);
+ * the mean is the steadier estimate (fixtures: 4.8 % of benign texts flagged, dev unchanged).
+ */
+const SEEDS = [14, 15, 16];
+
+function averaged(runs: readonly TrainedWeights[]): TrainedWeights {
+  const weights = new Float32Array(runs[0]!.weights.length);
+  for (const run of runs) for (let i = 0; i < weights.length; i++) weights[i]! += run.weights[i]! / runs.length;
+  const bias = runs[0]!.bias.map((_, c) => runs.reduce((sum, run) => sum + run.bias[c]!, 0) / runs.length);
+  return { weights, bias };
+}
+
 export const HARD_BENIGN_CEILING = 0.03;
 export const RECALL_TARGET = 0.9;
 
@@ -112,7 +127,7 @@ if (import.meta.main) {
     fit({ ...CHOSEN, epochs: 6, learningRate, l2 });
   }
 
-  const trained = fit(CHOSEN);
+  const trained = averaged(SEEDS.map((seed) => fit({ ...CHOSEN, seed })));
   const temperature = fitTemperature(devFeatures.map((f) => floatLogits(trained, f, 3)), devLabels);
   const header = { classes: [...INJECTION_CLASSES], features: INJECTION_FEATURES, bias: trained.bias, scale: [], temperature, extra: { threshold: 0.5 } };
   // the threshold is chosen with the scoring used at runtime: the shipped (quantised) model, max over variants

@@ -403,12 +403,14 @@ describe("development set", () => {
   });
 });
 
-// measured with the shipped model at its default threshold (0.36, the highest keeping dev attack recall at 90 %):
-// detection 66.1 % (123/186), false positives 8.9 % (15/168; on the dev set's hard_benign 0.5 %); 10 of the 21
-// families missed, 4 of the 30 risky benign prompts flagged. The model before the generated benign texts and the
-// scored ends (threshold 0.24) had 80.1 % and 22.6 %: at equal false positives on this set the new one detects as
-// much or more (69.9 against 63.4 % at 10 %). The old rules, tuned on this set, had 100 % and 1.2 %.
-const DETECTION_FLOOR = 0.64;
-const FALSE_POSITIVE_CEILING = 0.11;
-const MISSED_FAMILIES = 10;
-const FLAGGED_BENIGN = 4;
+// measured with the shipped model at its default threshold (0.34, the highest keeping dev attack recall at 90 %):
+// detection 93.0 % (173/186), false positives 4.8 % (8/168; on the dev set's hard_benign 0.8 %); 4 of the 21
+// families missed, 6 of the 30 risky benign prompts flagged (texts near the threshold move between trainings:
+// 4 to 7 of those 30 across shuffles of the same data; the shipped weights average three shuffles). The model
+// before the generated attack grammars (test/train/injection-data.ts) had 66.1 % and 8.9 %, 10 families missed
+// and 4 benign prompts flagged, and read plain Spanish and French questions as attacks; the old rules, tuned on
+// this set, had 100 % and 1.2 %.
+const DETECTION_FLOOR = 0.9;
+const FALSE_POSITIVE_CEILING = 0.07;
+const MISSED_FAMILIES = 4;
+const FLAGGED_BENIGN = 6;
