@@ -36,7 +36,7 @@ const MAX_RETRY_DELAY_MS = 5_000;
 /** How often the backlog gauges are read from Redis. */
 const SAMPLE_MS = 1_000;
 
-type Entry = [id: string, fields: string[]];
+type Entry = [id: string, fields: string[] | null];
 
 export class LedgerStreamDrain {
   private readonly connection: RedisConnection;
@@ -137,7 +137,10 @@ export class LedgerStreamDrain {
     if (Date.now() >= this.nextClaimAt) {
       const reply = (await this.connection.send("XAUTOCLAIM", [this.key, LEDGER_GROUP, this.consumer, String(this.settings.claimIdleMs), this.claimCursor, "COUNT", String(ROWS_PER_READ)])) as [string, (Entry | null)[], string[]];
       this.claimCursor = reply[0];
-      if (this.claimCursor === "0-0") this.nextClaimAt = Date.now() + Math.max(100, this.settings.claimIdleMs / 2);
+      if (this.claimCursor === "0-0") {
+        this.nextClaimAt = Date.now() + Math.max(100, this.settings.claimIdleMs / 2);
+        await this.forgetStoppedConsumers();
+      }
       const claimed = reply[1].filter((entry): entry is Entry => entry !== null);
       if (claimed.length) {
         this.rowsClaimed += claimed.length;
@@ -166,6 +169,20 @@ export class LedgerStreamDrain {
     await this.writer.writeRows(rows);
     await this.connection.evalScript(ACK_DELETE, [this.key], [LEDGER_GROUP, ...entries.map(([id]) => id)]);
     this.rowsWritten += rows.length;
+  }
+
+  /**
+   * Every gateway that ever read is a consumer of the group: those that hold nothing and were silent for twice the
+   * takeover time (stopped gateways: a live drain reads every poll) are removed, so restarts do not pile them up.
+   * Removing a live one would do no harm either: its next read makes it again.
+   */
+  private async forgetStoppedConsumers(): Promise<void> {
+    const consumers = (await this.connection.send("XINFO", ["CONSUMERS", this.key, LEDGER_GROUP])) as ({ name: string; pending: number; idle: number } | unknown[])[];
+    for (const raw of consumers) {
+      const consumer = Array.isArray(raw) ? (Object.fromEntries(pairs(raw)) as { name: string; pending: number; idle: number }) : raw;
+      if (consumer.name === this.consumer || Number(consumer.pending) > 0 || Number(consumer.idle) < this.settings.claimIdleMs * 2) continue;
+      await this.connection.send("XGROUP", ["DELCONSUMER", this.key, LEDGER_GROUP, consumer.name]);
+    }
   }
 
   private async sample(): Promise<void> {
@@ -197,7 +214,16 @@ export class LedgerStreamDrain {
   }
 }
 
-function parseRow(fields: string[]): LedgerRow | undefined {
+/** [k1, v1, k2, v2…] (a RESP2 reply) as [key, value] pairs. */
+function pairs(flat: unknown[]): [string, unknown][] {
+  const out: [string, unknown][] = [];
+  for (let at = 0; at + 1 < flat.length; at += 2) out.push([String(flat[at]), flat[at + 1]]);
+  return out;
+}
+
+/** An entry's row; undefined for anything else (an entry deleted while pending comes back without fields). */
+function parseRow(fields: string[] | null): LedgerRow | undefined {
+  if (!Array.isArray(fields)) return undefined;
   const at = fields.indexOf("row");
   if (at < 0 || at % 2 !== 0) return undefined;
   try {
