@@ -19,7 +19,7 @@ import { generatePiiTexts } from "./pii-data.ts";
 import { generateRouterPrompts } from "./router-data.ts";
 import { decodeModel, encodeModel, softmax } from "../../src/learn/linear-model.ts";
 import { FeatureBuffer } from "../../src/learn/features.ts";
-import { cachedFeatures, DATA_DIR, fitTemperature, floatLogits, MODELS_DIR, readJsonl, trainSoftmax, type TrainOptions, type TrainedWeights } from "./lib/softmax.ts";
+import { averaged, cachedFeatures, DATA_DIR, fitTemperature, floatLogits, MODELS_DIR, readJsonl, trainSoftmax, type TrainOptions, type TrainedWeights } from "./lib/softmax.ts";
 
 export interface InjectionRow {
   text: string;
@@ -36,13 +36,6 @@ const CHOSEN: TrainOptions = { classes: INJECTION_CLASSES.length, bucketBits: IN
  * the mean is the steadier estimate (fixtures: 4.8 % of benign texts flagged, dev unchanged).
  */
 const SEEDS = [14, 15, 16];
-
-function averaged(runs: readonly TrainedWeights[]): TrainedWeights {
-  const weights = new Float32Array(runs[0]!.weights.length);
-  for (const run of runs) for (let i = 0; i < weights.length; i++) weights[i]! += run.weights[i]! / runs.length;
-  const bias = runs[0]!.bias.map((_, c) => runs.reduce((sum, run) => sum + run.bias[c]!, 0) / runs.length);
-  return { weights, bias };
-}
 
 export const HARD_BENIGN_CEILING = 0.03;
 export const RECALL_TARGET = 0.9;

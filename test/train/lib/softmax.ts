@@ -58,6 +58,14 @@ export function trainSoftmax(
   return learner.trained;
 }
 
+/** The mean of several runs' weights (runs over differently shuffled data: a steadier estimate than one). */
+export function averaged(runs: readonly TrainedWeights[]): TrainedWeights {
+  const weights = new Float32Array(runs[0]!.weights.length);
+  for (const run of runs) for (let i = 0; i < weights.length; i++) weights[i]! += run.weights[i]! / runs.length;
+  const bias = runs[0]!.bias.map((_, c) => runs.reduce((sum, run) => sum + run.bias[c]!, 0) / runs.length);
+  return { weights, bias };
+}
+
 /** One AdaGrad step of softmax regression with L2 on the weights an example touches. */
 class SoftmaxLearner {
   readonly trained: TrainedWeights;
