@@ -85,7 +85,7 @@ export const StorageConfig = T.Object(
     ledger_via: T.Union([T.Literal("batch"), T.Literal("stream")], {
       default: "batch",
       description:
-        "postgres: how ledger rows reach PostgreSQL. batch: queued in this gateway and written every 50 ms (a SIGKILL loses the queue); stream (needs limits.url redis://…): each row goes into a Redis stream in the same script call that settles its request, and any gateway drains the stream into PostgreSQL (a SIGKILL loses none); rows whose limits were decided without Redis take the batch path. Read at start-up",
+        "postgres: how ledger rows reach PostgreSQL. batch: queued in this gateway and written every 50 ms (a SIGKILL loses the queue); stream (needs limits.url redis://…): each row goes into a Redis stream in the same script call that settles its request, and any gateway drains the stream into PostgreSQL (a SIGKILL loses only rows whose settle call had not left, about the last millisecond's); rows whose limits were decided without Redis take the batch path. Read at start-up",
     }),
     retention_days: T.Optional(T.Integer({ minimum: 1, description: "days raw ledger rows are kept (the request log); hourly and daily roll-ups keep their sums. Default: forever" })),
     responses_retention_days: T.Integer({ minimum: 1, default: 30, description: "days stored Responses (store: true) stay readable and continuable with previous_response_id" }),
