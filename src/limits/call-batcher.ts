@@ -5,10 +5,16 @@
 // when the next request's admit does.
 
 export class CallBatcher<Item, Reply> {
-  private waiting: { item: Item; resolve: (reply: Reply) => void; reject: (error: unknown) => void }[] = [];
+  // The items and their callers in parallel arrays: the items go to `send` as they are (no copy per call).
+  private items: Item[] = [];
+  private callers: { resolve: (reply: Reply) => void; reject: (error: unknown) => void }[] = [];
   private busy = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private idleWaiters: (() => void)[] = [];
+  private readonly sendNext = () => {
+    this.timer = undefined;
+    this.next();
+  };
 
   /** `send` makes one call for the items and answers one reply per item, in order. */
   constructor(
@@ -18,14 +24,12 @@ export class CallBatcher<Item, Reply> {
 
   call(item: Item): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
-      this.waiting.push({ item, resolve, reject });
+      this.items.push(item);
+      this.callers.push({ resolve, reject });
       if (this.busy) return;
       if (this.delayMs > 0) {
         this.busy = true;
-        this.timer = setTimeout(() => {
-          this.timer = undefined;
-          this.next();
-        }, this.delayMs);
+        this.timer = setTimeout(this.sendNext, this.delayMs);
       } else this.next();
     });
   }
@@ -34,29 +38,30 @@ export class CallBatcher<Item, Reply> {
   drain(): Promise<void> {
     if (this.timer) {
       clearTimeout(this.timer);
-      this.timer = undefined;
-      this.next();
+      this.sendNext();
     }
     if (!this.busy) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private next(): void {
-    const batch = this.waiting;
-    if (!batch.length) {
+    const items = this.items;
+    const callers = this.callers;
+    if (!items.length) {
       this.busy = false;
       for (const resolve of this.idleWaiters.splice(0)) resolve();
       return;
     }
     this.busy = true;
-    this.waiting = [];
-    this.send(batch.map((entry) => entry.item)).then(
+    this.items = [];
+    this.callers = [];
+    this.send(items).then(
       (replies) => {
-        batch.forEach((entry, at) => entry.resolve(replies[at]!));
+        for (let at = 0; at < callers.length; at++) callers[at]!.resolve(replies[at]!);
         this.next();
       },
       (error: unknown) => {
-        for (const entry of batch) entry.reject(error);
+        for (const caller of callers) caller.reject(error);
         this.next();
       },
     );

@@ -79,16 +79,18 @@ interface BudgetScope {
   startMs: number;
   amountMicros: number;
   owner: string;
-  load: () => number;
+  /** Whose settled spend the store holds: a key's ledger ('k') or an account's deductions ('a'). */
+  spender: "k" | "a";
+  spenderId: string;
 }
 
 interface SlotNeed {
   redisKey: string;
-  name: string;
   max: number;
   timeoutMs: number;
-  what: string;
-  setting: string;
+  /** Whose slots: the backend's, or else the key's (what a queue timeout's message names). */
+  backend: Backend | undefined;
+  key: ApiKey | null;
 }
 
 /** Everything one admit call asks for, computed once per request. */
@@ -114,7 +116,7 @@ export class RedisLimits implements LimitService {
   /** Budget keys and accounts last seen with nothing left, until when: refuseSpentBudget's synchronous answer. */
   private readonly spent = new Map<string, number>();
   private pending: { args: string[]; done: string[] }[] = [];
-  /** Slots this gateway's requests hold, per slot name (for /metrics). */
+  /** Slots this gateway's requests hold, per slot's Redis key (for /metrics, which names them without the prefix). */
   private readonly held = new Map<string, number>();
   private readonly fallbacks = { rate: 0, concurrency: 0, budget: 0 };
   private readonly instance = randomBase62(8);
@@ -123,6 +125,8 @@ export class RedisLimits implements LimitService {
   private readonly renewer: ReturnType<typeof setInterval>;
   private readonly prefix: string;
   private readonly periods = new CurrentPeriods();
+  /** ADMIT's fields after the request id that are the same for every request: lease ms, bucket ms, buckets. */
+  private readonly admitConstants: string;
 
   constructor(
     readonly settings: RedisLimitsSettings,
@@ -132,6 +136,7 @@ export class RedisLimits implements LimitService {
   ) {
     this.prefix = settings.prefix;
     this.bucketMs = settings.windowMs / BUCKETS;
+    this.admitConstants = `${SEP}${settings.leaseMs}${SEP}${this.bucketMs}${SEP}${BUCKETS}${SEP}`;
     this.connection = new RedisConnection(settings.url, { timeoutMs: settings.timeoutMs, heartbeatMs: settings.heartbeatMs, onHealth: (healthy) => healthy && this.recovered() });
     // Finishes, renewals and markers on a connection of their own: Bun's client answers one command after another
     // on a connection, and an admit (on the request's path) must not wait behind them.
@@ -155,8 +160,7 @@ export class RedisLimits implements LimitService {
     const plan = this.plan(request);
     const id = this.nextId();
     // FIFO in this gateway: a request whose slot already has waiters here queues behind them.
-    const queued = plan.slots.find((slot) => this.queues.waiting(slot.redisKey) > 0);
-    if (queued) return this.queue(queued, plan, id, undefined);
+    for (const slot of plan.slots) if (this.queues.waiting(slot.redisKey) > 0) return this.queue(slot, plan, id, undefined);
     return this.attempt(plan, id, undefined).then((result) => ("admitted" in result ? result.admitted : this.queue(plan.slots.find((slot) => slot.redisKey === result.slot)!, plan, id, undefined)));
   }
 
@@ -192,7 +196,8 @@ export class RedisLimits implements LimitService {
 
   concurrencyStats(): SemaphoreStats[] {
     const stats = this.local.concurrencyStats();
-    for (const [name, inUse] of this.held) stats.push({ name, max: 0, inUse, waiting: this.queues.waiting(this.slotRedisKey(name)) });
+    const named = this.prefix.length + "slot:".length;
+    for (const [redisKey, inUse] of this.held) stats.push({ name: redisKey.slice(named), max: 0, inUse, waiting: this.queues.waiting(redisKey) });
     return stats;
   }
 
@@ -300,7 +305,7 @@ export class RedisLimits implements LimitService {
     for (let round = 0; ; round++) {
       let reply: unknown[];
       try {
-        reply = await this.admits.call(this.admitArgs(plan, id, queued).join(SEP));
+        reply = await this.admits.call(this.admitArgument(plan, id, queued));
       } catch (error) {
         // An error reply (Redis out of memory, a read-only replica, a script bug) is Redis unusable for this
         // request just as a timeout is: decided by on_failure, and said in the log.
@@ -335,8 +340,8 @@ export class RedisLimits implements LimitService {
     if (!into && plan.key && (plan.rpm || plan.tpm)) admission.headers = rateHeaders(plan, reply);
     for (const slot of plan.slots) {
       admission.slots.push(slot.redisKey);
-      if (slot.name.startsWith("backend:")) admission.backendSlot = slot.redisKey;
-      this.held.set(slot.name, (this.held.get(slot.name) ?? 0) + 1);
+      if (slot.backend) admission.backendSlot = slot.redisKey;
+      this.held.set(slot.redisKey, (this.held.get(slot.redisKey) ?? 0) + 1);
     }
     if (plan.budgets.length || plan.credit || plan.slots.length) this.leased.add(id);
     return admission;
@@ -344,8 +349,10 @@ export class RedisLimits implements LimitService {
 
   private queue(slot: SlotNeed, plan: Plan, id: string, into: RedisAdmission | undefined): Promise<Admission> {
     const started = performance.now();
+    const what = slot.backend ? backendSlotsBusy(slot.backend) : keySlotsBusy(slot.key!);
+    const setting = slot.backend ? "backends[].queue_timeout_ms" : "queue_timeout_ms";
     return this.queues
-      .wait(slot.redisKey, () => this.attempt(plan, id, into, true), slot.timeoutMs, slot.what, slot.setting, plan.request.signal)
+      .wait(slot.redisKey, () => this.attempt(plan, id, into, true), slot.timeoutMs, what, setting, plan.request.signal)
       .then((admission) => {
         admission.queuedMs += Math.round((performance.now() - started) * 100) / 100;
         return admission;
@@ -374,9 +381,7 @@ export class RedisLimits implements LimitService {
     const plan: Plan = { request, key, rpm: key?.rpm ?? 0, tpm: key?.tpm ?? 0, tpmTokens: 0, budgets: [], credit: undefined, slots: [] };
     if (key?.tpm) plan.tpmTokens = tpmCost(key.tpm, request);
     if (key && (key.budget_usd_daily !== null || key.budget_usd_monthly !== null)) {
-      const amount = reservationMicros(request);
-      const keyId = key.id;
-      this.addBudgets(plan, `API key ${key.prefix}…`, (period) => this.keyBudgetKey(keyId, period, now), toMicros(key.budget_usd_daily), toMicros(key.budget_usd_monthly), amount, now, (since) => this.loaders.keySpent(keyId, since));
+      this.addBudgets(plan, "k", key.id, `API key ${key.prefix}…`, toMicros(key.budget_usd_daily), toMicros(key.budget_usd_monthly), reservationMicros(request), now);
     }
     const accounts = this.accounts;
     if (key?.account_id && accounts) {
@@ -384,44 +389,51 @@ export class RedisLimits implements LimitService {
       const amount = accountReservationMicros(request);
       const account = accounts.store.get(accountId);
       if (account && (account.budget_usd_daily !== null || account.budget_usd_monthly !== null)) {
-        this.addBudgets(plan, `account ${accountId}`, (period) => this.budgetKey("a", accountId, period, now), toMicros(account.budget_usd_daily), toMicros(account.budget_usd_monthly), amount, now, (since) => this.loaders.accountSpent(accountId, since));
+        this.addBudgets(plan, "a", accountId, `account ${accountId}`, toMicros(account.budget_usd_daily), toMicros(account.budget_usd_monthly), amount, now);
       }
       plan.credit = { redisKey: `${this.prefix}cred:${accountId}`, accountId, amountMicros: amount };
     }
     if (key?.max_concurrent) {
-      plan.slots.push({ redisKey: this.slotRedisKey(`key:${key.id}`), name: `key:${key.id}`, max: key.max_concurrent, timeoutMs: key.queue_timeout_ms ?? DEFAULT_KEY_QUEUE_TIMEOUT_MS, what: keySlotsBusy(key), setting: "queue_timeout_ms" });
+      plan.slots.push({ redisKey: this.slotRedisKey(`key:${key.id}`), max: key.max_concurrent, timeoutMs: key.queue_timeout_ms ?? DEFAULT_KEY_QUEUE_TIMEOUT_MS, backend: undefined, key });
     }
     if (backend?.maxConcurrent) plan.slots.push(this.backendSlot(backend));
     return plan;
   }
 
-  private addBudgets(plan: Plan, owner: string, keyOf: (period: "daily" | "monthly") => string, daily: number | undefined, monthly: number | undefined, amount: number, now: number, load: (since: number) => number): void {
+  private addBudgets(plan: Plan, spender: "k" | "a", spenderId: string, owner: string, daily: number | undefined, monthly: number | undefined, amount: number, now: number): void {
     // Monthly first: when both are spent the month resets later, so its retry time is the honest one.
-    for (const [period, limit, bounds] of [["monthly", monthly, this.periods.month(now)], ["daily", daily, this.periods.day(now)]] as const) {
-      if (limit === undefined) continue;
-      plan.budgets.push({ redisKey: keyOf(period), limitMicros: limit, period, startMs: bounds.startMs, endMs: bounds.endMs, amountMicros: amount, owner, load: () => load(bounds.startMs) });
-    }
+    if (monthly !== undefined) this.addBudget(plan, spender, spenderId, owner, "monthly", monthly, this.periods.month(now), amount);
+    if (daily !== undefined) this.addBudget(plan, spender, spenderId, owner, "daily", daily, this.periods.day(now), amount);
+  }
+
+  private addBudget(plan: Plan, spender: "k" | "a", spenderId: string, owner: string, period: "daily" | "monthly", limitMicros: number, bounds: PeriodBounds, amountMicros: number): void {
+    const redisKey = this.budgetRedisKey(spender, spenderId, period, bounds.startMs);
+    plan.budgets.push({ redisKey, limitMicros, period, startMs: bounds.startMs, endMs: bounds.endMs, amountMicros, owner, spender, spenderId });
+  }
+
+  /** A budget's settled spend since its period's start, from the store (Redis does not have it yet). */
+  private settledSpend(budget: BudgetScope): number {
+    return budget.spender === "k" ? this.loaders.keySpent(budget.spenderId, budget.startMs) : this.loaders.accountSpent(budget.spenderId, budget.startMs);
   }
 
   private backendSlot(backend: Backend): SlotNeed {
-    const name = `backend:${backend.id}`;
-    return { redisKey: this.slotRedisKey(name), name, max: backend.maxConcurrent!, timeoutMs: backend.queueTimeoutMs, what: backendSlotsBusy(backend), setting: "backends[].queue_timeout_ms" };
+    return { redisKey: this.slotRedisKey(`backend:${backend.id}`), max: backend.maxConcurrent!, timeoutMs: backend.queueTimeoutMs, backend, key: null };
   }
 
-  private admitArgs(plan: Plan, id: string, sweep: boolean): string[] {
-    const keyId = plan.key?.id ?? "";
-    const args = [id, String(this.settings.leaseMs), String(this.bucketMs), String(BUCKETS), sweep ? "1" : "0"];
-    args.push(plan.rpm || plan.tpm ? this.rateKey(keyId) : "", String(plan.rpm), String(plan.tpm), String(plan.tpmTokens));
-    args.push(String(plan.budgets.length));
+  /** ADMIT's argument for one request (fields as redis-scripts.ts lists them), built as one string. */
+  private admitArgument(plan: Plan, id: string, sweep: boolean): string {
+    const rateKey = plan.rpm || plan.tpm ? this.rateKey(plan.key!.id) : "";
+    let arg = `${id}${this.admitConstants}${sweep ? "1" : "0"}${SEP}${rateKey}${SEP}${plan.rpm}${SEP}${plan.tpm}${SEP}${plan.tpmTokens}${SEP}${plan.budgets.length}`;
     for (const budget of plan.budgets) {
-      const loaded = this.loaded.has(budget.redisKey) ? -1 : budget.load();
-      args.push(budget.redisKey, String(budget.limitMicros), String(budget.endMs), String(loaded), String(budget.amountMicros));
+      const loaded = this.loaded.has(budget.redisKey) ? -1 : this.settledSpend(budget);
+      arg += `${SEP}${budget.redisKey}${SEP}${budget.limitMicros}${SEP}${budget.endMs}${SEP}${loaded}${SEP}${budget.amountMicros}`;
     }
     const credit = plan.credit;
-    args.push(credit?.redisKey ?? "", credit ? String(this.accounts!.store.balanceMicros(credit.accountId)) : "0", String(credit?.amountMicros ?? 0));
-    args.push(String(plan.slots.length));
-    for (const slot of plan.slots) args.push(slot.redisKey, String(slot.max));
-    return args;
+    if (credit) arg += `${SEP}${credit.redisKey}${SEP}${this.accounts!.store.balanceMicros(credit.accountId)}${SEP}${credit.amountMicros}`;
+    else arg += `${SEP}${SEP}0${SEP}0`;
+    arg += `${SEP}${plan.slots.length}`;
+    for (const slot of plan.slots) arg += `${SEP}${slot.redisKey}${SEP}${slot.max}`;
+    return arg;
   }
 
   private refusal(plan: Plan, status: string, reply: unknown[]): GatewayError {
@@ -514,10 +526,9 @@ export class RedisLimits implements LimitService {
 
   private dropHeld(slots: readonly string[]): void {
     for (const slot of slots) {
-      const name = slot.slice(this.prefix.length + "slot:".length);
-      const count = (this.held.get(name) ?? 1) - 1;
-      if (count > 0) this.held.set(name, count);
-      else this.held.delete(name);
+      const count = (this.held.get(slot) ?? 1) - 1;
+      if (count > 0) this.held.set(slot, count);
+      else this.held.delete(slot);
     }
   }
 
@@ -534,12 +545,11 @@ export class RedisLimits implements LimitService {
   }
 
   private keyBudgetKey(keyId: string, period: "daily" | "monthly", now: number): string {
-    return this.budgetKey("k", keyId, period, now);
+    return this.budgetRedisKey("k", keyId, period, period === "daily" ? this.periods.day(now).startMs : this.periods.month(now).startMs);
   }
 
-  private budgetKey(owner: "k" | "a", id: string, period: "daily" | "monthly", now: number): string {
-    const start = period === "daily" ? this.periods.day(now).startMs : this.periods.month(now).startMs;
-    return `${this.prefix}bud:${owner}:${id}:${period === "daily" ? "d" : "m"}:${start}`;
+  private budgetRedisKey(owner: "k" | "a", id: string, period: "daily" | "monthly", periodStartMs: number): string {
+    return `${this.prefix}bud:${owner}:${id}:${period === "daily" ? "d" : "m"}:${periodStartMs}`;
   }
 }
 
@@ -596,8 +606,12 @@ class RedisAdmission implements Admission {
 
 function rateHeaders(plan: Plan, reply: unknown[]): string[] {
   const headers: string[] = [];
-  const decision = (at: number) => ({ allowed: true, limit: reply[at] as number, remaining: reply[at + 1] as number, retryAfterMs: reply[at + 2] as number, resetMs: reply[at + 3] as number });
-  if (plan.rpm && reply[2]) pushRateHeaders(headers, REQUEST_HEADERS, decision(2));
-  if (plan.tpm && reply[6]) pushRateHeaders(headers, TOKEN_HEADERS, decision(6));
+  if (plan.rpm && reply[2]) pushRateHeaders(headers, REQUEST_HEADERS, rateDecision(reply, 2));
+  if (plan.tpm && reply[6]) pushRateHeaders(headers, TOKEN_HEADERS, rateDecision(reply, 6));
   return headers;
+}
+
+/** One window's figures in an ADMIT reply, from `at`: limit, remaining, retry ms, reset ms. */
+function rateDecision(reply: unknown[], at: number) {
+  return { allowed: true, limit: reply[at] as number, remaining: reply[at + 1] as number, retryAfterMs: reply[at + 2] as number, resetMs: reply[at + 3] as number };
 }

@@ -21,8 +21,8 @@
 //                          that finds its record gone under another epoch (a restart) still adds its cost to the
 //                          budgets, which were reloaded from the store without it
 // Every redis.call costs a few µs here, so the common path is counted: ADMIT with rpm, tpm, a budget and two slots
-// makes 10, FINISH about 10 per request (and one TIME per batch; with storage.ledger_via: stream one XADD more per
-// request and one XLEN per batch).
+// makes 9 (10 for the first request in a rate bucket), FINISH about 10 per request (and one TIME per batch; with
+// storage.ledger_via: stream one XADD more per request and one XLEN per batch).
 import { script } from "./redis-connection.ts";
 
 /** Joins one request's arguments into one script argument (the client's cost is per argument, not per byte). */
@@ -238,7 +238,9 @@ local function admit_one(ARGV)
   if tpm_limit > 0 and tpm_cost > 0 then record_rate('t', tpm_cost, window[6]) end
   if #rate_writes > 0 then
     redis.call('HSET', rate_key, unpack(rate_writes))
-    redis.call('PEXPIRE', rate_key, window_ms + bucket_ms)
+    -- Whoever first wrote the current bucket (here, or FINISH's tpm correction) set an expiry past the moment it
+    -- leaves the window; only a new bucket needs a later one.
+    if not (window[5] or window[6]) then redis.call('PEXPIRE', rate_key, window_ms + bucket_ms) end
   end
   -- What the request holds, in one write: b:<budget> / c:<credits> → µ$, s:<slot> → 1.
   local held = {}

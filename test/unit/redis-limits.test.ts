@@ -52,6 +52,12 @@ function request(apiKey: ApiKey | null, extra: Record<string, unknown> = {}) {
   return { key: apiKey, backend, promptTokensBound: 10, maxTokens: 1, signal: undefined, ...extra };
 }
 
+/** The rate hash's per-bucket fields (r<bucket>, t<bucket>) of a key. */
+async function bucketFields(prefix: string, keyId: string): Promise<string[]> {
+  const fields = (await redis.command("HKEYS", `${prefix}rate:${keyId}`)) as string[];
+  return fields.filter((field) => /^[rt]\d+$/.test(field));
+}
+
 /** The refusal of an admit (thrown at once or as a rejection, as the gateway sees both). */
 async function refusal(admit: () => Admission | Promise<Admission>): Promise<GatewayError> {
   try {
@@ -76,6 +82,26 @@ describe.skipIf(!REDIS_SERVER)("Redis limits", () => {
     expect(refused.message).toContain("rpm limit of 3");
     expect(refused.headers?.["x-ratelimit-remaining-requests"]).toBe("0");
     expect(Number(refused.headers?.["retry-after"])).toBeGreaterThan(0);
+  });
+
+  test("the rate windows expire once idle for a window: set by the first request of a bucket, kept by the next", async () => {
+    const [a, b] = pair();
+    const apiKey = key({ rpm: 100, tpm: 1_000 });
+    // Both admits in one 1 s bucket (Redis's clock): not in the last 200 ms of a second.
+    const [, micros] = (await redis.command("TIME")) as [string, string];
+    if (Number(micros) > 800_000) await Bun.sleep(250);
+    (await a.admit(request(apiKey))).finish(5, 0);
+    await redis.command("PEXPIRE", `${a.settings.prefix}rate:${apiKey.id}`, "5000"); // an expiry set earlier in this bucket
+    (await b.admit(request(apiKey))).finish(5, 0);
+    const ttlMs = Number(await redis.command("PTTL", `${a.settings.prefix}rate:${apiKey.id}`));
+    expect(ttlMs).toBeGreaterThan(0);
+    expect(ttlMs).toBeLessThanOrEqual(5_000);
+    await redis.command("PERSIST", `${a.settings.prefix}rate:${apiKey.id}`);
+    await redis.command("HDEL", `${a.settings.prefix}rate:${apiKey.id}`, ...(await bucketFields(a.settings.prefix, apiKey.id))); // a new bucket
+    await a.admit(request(apiKey));
+    const renewedMs = Number(await redis.command("PTTL", `${a.settings.prefix}rate:${apiKey.id}`));
+    expect(renewedMs).toBeGreaterThan(60_000);
+    expect(renewedMs).toBeLessThanOrEqual(61_000);
   });
 
   test("tpm counts the prompt bound and max_tokens, and the real usage corrects it", async () => {
