@@ -87,10 +87,13 @@ function chat(gateway: RunningGateway, key: string, content = "hi", maxTokens = 
   });
 }
 
-/** A key made on A, once B can see it too (the shared SQLite file). */
+/**
+ * A key made on A, once B can see it too (the shared SQLite file). The probe asks max_tokens 3, what the engine
+ * answers: it reserves what it costs, so a budget test never depends on whether its settle reached Redis yet.
+ */
 async function keyOnBoth(settings: Record<string, unknown>): Promise<string> {
   const { key } = await createKey(a, ADMIN, { name: "redis-test", ...settings });
-  await eventually(async () => ((await chat(b, key, "hi", 1)).status !== 401 ? true : undefined));
+  await eventually(async () => ((await chat(b, key, "hi", 3)).status !== 401 ? true : undefined));
   return key;
 }
 
