@@ -7,7 +7,7 @@
 import { GatewayError, asGatewayError, toErrorResponse } from "../errors.ts";
 import type { Gateway } from "../gateway.ts";
 import type { Backend } from "../config/resolve.ts";
-import { compileValidator } from "../api/validate.ts";
+import { compileValidatorNow } from "../api/validate.ts";
 import { ChatCompletionRequest } from "../api/schemas.ts";
 import { estimatePromptTokensUpperBound } from "../billing/cost.ts";
 import { UpstreamRequest } from "./upstream-body.ts";
@@ -29,7 +29,7 @@ import type { RoutePlan } from "../routing/plan.ts";
 import { chooseTarget, firstBackend, maxTokensOf, type ChatRequest, type ChatTarget } from "./chat-request.ts";
 import { ToolLoop, completeWithTools, streamWithTools, type OpenedStream } from "./tool-rounds.ts";
 
-const validateChatRequest = compileValidator(ChatCompletionRequest);
+const validateChatRequest = compileValidatorNow(ChatCompletionRequest);
 
 /** `endpoint`: the API the client called, when a translated one (Responses, Messages) hands its request over. */
 export async function handleChat(req: Request, gateway: Gateway, clientIp: ClientAddress = NO_ADDRESS, endpoint: "chat" | "responses" | "messages" = "chat"): Promise<Response> {

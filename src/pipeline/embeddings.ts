@@ -3,7 +3,7 @@
 // encodes them itself.
 import { GatewayError, asGatewayError, toErrorResponse } from "../errors.ts";
 import type { Gateway } from "../gateway.ts";
-import { compileValidator } from "../api/validate.ts";
+import { compileValidatorNow } from "../api/validate.ts";
 import { EmbeddingRequest } from "../api/schemas.ts";
 import { NO_ADDRESS, type ClientAddress } from "../client-ip.ts";
 import { newContext } from "./context.ts";
@@ -16,7 +16,7 @@ import { planBalancer } from "../routing/plan.ts";
 import { embed, type Embeddings } from "../upstream/client.ts";
 import { closingUnread, jsonResponse, withHeaders } from "./response-headers.ts";
 
-const validateEmbeddingRequest = compileValidator(EmbeddingRequest);
+const validateEmbeddingRequest = compileValidatorNow(EmbeddingRequest);
 
 export async function handleEmbeddings(req: Request, gateway: Gateway, clientIp: ClientAddress = NO_ADDRESS): Promise<Response> {
   const ctx = newContext("embeddings", req, gateway.snapshot);
