@@ -6,6 +6,7 @@ import { SQL } from "bun";
 import { createKey, eventually, spawnGateway, type RunningGateway } from "../support/gateway.ts";
 import { REDIS_SERVER, startRedis, type TestRedis } from "../support/redis-server.ts";
 import { postgresAvailable, startPostgres, type PostgresInstance } from "../support/postgres.ts";
+import { startCountingEngine, type CountingEngine } from "../support/counting-engine.ts";
 
 const ADMIN = "inf_" + "L".repeat(20) + "adminadminadminadmin";
 const LEASE_MS = 1_500; // also how long a killed gateway's unacked stream entries wait before another takes them
@@ -14,24 +15,8 @@ let redis: TestRedis;
 let pg: PostgresInstance;
 let db: SQL;
 let dbUrl: string;
-let engine: ReturnType<typeof Bun.serve>;
+let engine: CountingEngine;
 let b: RunningGateway;
-
-function startEngine() {
-  return Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      const path = new URL(req.url).pathname;
-      if (path.endsWith("/models")) return Response.json({ object: "list", data: [{ id: "engine", object: "model" }] });
-      return Response.json({
-        id: "c1", object: "chat.completion", created: 1, model: "engine",
-        choices: [{ index: 0, message: { role: "assistant", content: "one two three" }, finish_reason: "stop" }],
-        usage: { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 },
-      });
-    },
-  });
-}
 
 function config(ledgerVia: string): string {
   return `server: {host: 127.0.0.1, port: 0}
@@ -86,12 +71,12 @@ describe.skipIf(!REDIS_SERVER || !postgresAvailable)("ledger_via: stream, two ga
     [redis, pg] = await Promise.all([startRedis(), startPostgres()]);
     dbUrl = await pg.createDatabase("ledger_stream");
     db = new SQL(dbUrl);
-    engine = startEngine();
+    engine = startCountingEngine();
     b = await startGateway();
   }, 60_000);
   afterAll(async () => {
     await b?.stop();
-    engine?.stop(true);
+    engine?.stop();
     await db?.close();
     await redis?.stop();
     await pg?.destroy();

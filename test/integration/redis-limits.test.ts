@@ -7,44 +7,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createKey, eventually, spawnGateway, type RunningGateway } from "../support/gateway.ts";
 import { REDIS_SERVER, startRedis, type TestRedis } from "../support/redis-server.ts";
+import { startCountingEngine, type CountingEngine } from "../support/counting-engine.ts";
 
 const ADMIN = "inf_" + "R".repeat(20) + "adminadminadminadmin";
 const WINDOW_MS = 3_000; // SLUICE_RATE_WINDOW_MS: rpm's window, short so the test sees it slide
 const LEASE_MS = 1_500;
 
 let redis: TestRedis;
-let engine: ReturnType<typeof Bun.serve>;
+let engine: CountingEngine;
 let a: RunningGateway;
 let b: RunningGateway;
-const served = { count: 0, inFlight: 0, peak: 0 };
-
-/** An OpenAI-shaped engine: waits `wait:<ms>` from the prompt, answers 3 completion tokens. */
-function startEngine() {
-  return Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      const path = new URL(req.url).pathname;
-      if (path.endsWith("/models")) return Response.json({ object: "list", data: [{ id: "engine", object: "model" }] });
-      if (!path.endsWith("/chat/completions")) return new Response("ok");
-      const body = (await req.json()) as { messages: { content: string }[] };
-      const wait = Number(/wait:(\d+)/.exec(body.messages.at(-1)!.content)?.[1] ?? 0);
-      served.inFlight++;
-      served.peak = Math.max(served.peak, served.inFlight);
-      try {
-        await Bun.sleep(wait);
-      } finally {
-        served.inFlight--;
-      }
-      served.count++;
-      return Response.json({
-        id: "c1", object: "chat.completion", created: 1, model: "engine",
-        choices: [{ index: 0, message: { role: "assistant", content: "one two three" }, finish_reason: "stop" }],
-        usage: { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 },
-      });
-    },
-  });
-}
 
 function config(onFailure = "{}"): string {
   return `server: {host: 127.0.0.1, port: 0}
@@ -68,14 +40,14 @@ beforeAll(async () => {
   if (!REDIS_SERVER) return;
   shared = mkdtempSync(join(tmpdir(), "sluice-redis-"));
   redis = await startRedis();
-  engine = startEngine();
+  engine = startCountingEngine();
   a = await startGateway();
   b = await startGateway('{rate: open}');
 });
 afterAll(async () => {
   await a?.stop();
   await b?.stop();
-  engine?.stop(true);
+  engine?.stop();
   await redis?.stop();
 });
 
@@ -118,11 +90,11 @@ describe.skipIf(!REDIS_SERVER)("two gateways, one Redis", () => {
 
   test("a budget is never overspent by 50 concurrent requests across both gateways", async () => {
     const key = await keyOnBoth({ budget_usd_daily: 5 });
-    const before = served.count;
+    const before = engine.served.count;
     // max_tokens 3: each request reserves $0.30 and costs exactly that, so the budget is spent to the last cent;
     // with a budget per gateway, both would let $5 through.
     const codes = await Promise.all(Array.from({ length: 50 }, (_, i) => chat(i % 2 ? a : b, key, "wait:150", 3).then(codeOf)));
-    const answered = served.count - before;
+    const answered = engine.served.count - before;
     expect((answered + 1) * 0.3).toBeLessThanOrEqual(5); // + keyOnBoth's probe, $0.30 too
     expect(answered).toBe(15);
     expect(codes.filter((code) => code === "200").length).toBe(answered);
@@ -132,18 +104,18 @@ describe.skipIf(!REDIS_SERVER)("two gateways, one Redis", () => {
 
   test("max_concurrent is never exceeded across both gateways; the excess queues and is served", async () => {
     const key = await keyOnBoth({ max_concurrent: 3, queue_timeout_ms: 20_000 });
-    served.peak = 0;
+    engine.served.peak = 0;
     const codes = await Promise.all(Array.from({ length: 24 }, (_, i) => chat(i % 2 ? a : b, key, "wait:100").then(codeOf)));
     expect(codes.every((code) => code === "200")).toBe(true);
-    expect(served.peak).toBeLessThanOrEqual(3);
-    expect(served.peak).toBe(3); // it did fill them (from both gateways)
+    expect(engine.served.peak).toBeLessThanOrEqual(3);
+    expect(engine.served.peak).toBe(3); // it did fill them (from both gateways)
   });
 
   test("a SIGKILLed gateway's slots come back within the lease", async () => {
     const key = await keyOnBoth({ max_concurrent: 2, queue_timeout_ms: 10_000 });
     const victim = await startGateway();
     const held = [chat(victim, key, "wait:20000").catch(() => undefined), chat(victim, key, "wait:20000").catch(() => undefined)];
-    await eventually(() => (served.inFlight >= 2 ? true : undefined));
+    await eventually(() => (engine.served.inFlight >= 2 ? true : undefined));
     for (const pid of listeningPids(victim.port)) process.kill(pid, "SIGKILL");
     // B queues behind the dead gateway's two slots until their lease runs out, then gets one.
     const response = await chat(b, key);
