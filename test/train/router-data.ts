@@ -172,6 +172,39 @@ const WRITING_FRAMES = [
   "I need a {form} about {topic} for a friend.", "Compose a {form} about {topic}, please.", "Help me write a {form} about {topic}.",
 ];
 
+// short summary asks about well-known works and events (no text pasted): summarization, not writing or QA
+const WORKS = [
+  "Pride and Prejudice", "Moby-Dick", "the Odyssey", "Hamlet", "Macbeth", "War and Peace", "Don Quixote", "The Great Gatsby",
+  "1984", "Brave New World", "Frankenstein", "The Hobbit", "Les Misérables", "The Godfather", "Titanic", "Star Wars",
+  "the first Matrix film", "Jurassic Park", "the Iliad", "Crime and Punishment", "the Cold War", "the French Revolution",
+  "the American Civil War", "the fall of the Berlin Wall", "the Industrial Revolution", "the Cuban Missile Crisis",
+  "the Origin of Species", "The Wealth of Nations", "the Communist Manifesto", "the Magna Carta", "the Paris Agreement",
+];
+const SUMMARY_FRAMES = [
+  "Summarize the plot of {w}.", "summarise {w} in three sentences", "Give me a short summary of {w}.", "tl;dr {w}",
+  "TL;DR of {w}?", "What's the gist of {w}?", "Can you recap {w} for me?", "Write a one-paragraph synopsis of {w}.",
+  "Briefly summarize {w} for a ten-year-old.", "quick recap of {w} please", "Sum up {w} in a few bullet points.",
+  "Give me the key points of {w}.", "Condense the story of {w} into a tweet.", "In a nutshell, summarize {w}.",
+];
+// pull a named kind of item out of a short pasted snippet: extraction
+const SNIPPETS_TO_MINE = [
+  ["hashtags", "Great run this morning along the river #running #fitness #mondaymotivation"],
+  ["email addresses", "Contact sales@acme.example or, for billing, ana.ruiz@acme.example before Friday."],
+  ["dates", "The lease starts on 1 March 2025 and the first review is due 15 September 2025."],
+  ["names of the people", "At the meeting, Priya Shah thanked Tom Becker and Dr. Li Wei for the report."],
+  ["prices", "Coffee $3.50, bagel $2.25, orange juice $4.10 — total $9.85."],
+  ["phone numbers", "Call the front desk at 555-0142 or the night manager on (555) 019-8833."],
+  ["order number", "Thanks for your order #A-48213! It ships from our Leeds warehouse tomorrow."],
+  ["city names", "We flew from Lisbon to Oslo, then took the train to Stockholm and Malmö."],
+  ["ingredients", "Whisk two eggs with 200 g flour, a pinch of salt, 300 ml milk and a spoon of butter."],
+  ["company names", "Shares of Nordlys Energy rose while Brightwater Foods and Kappa Logistics fell."],
+];
+const EXTRACT_FRAMES = [
+  "Extract the {k} from this text: {t}", "Pull the {k} out of this: {t}", "List all the {k} in the following: {t}",
+  "What are the {k} in this message? \"{t}\"", "Find every {k} here and return them as a JSON array: {t}",
+  "{t}\n\nGive me just the {k} from the text above.", "Can you grab the {k} from this for me? {t}",
+];
+
 // sums and proofs: math
 const MATH_QUESTIONS = [
   "what is the derivative of x^3 sin(x)", "How do I solve 3x^2 - 5x + 2 = 0?", "What is the integral of 1/(1+x^2)?",
@@ -412,6 +445,9 @@ export function generateRouterPrompts(count: number, seed = 14): GeneratedPrompt
       add("question_answering", "difference", `What is the difference between ${a} and ${b}?`);
     }
     add("analysis", "claim", fill(pick(ANALYSIS_MORE, random), { c: pick(CLAIMS, random), b: pick(BUSINESSES, random) }));
+    add("summarization", "known-work", fill(pick(SUMMARY_FRAMES, random), { w: pick(WORKS, random) }));
+    const [kind, snippet] = pick(SNIPPETS_TO_MINE, random);
+    add("extraction", "snippet", fill(pick(EXTRACT_FRAMES, random), { k: kind!, t: snippet! }));
   }
   const seen = new Set<string>();
   return out.filter((prompt) => !seen.has(prompt.text) && seen.add(prompt.text));

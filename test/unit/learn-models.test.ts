@@ -3,6 +3,8 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { detectInjection } from "../../src/detectors/injection.ts";
 import { addTextFeatures, FeatureBuffer } from "../../src/learn/features.ts";
 import { decodeModel, encodeModel, logits, predict } from "../../src/learn/linear-model.ts";
+import { decodeMlp, encodeMlp, mlpLogits, mlpParameterCount } from "../../src/learn/mlp.ts";
+import { decodeWordVectors, encodeWordVectors, sentenceVector } from "../../src/learn/word-vectors.ts";
 import { classifyPrompt, TASK_TYPES } from "../../src/routing/classify.ts";
 
 const MODELS = new URL("../../src/learn/models/", import.meta.url).pathname;
@@ -11,7 +13,12 @@ const classify = (text: string) => classifyPrompt([{ role: "user", content: text
 describe("shipped model files", () => {
   test("load, name their classes and stay within the 15 MB budget", () => {
     const files = readdirSync(MODELS).filter((name) => name.endsWith(".bin"));
-    expect(files.sort()).toEqual(["complexity.bin", "injection.bin", "router.bin"]);
+    expect(files.sort()).toEqual(["complexity.bin", "injection.bin", "router-mlp.bin", "router.bin", "word-vectors.bin"]);
+    const network = decodeMlp(readFileSync(`${MODELS}router-mlp.bin`));
+    const vectors = decodeWordVectors(readFileSync(`${MODELS}word-vectors.bin`));
+    expect(network.header.classes).toEqual([...TASK_TYPES]);
+    expect(network.header.inputs).toBe(sentenceVector(vectors, "hello", { bucketBits: 0, headChars: 10, tailChars: 10 }).length);
+    expect(vectors.header.words).toBe(30_000);
     expect(decodeModel(readFileSync(`${MODELS}router.bin`)).header.classes).toEqual([...TASK_TYPES]);
     expect(decodeModel(readFileSync(`${MODELS}complexity.bin`)).header.classes).toEqual(["weak_right", "weak_wrong"]);
     expect(decodeModel(readFileSync(`${MODELS}injection.bin`)).header.classes).toEqual(["benign", "injection", "jailbreak"]);
@@ -68,5 +75,35 @@ describe("features and model format", () => {
     expect(scores[1]!).toBeCloseTo(weights[7]! - 0.5, 3);
     const p = predict(model, features);
     expect(p[0]! + p[1]!).toBeCloseTo(1, 10);
+  });
+
+  test("word vectors round-trip within the int8 step, also read from a Buffer at an offset", () => {
+    const words = ["the", "cat", "dog"];
+    const vectors = Float32Array.from({ length: 3 * 4 }, (_, i) => Math.cos(i) * 2);
+    const bytes = encodeWordVectors({ dimensions: 4, words: 3, source: "test" }, words, vectors);
+    // readFileSync gives Buffers that share one pool: the file need not start at byte 0 of its ArrayBuffer
+    const pooled = Buffer.concat([Buffer.alloc(3), Buffer.from(bytes)]).subarray(3);
+    const decoded = decodeWordVectors(pooled);
+    expect(decoded.rows.get("dog")).toBe(2);
+    for (let i = 0; i < vectors.length; i++) expect(decoded.vectors[i]! * decoded.scales[Math.floor(i / 4)]!).toBeCloseTo(vectors[i]!, 1);
+    const sentence = sentenceVector(decoded, "The cat!\nthe dog", { bucketBits: 0, headChars: 100, tailChars: 0 });
+    expect(sentence.length).toBe(16);
+    const part = (p: number) => Math.hypot(...sentence.subarray(p * 4, p * 4 + 4));
+    for (let p = 0; p < 4; p++) expect(part(p)).toBeCloseTo(1, 5); // each part has unit length
+    expect(Math.hypot(...sentenceVector(decoded, "zebra", { bucketBits: 0, headChars: 100, tailChars: 0 }))).toBe(0);
+  });
+
+  test("a network round-trips and scores like its parameters say", () => {
+    const header = { inputs: 2, hidden: 2, classes: ["a", "b"], extra: { denseWeight: 0.5 } };
+    // hidden = relu([x0 + x1, x0 - x1] + [0, 0]); out = [h0, h1] · [[1, 0], [0, 2]] + [0.1, 0]
+    const parameters = Float32Array.from([1, 1, 1, -1, 0, 0, 1, 0, 0, 2, 0.1, 0]);
+    expect(parameters.length).toBe(mlpParameterCount(header));
+    const pooled = Buffer.concat([Buffer.alloc(5), Buffer.from(encodeMlp(header, parameters))]).subarray(5);
+    const network = decodeMlp(pooled);
+    expect(network.header.extra.denseWeight).toBe(0.5);
+    const scores = mlpLogits(network, Float32Array.from([1, 2]));
+    expect(scores[0]!).toBeCloseTo(3.1, 5); // h = [3, 0]
+    expect(scores[1]!).toBeCloseTo(0, 5);
+    expect(mlpLogits(network, Float32Array.from([2, 1]))[1]!).toBeCloseTo(2, 5); // h = [3, 1]
   });
 });

@@ -198,5 +198,6 @@ export function readJsonl<T>(path: string): T[] {
     .map((line) => JSON.parse(line) as T);
 }
 
-export const DATA_DIR = process.env.SLUICE_DATA_DIR ?? "/work/shared/data";
+/** ../shared/data beside the checkout, as the README lays it out (SLUICE_DATA_DIR overrides). */
+export const DATA_DIR = process.env.SLUICE_DATA_DIR ?? new URL("../../../../shared/data/", import.meta.url).pathname;
 export const MODELS_DIR = new URL("../../../src/learn/models/", import.meta.url).pathname;
