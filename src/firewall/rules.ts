@@ -3,7 +3,7 @@
 // normalised text (case, look-alikes, zero-width characters, leetspeak, base64: see detectors/normalize.ts) and so
 // have no spans; secrets, PII, regex and keyword rules report spans in the original text, which `redact` masks.
 import type { FirewallRuleConfig } from "../config/schema.ts";
-import { COMPILED_CATALOGS, defaultInjectionThreshold, matchCatalog, scoreInjection, type ModelVerdict } from "../detectors/injection.ts";
+import { CATALOG_FLAG_SCORE, combineScore, COMPILED_CATALOGS, defaultInjectionThreshold, matchCatalog, scoreInjection, type ModelVerdict } from "../detectors/injection.ts";
 import { cutVariants } from "../detectors/injection-features.ts";
 import { findSecrets } from "../detectors/secrets.ts";
 import { findTopics, isTopic, TOPIC_NAMES } from "../detectors/topics.ts";
@@ -94,16 +94,18 @@ export function compileRule(config: FirewallRuleConfig, defaultAction: "block" |
 
   if (config.catalog === "prompt_injection" || config.catalog === "jailbreak") {
     // the model scores attacks of both kinds; a rule triggers for its own kind, or when its catalog also
-    // matched; the catalog's rules (matched only then: they are the slow part) name what was seen
+    // matched; the catalog's rules name what was seen. Below the threshold the catalog still triggers the rule
+    // on its own when its combined weight reaches CATALOG_FLAG_SCORE (see detectors/injection.ts: it catches
+    // attacks of kinds the model was not trained on)
     const catalog = compiledCatalogs.get(config.catalog)!;
     const kind = config.catalog === "prompt_injection" ? "injection" : "jailbreak";
     const threshold = config.threshold ?? defaultInjectionThreshold();
     return rule(config.catalog, (conversation) => {
       const verdict = injectionVerdictOf(conversation);
-      if (verdict.score < threshold) return undefined;
-      const own = matchCatalog(catalog, cutVariants(conversation.normalised)).map((hit) => hit.rule);
+      const own = matchCatalog(catalog, cutVariants(conversation.normalised));
+      if (verdict.score < threshold) return combineScore(own) >= CATALOG_FLAG_SCORE ? { signals: own.map((hit) => hit.rule), spans: [] } : undefined;
       if (verdict.kind !== kind && !own.length) return undefined;
-      return { signals: [...own, "model"], spans: [] };
+      return { signals: [...own.map((hit) => hit.rule), "model"], spans: [] };
     });
   }
   if (config.catalog === "topics") {

@@ -5,7 +5,7 @@
  * risky-sounding; benign), a threshold sweep, the reliability of the score, latency per text.
  */
 import { join } from "node:path";
-import { combineScore, COMPILED_CATALOGS, defaultInjectionThreshold, detectInjection, matchCatalog, scoreInjection } from "../../src/detectors/injection.ts";
+import { CATALOG_FLAG_SCORE, combineScore, COMPILED_CATALOGS, defaultInjectionThreshold, detectInjection, matchCatalog, scoreInjection } from "../../src/detectors/injection.ts";
 import { normalizeForMatching } from "../../src/detectors/normalize.ts";
 import { DATA_DIR, readJsonl, reliabilityTable } from "../train/lib/softmax.ts";
 import { latency } from "./lib/latency.ts";
@@ -24,12 +24,17 @@ const threshold = defaultInjectionThreshold();
 interface Scores {
   model: number;
   rules: number;
+  /** the detector's verdict: the model at its threshold, or the catalogs on their own */
+  flagged: boolean;
 }
 const oldRulesScore = (text: string) => {
   const variants = normalizeForMatching(text);
   return combineScore(COMPILED_CATALOGS.flatMap((compiled) => matchCatalog(compiled, variants)));
 };
-const scoresOf = (text: string): Scores => ({ model: detectInjection(text).score, rules: oldRulesScore(text) });
+const scoresOf = (text: string): Scores => {
+  const verdict = detectInjection(text);
+  return { model: verdict.score, rules: oldRulesScore(text), flagged: verdict.flagged };
+};
 
 function rates(rows: readonly Row[], verdicts: readonly Scores[], flagged: (v: Scores) => boolean): Record<string, string> {
   const share = (keep: (r: Row) => boolean) => {
@@ -64,12 +69,13 @@ function recallAtFalsePositives(rows: readonly Row[], verdicts: readonly Scores[
 
 const model = (v: Scores) => v.model >= threshold;
 const rules = (v: Scores) => v.rules >= OLD_THRESHOLD;
-const either = (v: Scores) => model(v) || rules(v);
+const detector = (v: Scores) => v.flagged;
 
 const dev = readJsonl<Row>(join(DATA_DIR, "injection/dev.jsonl"));
 const verdicts = dev.map((row) => scoresOf(row.text));
 console.log(`injection dev: ${dev.length} texts; model threshold ${threshold} (chosen on dev: attack recall ≥ 90 % with ≤ 3 % of hard_benign flagged; see test/train/injection.ts)\n`);
-console.log(table({ [`model ≥ ${threshold}`]: rates(dev, verdicts, model), "old rules ≥ 0.5": rates(dev, verdicts, rules), "model or old rules": rates(dev, verdicts, either) }));
+console.log(table({ detector: rates(dev, verdicts, detector), [`model alone ≥ ${threshold}`]: rates(dev, verdicts, model), "old rules ≥ 0.5": rates(dev, verdicts, rules) }));
+console.log(`(detector: the model at ${threshold}, or the catalogs alone at a combined weight ≥ ${CATALOG_FLAG_SCORE}; see also bun run eval injection-sources)`);
 
 console.log(`\nthreshold sweep (model score)`);
 const sweep: Record<string, Record<string, string>> = {};
@@ -79,7 +85,7 @@ console.log(table(sweep));
 console.log(`\nconfusion at the default threshold (rows expected, columns predicted)`);
 for (const kind of ["injection", "jailbreak", "hard_benign", "benign"]) {
   const rows = dev.map((r, i) => [r, verdicts[i]!] as const).filter(([r]) => r.kind === kind);
-  const attack = rows.filter(([, v]) => model(v)).length;
+  const attack = rows.filter(([, v]) => detector(v)).length;
   console.log(`${kind.padEnd(12)} attack ${String(attack).padStart(5)}   benign ${String(rows.length - attack).padStart(5)}`);
 }
 
@@ -94,12 +100,12 @@ const fixtures = readJsonl<{ text: string; label: string }>(new URL("../fixtures
 );
 const fixtureVerdicts = fixtures.map((row) => scoresOf(row.text));
 console.log(`\nfixtures, test/fixtures/injection-dev.jsonl (${fixtures.length} hand-written texts)`);
-console.log(table({ [`model ≥ ${threshold}`]: rates(fixtures, fixtureVerdicts, model), "old rules ≥ 0.5": rates(fixtures, fixtureVerdicts, rules) }));
+console.log(table({ detector: rates(fixtures, fixtureVerdicts, detector), [`model alone ≥ ${threshold}`]: rates(fixtures, fixtureVerdicts, model), "old rules ≥ 0.5": rates(fixtures, fixtureVerdicts, rules) }));
 console.log(`fixtures at equal false positives (whatever the threshold): ${[0.03, 0.05, 0.1, 0.15].map((fp) => `attacks ${recallAtFalsePositives(fixtures, fixtureVerdicts, fp)} at ≤ ${fp * 100} % of benign`).join(", ")}`);
 
 const texts = dev.map((r) => r.text);
 console.log(`\nlatency per text (warm, dev texts)`);
-console.log(`  detectInjection (normalisation + model; catalogs when flagged): ${latency(texts, (text) => detectInjection(text))}`);
+console.log(`  detectInjection (normalisation + model + catalogs):            ${latency(texts, (text) => detectInjection(text))}`);
 console.log(`  the decision alone (normalisation + model):                    ${latency(texts, (text) => scoreInjection(normalizeForMatching(text)))}`);
 console.log(`  same, benign texts only:                                       ${latency(dev.filter((r) => r.label === "benign").map((r) => r.text), (text) => detectInjection(text))}`);
 console.log(`  old rules (normalisation + catalogs):                          ${latency(texts, oldRulesScore)}`);

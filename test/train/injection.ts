@@ -82,16 +82,23 @@ function generatedBenign(): InjectionRow[] {
   ];
 }
 
-if (import.meta.main) {
+/** Everything the model trains on: the shared training set, the routing prompts as benign, and generated texts. */
+export function injectionTrainingRows(): InjectionRow[] {
   const tasks = readJsonl<{ text: string; source: string }>(join(DATA_DIR, "routing/train.jsonl"));
-  const train = [
+  return [
     ...readJsonl<InjectionRow>(join(DATA_DIR, "injection/train.jsonl")),
     ...tasks.map((row): InjectionRow => ({ text: row.text, label: "benign", kind: "benign", source: `routing/${row.source}` })),
     ...generatedBenign(),
     ...generateInjectionTexts(GENERATED_ATTACKS, tasks.map((row) => row.text)),
   ];
+}
+
+export const classOf = (row: InjectionRow) => (row.label === "benign" ? 0 : row.kind === "jailbreak" ? 2 : 1);
+export { CHOSEN as INJECTION_TRAINING };
+
+if (import.meta.main) {
+  const train = injectionTrainingRows();
   const dev = readJsonl<InjectionRow>(join(DATA_DIR, "injection/dev.jsonl"));
-  const classOf = (row: InjectionRow) => (row.label === "benign" ? 0 : row.kind === "jailbreak" ? 2 : 1);
   const started = Date.now();
   const prepared = train.map(prepare);
   const devPrepared = dev.map(prepare);
