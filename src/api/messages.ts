@@ -66,8 +66,7 @@ export async function createMessage(original: Request, gateway: Gateway, clientI
     return new Response(translateBuffered((await answer.json()) as Record<string, unknown>, translator), { headers });
   } catch (thrown) {
     const error = asGatewayError(thrown);
-    ledgerRefusal(gateway, original, "messages", error, principal, raw?.model);
-    return toAnthropicError(toErrorResponse(error));
+    return ledgerRefusal(gateway, original, "messages", error, principal, raw?.model, await toAnthropicError(toErrorResponse(error)));
   }
 }
 

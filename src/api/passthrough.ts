@@ -13,7 +13,7 @@ import { readJsonObject } from "../translate/read-json.ts";
 import { resolveTarget } from "../pipeline/resolve-target.ts";
 import { newContext, SCOPE_OF, type Endpoint, type RequestContext } from "../pipeline/context.ts";
 import { admitRequest } from "../pipeline/intake.ts";
-import { finishRequest } from "../pipeline/finish.ts";
+import { finishRequest, heldForLedger } from "../pipeline/finish.ts";
 import { beginAttempt, dispatchPlanned, retryPlanned, type Attempt } from "../pipeline/dispatch.ts";
 import { runFirewall } from "../pipeline/firewall.ts";
 import { jsonResponse, sseResponse, withHeaders } from "../pipeline/response-headers.ts";
@@ -97,6 +97,7 @@ export async function handlePassthrough(req: Request, gateway: Gateway, clientIp
       const body = relayPassthrough(upstream.body!, ctx.call, { mergeUsage: endpoint === "completions" && !ctx.clientWantsUsage }, (outcome) => {
         ctx.upstreamEndedAt = performance.now();
         finishRequest(ctx, gateway, outcome);
+        return ctx.ledgerDurable;
       });
       return withHeaders(sseResponse(body, backend, ctx.requestId, ctx.plan?.label), ctx.admission);
     }
@@ -108,12 +109,12 @@ export async function handlePassthrough(req: Request, gateway: Gateway, clientIp
     const response = jsonResponse(text, backend, ctx.requestId, ctx.plan?.label);
     const type = upstream.headers.get("content-type");
     if (type && !type.startsWith("application/json")) response.headers.set("content-type", type); // audio's text, srt, vtt formats
-    return withHeaders(response, ctx.admission);
+    return heldForLedger(ctx, withHeaders(response, ctx.admission));
   } catch (thrown) {
     upload?.release();
     const error = asGatewayError(thrown);
     finishRequest(ctx, gateway, { status: error.status, errorCode: error.reportedCode ?? error.code, usage: undefined, usageEstimated: false });
-    return toErrorResponse(error, ctx.requestId);
+    return heldForLedger(ctx, toErrorResponse(error, ctx.requestId));
   }
 }
 

@@ -70,8 +70,7 @@ export async function createResponse(req: Request, gateway: Gateway, clientIp: C
     return new Response(translateBuffered((await answer.json()) as Record<string, unknown>, translator), { headers });
   } catch (thrown) {
     const error = asGatewayError(thrown);
-    ledgerRefusal(gateway, req, "responses", error, principal, raw?.model);
-    return toErrorResponse(error);
+    return ledgerRefusal(gateway, req, "responses", error, principal, raw?.model, toErrorResponse(error));
   }
 }
 

@@ -25,10 +25,17 @@ export interface Admission {
    * `ledgerRow`: the request's ledger row, which a service that writes rows with the settle takes (storage.ledger_via:
    * stream); answers whether it did (false: the caller appends the row to the store's ledger).
    */
-  finish(totalTokens: number | undefined, costMicros: number, requestId?: string | null, ledgerRow?: LedgerRow): boolean;
+  finish(totalTokens: number | undefined, costMicros: number, requestId?: string | null, ledgerRow?: LedgerRow): LedgerHandoff;
   /** Gives the current backend's max_concurrent slot back early (a balancer moving to another backend). */
   releaseBackend(): void;
 }
+
+/**
+ * Whether a limit service took a request's ledger row: false (the caller appends it to the store's ledger), or a
+ * promise that settles once the row is durable (in the Redis stream, or handed back to the store's ledger when
+ * the call failed). The response's last bytes wait for it, so no answer a client saw complete lacks its row.
+ */
+export type LedgerHandoff = false | Promise<void>;
 
 export interface LimitService {
   /**
@@ -53,7 +60,7 @@ export interface LimitService {
    * storage.ledger_via: stream — the ledger row of a request that holds no admission (refused before it) goes the
    * same way as the others; false: the caller appends it to the store's ledger.
    */
-  appendLedgerRow?(row: LedgerRow): boolean;
+  appendLedgerRow?(row: LedgerRow): LedgerHandoff;
   /** max_concurrent slots in use and waiting, for /metrics. */
   concurrencyStats(): SemaphoreStats[];
   /** Extra /metrics lines (a remote service's health, fallbacks). */

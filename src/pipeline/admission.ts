@@ -103,7 +103,7 @@ export class LocalAdmission implements Admission {
   ) {}
 
   /** Gives everything back: the real token count corrects tpm, the real cost settles the budgets and credits. Takes no ledger row (false). */
-  finish(totalTokens: number | undefined, costMicros: number, requestId: string | null = null): boolean {
+  finish(totalTokens: number | undefined, costMicros: number, requestId: string | null = null): false {
     if (this.done) return false;
     this.done = true;
     for (const release of this.releases) release();

@@ -14,7 +14,7 @@ import { UpstreamRequest } from "./upstream-body.ts";
 import { NO_ADDRESS, type ClientAddress } from "../client-ip.ts";
 import { newContext, type RequestContext } from "./context.ts";
 import { admitRequest, intake } from "./intake.ts";
-import { finishRequest, streamOutcome } from "./finish.ts";
+import { finishRequest, heldForLedger, streamOutcome } from "./finish.ts";
 import { beginAttempt, retryPlanned } from "./dispatch.ts";
 import type { UpstreamCall } from "../upstream/call.ts";
 import { chatCompletion, chatStream, clientClosed, ttftTimeout, type Completion } from "../upstream/client.ts";
@@ -57,7 +57,7 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp: Clien
     if (!ctx.stream) {
       const completion = loop ? await completeWithTools(ctx, loop, request, () => complete(ctx, gateway, target, request)) : await complete(ctx, gateway, target, request);
       if (ctx.answerHooks) await postProcess(ctx.answerHooks, completion);
-      return respondBuffered(ctx, gateway, completion);
+      return heldForLedger(ctx, respondBuffered(ctx, gateway, completion));
     }
     const opened = loop ? await streamWithTools(ctx, loop, request, () => open(ctx, gateway, target, request)) : await open(ctx, gateway, target, request);
     streaming = true;
@@ -65,7 +65,7 @@ export async function handleChat(req: Request, gateway: Gateway, clientIp: Clien
   } catch (thrown) {
     const error = asGatewayError(thrown);
     finishRequest(ctx, gateway, { status: error.status, errorCode: error.reportedCode ?? error.code, usage: undefined, usageEstimated: false });
-    return closingUnread(req, toErrorResponse(error, ctx.requestId));
+    return heldForLedger(ctx, closingUnread(req, toErrorResponse(error, ctx.requestId)));
   } finally {
     if (!streaming) gateway.metrics.inFlight--;
   }
@@ -160,12 +160,12 @@ async function answerItself(ctx: RequestContext, gateway: Gateway, text: string)
   const headers = { "x-request-id": ctx.requestId };
   if (!ctx.stream) {
     const completion = { id, object: "chat.completion", created, model: ctx.requestedModel, choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }], ...extra };
-    return Response.json(completion, { headers });
+    return heldForLedger(ctx, Response.json(completion, { headers }));
   }
   const chunk = (fields: Record<string, unknown>) => `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: ctx.requestedModel, ...fields })}\n\n`;
   const last = ctx.clientWantsUsage
     ? chunk({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] }) + chunk({ choices: [], ...extra })
     : chunk({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }], ...extra });
   const events = chunk({ choices: [{ index: 0, delta: { role: "assistant", content }, finish_reason: null }] }) + last + "data: [DONE]\n\n";
-  return new Response(events, { headers: { ...headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" } });
+  return heldForLedger(ctx, new Response(events, { headers: { ...headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" } }));
 }

@@ -70,6 +70,11 @@ export interface RequestContext {
   /** This request is the half-open probe of `stat`'s circuit breaker. */
   probe?: boolean;
   admission?: Admission;
+  /**
+   * storage.ledger_via: stream — settles once finishRequest's ledger row is durable in the Redis stream; the
+   * response's last bytes wait for it (heldForLedger), so a gateway killed after them has lost no row.
+   */
+  ledgerDurable?: Promise<void>;
   /** The firewall's verdict, when one screened the request. */
   firewall?: FirewallOutcome;
   /**

@@ -8,7 +8,7 @@ import { EmbeddingRequest } from "../api/schemas.ts";
 import { NO_ADDRESS, type ClientAddress } from "../client-ip.ts";
 import { newContext } from "./context.ts";
 import { admitRequest, intake } from "./intake.ts";
-import { finishRequest } from "./finish.ts";
+import { finishRequest, heldForLedger } from "./finish.ts";
 import type { UpstreamCall } from "../upstream/call.ts";
 import type { Backend } from "../config/resolve.ts";
 import { beginAttempt, dispatchPlanned } from "./dispatch.ts";
@@ -38,11 +38,11 @@ export async function handleEmbeddings(req: Request, gateway: Gateway, clientIp:
     result.model = ctx.plan ? ctx.backend!.id : ctx.requestedModel;
     const usage = result.usage ? { prompt_tokens: result.usage.prompt_tokens ?? 0, completion_tokens: 0, total_tokens: result.usage.total_tokens ?? 0 } : undefined;
     finishRequest(ctx, gateway, { status: 200, errorCode: null, usage, usageEstimated: !usage });
-    return withHeaders(jsonResponse(JSON.stringify(result), ctx.backend!, ctx.requestId, ctx.plan?.label), ctx.admission);
+    return heldForLedger(ctx, withHeaders(jsonResponse(JSON.stringify(result), ctx.backend!, ctx.requestId, ctx.plan?.label), ctx.admission));
   } catch (thrown) {
     const error = asGatewayError(thrown);
     finishRequest(ctx, gateway, { status: error.status, errorCode: error.reportedCode ?? error.code, usage: undefined, usageEstimated: false });
-    return closingUnread(req, toErrorResponse(error, ctx.requestId));
+    return heldForLedger(ctx, closingUnread(req, toErrorResponse(error, ctx.requestId)));
   }
 }
 

@@ -7,6 +7,7 @@ import { costOf } from "../billing/cost.ts";
 import { endAttempt } from "./dispatch.ts";
 import type { StreamOutcome } from "../sse/relay.ts";
 import type { LedgerRow } from "../store/ledger.ts";
+import type { LedgerHandoff } from "../limits/limit-service.ts";
 
 export interface Outcome {
   status: number;
@@ -74,20 +75,31 @@ export function finishRequest(ctx: RequestContext, gateway: Gateway, outcome: Ou
   } : undefined;
   // With storage.ledger_via: stream the limit service writes the row in the call that settles the request;
   // otherwise (and when it cannot) the row is queued in the store's ledger.
-  let rowTaken = false;
-  if (ctx.admission) rowTaken = ctx.admission.finish(promptTokens + completionTokens, cost.micros, ctx.requestId, row);
+  let handoff: LedgerHandoff = false;
+  if (ctx.admission) handoff = ctx.admission.finish(promptTokens + completionTokens, cost.micros, ctx.requestId, row);
   else {
     if (cost.micros && ctx.principal?.key?.account_id) chargeUnreserved(gateway, ctx.principal.key.account_id, cost.micros, ctx);
-    if (row) rowTaken = gateway.limits.appendLedgerRow?.(row) ?? false;
+    if (row) handoff = gateway.limits.appendLedgerRow?.(row) ?? false;
   }
   endAttempt(ctx, gateway, outcome.status, outcome.errorCode);
   ctx.processors?.release();
-  if (row && !rowTaken) gateway.ledger.append(row);
+  if (handoff) ctx.ledgerDurable = handoff;
+  else if (row) gateway.ledger.append(row);
 
   const ttft = ctx.firstTokenAt !== undefined && ctx.upstreamStartedAt !== undefined ? (ctx.firstTokenAt - ctx.upstreamStartedAt) / 1000 : undefined;
   gateway.metrics
     .series(ctx.endpoint, backend ? ctx.requestedModel : "unknown", backend?.id ?? "none")
     .observe(outcome.status, (now - ctx.startedAt) / 1000, ttft, outcome.usage?.prompt_tokens, outcome.usage?.completion_tokens);
+}
+
+/**
+ * The response, once the request's ledger row is durable (storage.ledger_via: stream; otherwise at once): a
+ * buffered answer or an error goes out only then. Bounded by the Redis calls' own timeout; a failed call
+ * settles too (the row went to the store's ledger instead).
+ */
+export function heldForLedger(ctx: RequestContext, response: Response): Response | Promise<Response> {
+  const durable = ctx.ledgerDurable;
+  return durable ? durable.then(() => response, () => response) : response;
 }
 
 /** A cost that had no reservation (side calls of a request refused or answered before admission). */

@@ -69,6 +69,20 @@ export function relayStream(ctx: RequestContext, reader: ChunkReader, call: Upst
     call.clear();
     onEnd({ status, usage: relay.usage, usageEstimated: relay.usageEstimated, errorCode: relay.failureCode });
   };
+  /**
+   * The stream's last bytes go out after its end is recorded and, with storage.ledger_via: stream, once the
+   * ledger row is durable: a client that saw the stream complete (or fail) has its row even if the gateway is
+   * killed right after.
+   */
+  const endWith = async (controller: ReadableStreamDirectController, status: StreamStatus, last: string | Uint8Array | undefined) => {
+    end(status);
+    if (ctx.ledgerDurable) {
+      controller.flush(); // what was written so far goes out now; only the last bytes wait
+      await ctx.ledgerDurable.catch(() => {});
+    }
+    if (last) controller.write(last);
+    await controller.end();
+  };
   const clientGone = () => {
     call.abort("client");
     reader.cancel().catch(() => {});
@@ -106,37 +120,32 @@ export function relayStream(ctx: RequestContext, reader: ChunkReader, call: Upst
         if (ended) return;
         if (chunk.done) {
           if (call.reason === "client" || ctx.clientSignal?.aborted) return end("client_gone");
-          controller.write(relay.interruption(failure));
-          end("interrupted");
-          await controller.end();
-          return;
+          return endWith(controller, "interrupted", relay.interruption(failure));
         }
         call.touch();
         if (cutAt !== undefined && performance.now() > cutAt) {
-          controller.write(relay.cutOff());
+          const cutOff = relay.cutOff();
           reader.cancel().catch(() => {});
           call.abort("bad_stream");
-          end("bad_stream");
-          await controller.end();
-          return;
+          return endWith(controller, "bad_stream", cutOff);
         }
         relay.transform(chunk.value!);
+        if (relay.finished) {
+          // After [DONE] the engine is done too; a malformed stream is cut off. The re-framed tail carries
+          // [DONE]: it goes out after the end is recorded (see endWith).
+          if (relay.head) controller.write(relay.head);
+          if (relay.malformed) {
+            reader.cancel().catch(() => {});
+            call.abort("bad_stream");
+          }
+          return endWith(controller, relay.malformed ? "bad_stream" : "ok", relay.tail);
+        }
         // Bytes the engine sent pass as they are; re-framed events go as text (the controller encodes it).
         let written = relay.head ? controller.write(relay.head) : 1;
         if (relay.tail) written = controller.write(relay.tail);
         // 0 means the client has gone; a promise means its socket is full (backpressure).
         if (relay.head || relay.tail) {
           if ((typeof written === "number" ? written : await written) === 0) return clientGone();
-        }
-        if (relay.finished) {
-          // After [DONE] the engine is done too; a malformed stream is cut off.
-          if (relay.malformed) {
-            reader.cancel().catch(() => {});
-            call.abort("bad_stream");
-          }
-          end(relay.malformed ? "bad_stream" : "ok");
-          await controller.end();
-          return;
         }
       }
     },

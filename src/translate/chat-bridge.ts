@@ -5,7 +5,7 @@ import type { Gateway } from "../gateway.ts";
 import type { ClientAddress } from "../client-ip.ts";
 import { handleChat } from "../pipeline/chat.ts";
 import { newContext, type Endpoint } from "../pipeline/context.ts";
-import { finishRequest } from "../pipeline/finish.ts";
+import { finishRequest, heldForLedger } from "../pipeline/finish.ts";
 import type { GatewayError } from "../errors.ts";
 import type { Principal } from "../auth/authenticate.ts";
 
@@ -134,11 +134,13 @@ export async function chatError(response: Response): Promise<{ message: string; 
 
 /**
  * The ledger row of a request refused before it reached the chat pipeline (no key, a body that does not
- * translate), as the pipeline writes one for every request it refuses.
+ * translate), as the pipeline writes one for every request it refuses; `response` (the refusal) once the row is
+ * durable (see heldForLedger).
  */
-export function ledgerRefusal(gateway: Gateway, req: Request, endpoint: Endpoint, error: GatewayError, principal: Principal | undefined, model: unknown): void {
+export function ledgerRefusal(gateway: Gateway, req: Request, endpoint: Endpoint, error: GatewayError, principal: Principal | undefined, model: unknown, response: Response): Response | Promise<Response> {
   const ctx = newContext(endpoint, req, gateway.snapshot);
   ctx.principal = principal;
   if (typeof model === "string") ctx.requestedModel = model.slice(0, 256);
   finishRequest(ctx, gateway, { status: error.status, errorCode: error.reportedCode ?? error.code, usage: undefined, usageEstimated: false });
+  return heldForLedger(ctx, response);
 }

@@ -7,7 +7,12 @@ import type { Outcome } from "../pipeline/finish.ts";
 import type { TokenUsage } from "../pipeline/context.ts";
 import type { UpstreamCall } from "../upstream/call.ts";
 
-export function relayPassthrough(body: ReadableStream<Uint8Array>, call: UpstreamCall | undefined, options: { mergeUsage: boolean }, onEnd: (outcome: Outcome) => void): ReadableStream<Uint8Array> {
+/**
+ * `onEnd` records the stream's end; a promise it returns (the ledger row becoming durable, storage.ledger_via:
+ * stream) holds back the engine's `[DONE]` (or the stream's close) until it settles, so a client that saw the
+ * stream complete has its row.
+ */
+export function relayPassthrough(body: ReadableStream<Uint8Array>, call: UpstreamCall | undefined, options: { mergeUsage: boolean }, onEnd: (outcome: Outcome) => Promise<void> | undefined): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   const encoder = new TextEncoder();
@@ -16,23 +21,24 @@ export function relayPassthrough(body: ReadableStream<Uint8Array>, call: Upstrea
   let held: string | undefined; // with mergeUsage: the last event, until we know whether a usage chunk follows
   let ended = false;
   const end = (outcome: Omit<Outcome, "usage" | "usageEstimated">) => {
-    if (ended) return;
+    if (ended) return undefined;
     ended = true;
     call?.clear();
     const counted = usage.result();
-    onEnd({ ...outcome, usage: counted, usageEstimated: !counted });
+    return onEnd({ ...outcome, usage: counted, usageEstimated: !counted });
   };
   const emit = (controller: ReadableStreamDefaultController<Uint8Array>, event: string) => controller.enqueue(encoder.encode(`${event}\n\n`));
 
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
-        const { done, value } = await reader.read();
-        if (done) {
+        const { done: finished, value } = await reader.read();
+        if (finished) {
           if (buffered.trim()) emit(controller, buffered);
           if (held !== undefined) emit(controller, held);
+          const durable = end({ status: 200, errorCode: null });
+          if (durable) await durable.catch(() => {});
           controller.close();
-          end({ status: 200, errorCode: null });
           return;
         }
         call?.touch();
@@ -52,13 +58,17 @@ export function relayPassthrough(body: ReadableStream<Uint8Array>, call: Upstrea
               }
             }
           }
-          if (!options.mergeUsage) {
-            emit(controller, event);
-            continue;
-          }
           if (event.startsWith("data: [DONE]")) {
+            // the engine is done: the end is recorded before [DONE] goes out (and what follows it is dropped)
             if (held !== undefined) emit(controller, held);
-            held = undefined;
+            const durable = end({ status: 200, errorCode: null });
+            if (durable) await durable.catch(() => {});
+            emit(controller, event);
+            controller.close();
+            reader.cancel().catch(() => {});
+            return;
+          }
+          if (!options.mergeUsage) {
             emit(controller, event);
             continue;
           }

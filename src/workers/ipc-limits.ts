@@ -84,7 +84,7 @@ class RemoteAdmission implements Admission {
   ) {}
 
   /** The supervisor writes no ledger rows (the worker's store does): false. */
-  finish(totalTokens: number | undefined, costMicros: number, requestId: string | null = null): boolean {
+  finish(totalTokens: number | undefined, costMicros: number, requestId: string | null = null): false {
     if (this.done) return false;
     this.done = true;
     this.channel.send({ t: "finish", id: this.id, totalTokens, costMicros, requestId });

@@ -51,13 +51,16 @@ async function side(ledgerVia: string) {
   const created = await gateway.keys.create({ name: ledgerVia, rpm: 100_000_000, budget_usd_daily: 1_000_000 });
   const body = JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Say hello" }], max_tokens: 64 });
   const headers = { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)), authorization: `Bearer ${created.secret}` };
+  const times: number[] = [];
   const one = async () => {
+    const started = performance.now();
     const response = await handleChat(new Request("http://sluice/v1/chat/completions", { method: "POST", body, headers }), gateway);
     const text = await response.text();
+    times.push(performance.now() - started);
     if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${text}`);
   };
   await one();
-  return { gateway, one, keyId: created.key.id };
+  return { gateway, one, keyId: created.key.id, times };
 }
 
 async function cpuPerRequest(one: () => Promise<void>): Promise<number> {
@@ -77,6 +80,7 @@ if (ROUNDS > 0) {
   const stream = await side("stream");
   const cpu = { batch: [] as number[], stream: [] as number[] };
   for (let i = 0; i < 2; i++) (await cpuPerRequest(batch.one), await cpuPerRequest(stream.one)); // warm-up
+  batch.times.length = stream.times.length = 0;
   for (let round = 0; round < ROUNDS; round++) {
     cpu.batch.push(await cpuPerRequest(batch.one));
     cpu.stream.push(await cpuPerRequest(stream.one));
@@ -87,6 +91,8 @@ if (ROUNDS > 0) {
   const expected = (2 + ROUNDS) * Math.ceil(CPU_REQUESTS / CONCURRENCY) * CONCURRENCY + 1;
   for (const name of ["batch", "stream"] as const) console.log(`${name.padEnd(6)} CPU ${median(cpu[name]).toFixed(1)} µs/request (rounds: ${cpu[name].map((v) => v.toFixed(1)).join(" ")})`);
   console.log(`stream − batch: CPU ${median(cpu.stream) - median(cpu.batch) >= 0 ? "+" : ""}${(median(cpu.stream) - median(cpu.batch)).toFixed(1)} µs/request`);
+  // with ledger_via: stream an answer waits for its row's settle call (the end-of-request gather + a round trip)
+  console.log(`latency p50 at ${CONCURRENCY} in flight: batch ${median(batch.times).toFixed(2)} ms, stream ${median(stream.times).toFixed(2)} ms`);
   console.log(`ledger rows: batch ${await ledgered(batch.keyId)}, stream ${await ledgered(stream.keyId)} (expected ${expected} each)`);
 }
 

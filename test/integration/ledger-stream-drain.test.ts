@@ -83,9 +83,13 @@ describe.skipIf(!REDIS_SERVER || !postgresAvailable)("ledger stream", () => {
     const rows = ["r1", "r2", "r3", "r4"].map((id) => row(id, "k-finish"));
     for (const r of rows) {
       const admission = await limits.admit({ key: null, backend: undefined, promptTokensBound: 1, maxTokens: 1, signal: undefined });
-      expect(admission.finish(8, 7, r.requestId, r)).toBe(true); // taken: it goes with the settle
+      const handoff = admission.finish(8, 7, r.requestId, r); // taken: it goes with the settle
+      expect(handoff).toBeInstanceOf(Promise);
+      await handoff; // settles once the row is in the stream (or, past maxRows, in the batched ledger)
     }
-    expect(limits.appendLedgerRow(row("alone", "k-finish"))).toBe(true); // refused before admission: a row alone
+    const alone = limits.appendLedgerRow(row("alone", "k-finish")); // refused before admission: a row alone
+    expect(alone).toBeInstanceOf(Promise);
+    await alone;
     await eventually(() => (batched.rows.length === 2 ? true : undefined));
     expect(Number(await redis.command("XLEN", `${prefix}ledger`))).toBe(3);
     expect(batched.rows.map((r) => r.requestId).sort()).toEqual(["alone", "r4"]);

@@ -40,6 +40,39 @@ function events(text: string): unknown[] {
 }
 
 describe("SSE relay", () => {
+  test("with a ledger row still on its way (ledger_via: stream), [DONE] waits for it; the content does not", async () => {
+    const ctx = context();
+    let durable!: () => void;
+    let ended = false;
+    const body = new Response(WHOLE).body!.getReader();
+    const stream = relayStream(ctx, body, new UpstreamCall(), () => {
+      ended = true;
+      ctx.ledgerDurable = new Promise<void>((resolve) => (durable = resolve));
+    });
+    const reader = stream.getReader();
+    let text = "";
+    // reads until `done` holds or nothing comes for 200 ms (a read left waiting is picked up by the next call)
+    let pending: ReturnType<typeof reader.read> | undefined;
+    const readUntil = async (done: (text: string) => boolean) => {
+      while (!done(text)) {
+        pending ??= reader.read();
+        const part = await Promise.race([pending, Bun.sleep(200).then(() => undefined)]);
+        if (!part) return;
+        pending = undefined;
+        if (part.done) return;
+        text += new TextDecoder().decode(part.value);
+      }
+    };
+    await readUntil((t) => t.includes(chunk("c")));
+    expect(text).toContain(chunk("c"));
+    await readUntil((t) => t.includes("[DONE]"));
+    expect(ended).toBe(true); // the end is recorded first…
+    expect(text).not.toContain("[DONE]"); // …and the last bytes wait for the row
+    durable();
+    await readUntil((t) => t.includes("[DONE]"));
+    expect(text.endsWith(DONE)).toBe(true);
+  });
+
   test("whole stream in one chunk: content untouched, usage gains timings, then [DONE]", async () => {
     const { text, outcome } = await relay([WHOLE]);
     expect(text.startsWith(ROLE + chunk("a") + chunk("b") + chunk("c"))).toBe(true);
