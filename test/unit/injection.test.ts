@@ -420,10 +420,10 @@ describe("development set", () => {
   });
 });
 
-// measured with the shipped detector (the model at its default threshold, 0.34, the highest keeping dev attack
+// measured with the shipped detector (the model at its default threshold, 0.33, the highest keeping dev attack
 // recall at 90 %, or the catalogs alone at a combined weight ≥ 0.5): detection 100 % (186/186), false positives
-// 6.0 % (10/168; on the dev set's hard_benign 0.8 %); none of the 21 families missed, 6 of the 30 risky benign
-// prompts flagged. The model alone: 93.0 % and 4.8 %, 4 families missed, the same 6 benign prompts (texts near the threshold move between trainings:
+// 6.5 % (11/168; on the dev set's hard_benign 0.8 %); none of the 21 families missed, 6 of the 30 risky benign
+// prompts flagged. The model alone: 94.1 % and 6.0 % (texts near the threshold move between trainings:
 // 4 to 7 of those 30 across shuffles of the same data; the shipped weights average three shuffles). The model
 // before the generated attack grammars (test/train/injection-data.ts) had 66.1 % and 8.9 %, 10 families missed
 // and 4 benign prompts flagged, and read plain Spanish and French questions as attacks; the old rules, tuned on
