@@ -84,7 +84,10 @@ describe("features and model format", () => {
     // readFileSync gives Buffers that share one pool: the file need not start at byte 0 of its ArrayBuffer
     const pooled = Buffer.concat([Buffer.alloc(3), Buffer.from(bytes)]).subarray(3);
     const decoded = decodeWordVectors(pooled);
-    expect(decoded.rows.get("dog")).toBe(2);
+    expect(decoded.rowOf("dog")).toBe(2);
+    expect(decoded.rowOf("the")).toBe(0);
+    expect(decoded.rowOf("do")).toBe(-1); // a prefix of a word is not the word
+    expect(decoded.rowOf("dogs")).toBe(-1);
     for (let i = 0; i < vectors.length; i++) expect(decoded.vectors[i]! * decoded.scales[Math.floor(i / 4)]!).toBeCloseTo(vectors[i]!, 1);
     const sentence = sentenceVector(decoded, "The cat!\nthe dog", { bucketBits: 0, headChars: 100, tailChars: 0 });
     expect(sentence.length).toBe(16);
