@@ -4,10 +4,12 @@
 #   - PostgreSQL 15 with pgvector, for the postgres vector store. pgvector is not packaged for Debian 12, so it is
 #     built from Debian's own source package (pgvector in trixie) against bookworm's postgresql-server-dev-15;
 #   - redis-server, for the Redis limit service's tests (each test starts its own on a free port; none is left running).
-# Installing needs root (CI runs as root); otherwise it only says what is missing. Every step is skipped when its
+# A PostgreSQL cluster this script starts is stopped again after the tests (test/teardown-system.sh, run by
+# `npm test` whatever the tests' outcome). Installing needs root (CI runs as root); otherwise it only says what is missing. Every step is skipped when its
 # result is already there, so a second run takes well under a second.
 set -euo pipefail
 PG_URL=${SLUICE_TEST_POSTGRES_URL:-postgres://sluice:sluice@127.0.0.1:5432/sluice_test}
+STARTED_MARK=/tmp/sluice-test-started-postgres
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql postgresql-server-dev-15 build-essential dpkg-dev)
@@ -40,6 +42,7 @@ fi
 if ! pg_lsclusters -h 2>/dev/null | grep -q "^15 *main .*online"; then
   pg_lsclusters -h 2>/dev/null | grep -q "^15 *main" || pg_createcluster 15 main >/dev/null
   pg_ctlcluster 15 main start
+  touch "$STARTED_MARK" # test/teardown-system.sh stops it again after the tests
 fi
 if ! PGPASSWORD=sluice psql "$PG_URL" -qtAc "SELECT 1" >/dev/null 2>&1; then
   su postgres -c "psql -qc \"DO \\\$\\\$ BEGIN CREATE ROLE sluice LOGIN PASSWORD 'sluice' SUPERUSER; EXCEPTION WHEN duplicate_object THEN NULL; END \\\$\\\$\"" >/dev/null
