@@ -36,6 +36,35 @@ const INTRODUCTION =
 /** Greetings and sign-offs: the words after them are a name only when the first one is on the name lists. */
 const GREETING =
   /(?<![\p{L}])(?:dear|hi|hello|hey|thanks|thank you|cheers|regards|best|sincerely|yours|liebe|lieber|hallo|grüße|gruß|viele grüße|bonjour|salut|cher|chère|merci|cordialement|hola|querid[oa]|estimad[oa]|saludos|gracias|ciao|car[oa]|gentile|grazie|saluti|beste|groeten|olá|oi|obrigad[oa]|atenciosamente|abraços|i['’]m|i am|this is|it['’]s|ask|asked|tell|told|cc)[,!:]?[ \t]*(?:\n[ \t]*)?(?=\p{Lu})|(?:^|\n)[ \t]*(?:--|—|–)[ \t]*(?=\p{Lu})/giu;
+/**
+ * A greeting or sign-off followed by a word on the name lists; or, for the words that only greet or sign off
+ * ("Hi", "Dear", "Bonjour", "Regards", not "I'm" or "ask"), by any capitalised word that ends the greeting —
+ * "Hi Gwendolyn,", "Viele Grüße\nEveline Schwanbeck" — unless it is a way to address a group or a role
+ * ("Hi Team,", "Liebe Kollegen,"). Measured with 30 % of the name lists held out: names not on the lists were
+ * found 44.6 % of the time with the lists alone.
+ */
+function addressedName(word: string, trigger: string, following: string): boolean {
+  if (isKnownName(word)) return true;
+  return ADDRESSING.test(trigger) && /^[ \t]*(?:[,!:]|\r?\n|$)/.test(following) && !ADDRESSEES.has(word);
+}
+const ADDRESSING =
+  /^(?:[ \t]*(?:--|—|–)|\n|dear|hi|hello|hey|thanks|thank you|cheers|regards|best|sincerely|yours|liebe|lieber|hallo|grüße|gruß|viele grüße|bonjour|salut|cher|chère|merci|cordialement|hola|querid[oa]|estimad[oa]|saludos|gracias|ciao|car[oa]|gentile|grazie|saluti|beste|groeten|olá|oi|obrigad[oa]|atenciosamente|abraços)/iu;
+const ADDRESSEES = new Set(
+  (
+    "World Zusammen Leute Welt Kollegen Kolleginnen Grüße Gruß Tous Toutes Todos Todas Amigos Amigas Equipo Chicos Chicas " +
+    "Ragazzi Tutti Allemaal Iedereen Pessoal Gente Everybody Folks Guys There Ladies Gentlemen Mesdames Messieurs Señores " +
+    "Señoras Signore Signori Damen Herren Family Familie Famille Familia Mom Mum Dad Mama Papa Maman Papá Mamá Boss Chef " +
+    "Doctor Doktor Docteur Professor Teacher Students Class Users Members Community Reader Readers Again Everyone Anyone " +
+    "Team Teams Kunde Kunden Client Clients Customer Customers Colleague Colleagues Friend Friends Partner Partners Sir Sirs " +
+    "Madam Madame Mister Miss Manager Managers Staff Crew Neighbours Neighbors Parents Eltern Collègues Compañeros " +
+    // terms of endearment and assistants' names
+    "Hiring Sunshine Darling Honey Sweetie Love Buddy Mate Pal Dude Bro Sis Kitty Chatgpt ChatGPT Gemini Copilot Bard Cortana " +
+    // who signs off a message that is not a person: a department, an office
+    "Marketing Sales Support Service Services Management Product Products Engineering Finance Accounting Legal Operations " +
+    "Office Recruiting Recruitment Personal Personalabteilung Vertrieb Kundenservice Kundendienst Direction Équipe Servicio Atención"
+  ).split(" "),
+);
+
 /** Capitalized words that follow a title, greeting or list name, or start a sentence, without being a name. */
 const NOT_NAMES = new Set(
   (
@@ -92,7 +121,7 @@ export function findPeople(text: string, language: string, found: PiiMatch[]): v
     return onlyIn === undefined || language.startsWith(onlyIn);
   });
   nameAfter(text, INTRODUCTION, "introduction", found, () => true);
-  nameAfter(text, GREETING, "greeting", found, () => true, isKnownName);
+  nameAfter(text, GREETING, "greeting", found, () => true, addressedName);
   listedNames(text, language, found);
   if (language === "" || language.startsWith("en")) taggerNames(text, found);
 }
@@ -239,13 +268,13 @@ function nameAfter(
   detail: string,
   found: PiiMatch[],
   accept: (trigger: string) => boolean,
-  firstWordOk: (word: string) => boolean = () => true,
+  firstWordOk: (word: string, trigger: string, following: string) => boolean = () => true,
 ): void {
   for (const m of text.matchAll(trigger)) {
     if (!accept(m[0])) continue;
     NAME_AT.lastIndex = m.index + m[0].length;
     const name = NAME_AT.exec(text);
-    if (!name || NOT_NAMES.has(name[1]!) || TITLE_WORDS.has(name[1]!) || !firstWordOk(name[1]!)) continue;
+    if (!name || NOT_NAMES.has(name[1]!) || TITLE_WORDS.has(name[1]!) || !firstWordOk(name[1]!, m[0], text.slice(NAME_AT.lastIndex, NAME_AT.lastIndex + 4))) continue;
     const start = NAME_AT.lastIndex - name[0].length + name[0].indexOf(name[1]!);
     const end = name[2] && !NOT_NAMES.has(name[2]) ? NAME_AT.lastIndex : start + name[1]!.length;
     found.push({ kind: "person", start, end, value: text.slice(start, end), detail });

@@ -286,6 +286,19 @@ describe("person", () => {
     { text: "Falei com Dra. Braga ontem.", language: "pt", expect: [["person", "Braga", "title"]] },
   ]);
 
+  // names on no list (invented here): a greeting or sign-off that ends at the word is enough
+  runCases([
+    { text: "Hi Zorvath, could you send me the report?", language: "en", expect: [["person", "Zorvath", "greeting"]] },
+    { text: "Hallo Quenwyn, kannst du mir helfen?", language: "de", expect: [["person", "Quenwyn", "greeting"]] },
+    { text: "Thanks for the quick reply.\n\nRegards,\nTaveli Orsk", language: "en", expect: [["person", "Taveli Orsk", "greeting"]] },
+    { text: "Bonjour Maëlwyn !", language: "fr", expect: [["person", "Maëlwyn", "greeting"]] },
+  ]);
+
+  test("a greeting or sign-off to a group, a role or a department names no one", () => {
+    for (const text of ["Hi Team, the build is green.", "Dear Customer, your order has shipped.", "Hallo Zusammen, kurze Info.", "Best regards,\nThe Support Team", "Regards,\nMarketing", "Hello World!", "Hola Equipo, ¿qué tal?", "I'm Zorvath, nice to meet you."])
+      expect(findPii(text, { language: "en" }).filter((m) => m.kind === "person")).toEqual([]);
+  });
+
   test("names that are everyday words, places, firms and products are not people without context", () => {
     for (const [text, language] of [
       ["Will the build pass?", "en"],
