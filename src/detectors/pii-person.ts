@@ -32,10 +32,10 @@ const TITLE = String.raw`(?:(?:${ABBREVIATED_TITLES.map((t) => t.replace(".", "\
 const HONORIFIC = new RegExp(String.raw`(?<![\p{L}\p{N}])${TITLE}(?:\s+${TITLE})*`, "gu");
 const LEADING_TITLES = new RegExp(String.raw`^(?:${TITLE}\s+)+`, "u");
 const INTRODUCTION =
-  /(?<![\p{L}])(?:my name is|my name's|i am called|ich heiße|ich heisse|mein name ist|je m['’]appelle|mon nom est|me llamo|mi nombre es|mi chiamo|il mio nome è|mijn naam is|ik heet|meu nome é|me chamo|(?:full )?name\s?:|nombre\s?:|nom\s?:|nome\s?:|naam\s?:|signed,?|gez\.|firmado,?|signé,?)(?=\s)/giu;
+  /(?<![\p{L}])(?:my name is|my name's|i am called|ich heiße|ich heisse|mein name ist|je m['’]appelle|mon nom est|me llamo|mi nombre es|mi chiamo|il mio nome è|mijn naam is|ik heet|meu nome é|me chamo|(?:full )?name\s?:|nombre\s?:|nom\s?:|nome\s?:|naam\s?:|contact(?: person)?\s?:|contacto\s?:|contatto\s?:|referente\s?:|kontakt(?:person)?\s?:|ansprechpartner(?:in)?\s?:|contactpersoon\s?:|signed,?|gez\.|firmado,?|signé,?)(?=\s)/giu;
 /** Greetings and sign-offs: the words after them are a name only when the first one is on the name lists. */
 const GREETING =
-  /(?<![\p{L}])(?:dear|hi|hello|hey|thanks|thank you|cheers|regards|best|sincerely|yours|liebe|lieber|hallo|grüße|gruß|viele grüße|bonjour|salut|cher|chère|merci|cordialement|hola|querid[oa]|estimad[oa]|saludos|gracias|ciao|car[oa]|gentile|grazie|saluti|beste|groeten|olá|oi|obrigad[oa]|atenciosamente|abraços|i['’]m|i am|this is|it['’]s|ask|asked|tell|told|cc)[,!:]?[ \t]*(?:\n[ \t]*)?(?=\p{Lu})|(?:^|\n)[ \t]*(?:--|—|–)[ \t]*(?=\p{Lu})/giu;
+  /(?<![\p{L}])(?:dear|hi|hello|hey|thanks|thank you|cheers|regards|best|sincerely|yours|liebe|lieber|hallo|grüße|gruß|viele grüße|bonjour|salut|cher|chère|merci|cordialement|hola|querid[oa]|estimad[oa]|saludos|gracias|ciao|car[oa]|gentile|grazie|saluti|beste|hoi|groeten|olá|oi|obrigad[oa]|atenciosamente|abraços|i['’]m|i am|this is|it['’]s|ask|asked|tell|told|cc)[,!:]?[ \t]*(?:\n[ \t]*)?(?=\p{Lu})|(?:^|\n)[ \t]*(?:--|—|–)[ \t]*(?=\p{Lu})/giu;
 /**
  * A greeting or sign-off followed by a word on the name lists; or, for the words that only greet or sign off
  * ("Hi", "Dear", "Bonjour", "Regards", not "I'm" or "ask"), by any capitalised word that ends the greeting —
@@ -48,7 +48,7 @@ function addressedName(word: string, trigger: string, following: string): boolea
   return ADDRESSING.test(trigger) && /^[ \t]*(?:[,!:]|\r?\n|$)/.test(following) && !ADDRESSEES.has(word);
 }
 const ADDRESSING =
-  /^(?:[ \t]*(?:--|—|–)|\n|dear|hi|hello|hey|thanks|thank you|cheers|regards|best|sincerely|yours|liebe|lieber|hallo|grüße|gruß|viele grüße|bonjour|salut|cher|chère|merci|cordialement|hola|querid[oa]|estimad[oa]|saludos|gracias|ciao|car[oa]|gentile|grazie|saluti|beste|groeten|olá|oi|obrigad[oa]|atenciosamente|abraços)/iu;
+  /^(?:[ \t]*(?:--|—|–)|\n|dear|hi|hello|hey|thanks|thank you|cheers|regards|best|sincerely|yours|liebe|lieber|hallo|grüße|gruß|viele grüße|bonjour|salut|cher|chère|merci|cordialement|hola|querid[oa]|estimad[oa]|saludos|gracias|ciao|car[oa]|gentile|grazie|saluti|beste|hoi|groeten|olá|oi|obrigad[oa]|atenciosamente|abraços)/iu;
 const ADDRESSEES = new Set(
   (
     "World Zusammen Leute Welt Kollegen Kolleginnen Grüße Gruß Tous Toutes Todos Todas Amigos Amigas Equipo Chicos Chicas " +

@@ -277,7 +277,7 @@ describe("person", () => {
   runCases([
     { text: "I had lunch with Mark Zuckerberg.", language: "en", expect: [["person", "Mark Zuckerberg", "list"]] },
     { text: "Anna Schneider kommt morgen.", language: "de", expect: [["person", "Anna Schneider", "list"]] },
-    { text: "Contact: Lucía Romero, lucia@example.es", language: "es", expect: [["person", "Lucía Romero", "list"], ["email", "lucia@example.es"]] },
+    { text: "Contact: Lucía Romero, lucia@example.es", language: "es", expect: [["person", "Lucía Romero", "introduction"], ["email", "lucia@example.es"]] },
     { text: "Thanks for your help!\n\nBest regards,\nPriya", language: "en", expect: [["person", "Priya", "greeting"]] },
     { text: "Thanks, Mark", language: "en", expect: [["person", "Mark", "greeting"]] },
     { text: "Signed, Peter Meyer", language: "en", expect: [["person", "Peter Meyer", "introduction"]] },
@@ -292,6 +292,8 @@ describe("person", () => {
     { text: "Hallo Quenwyn, kannst du mir helfen?", language: "de", expect: [["person", "Quenwyn", "greeting"]] },
     { text: "Thanks for the quick reply.\n\nRegards,\nTaveli Orsk", language: "en", expect: [["person", "Taveli Orsk", "greeting"]] },
     { text: "Bonjour Maëlwyn !", language: "fr", expect: [["person", "Maëlwyn", "greeting"]] },
+    { text: "Hoi Brevka, kun je het rapport sturen?", language: "nl", expect: [["person", "Brevka", "greeting"]] },
+    { text: "Referente: Olvaro Quintessi, tel. interno 42", language: "it", expect: [["person", "Olvaro Quintessi", "introduction"]] },
   ]);
 
   test("a greeting or sign-off to a group, a role or a department names no one", () => {
