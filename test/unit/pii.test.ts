@@ -297,7 +297,7 @@ describe("person", () => {
   ]);
 
   test("a greeting or sign-off to a group, a role or a department names no one", () => {
-    for (const text of ["Hi Team, the build is green.", "Dear Customer, your order has shipped.", "Hallo Zusammen, kurze Info.", "Best regards,\nThe Support Team", "Regards,\nMarketing", "Hello World!", "Hola Equipo, ¿qué tal?", "I'm Zorvath, nice to meet you."])
+    for (const text of ["Contact: Billing Department", "Contact: Acme Corp for details.", "Kontakt: Stadtwerke München", "Hi Team, the build is green.", "Dear Customer, your order has shipped.", "Hallo Zusammen, kurze Info.", "Best regards,\nThe Support Team", "Regards,\nMarketing", "Hello World!", "Hola Equipo, ¿qué tal?", "I'm Zorvath, nice to meet you."])
       expect(findPii(text, { language: "en" }).filter((m) => m.kind === "person")).toEqual([]);
   });
 
