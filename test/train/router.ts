@@ -100,8 +100,8 @@ if (process.env.ROUTER_GRID) {
 /**
  * The dense half (router-mlp.bin): a small network over the prompt's sentence vector (pretrained word vectors,
  * src/learn/word-vectors.ts), its logits added to the linear model's. It reads what the words mean, so it
- * carries over to wordings the training sources never used (dev arena-hard 73.3 → 76.4 % for the sum, the
- * network alone ~68 %; split unchanged). Its logits weigh `denseWeight` (chosen on dev, stored in the file).
+ * carries over to wordings the training sources never used (dev arena-hard 73.3 → 76.0 % for the sum, the
+ * network alone 66.7 %; split unchanged). Its logits weigh `denseWeight` (chosen on dev, stored in the file).
  * Prompts whose task is set by a system prompt are left out (the network reads the user's turn only).
  * Settings chosen on dev: hidden 64 or 128 and L2 1e-5 or 1e-4 were within a point; the sum peaks after 1–4
  * epochs. Measured and not kept: training the network on the linear model's out-of-fold logits, so it learns
