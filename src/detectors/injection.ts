@@ -53,6 +53,8 @@ const injectionModel = lazyModel(injectionModelPath);
 
 /** The catalogs' combined weight (combineScore) that flags a text by itself: the rules' own threshold before the model. */
 export const CATALOG_FLAG_SCORE = 0.5;
+/** Whether catalog hits flag a text the model passed (detectInjection, and the firewall's rules for their own catalog). */
+export const catalogsFlag = (hits: readonly RuleHit[]) => combineScore(hits) >= CATALOG_FLAG_SCORE;
 
 /**
  * The one default threshold of every injection check (the firewall's `prompt_injection` / `jailbreak` rules and
@@ -79,7 +81,7 @@ export function detectInjection(text: string, options: { threshold?: number } = 
   const model = scoreInjection(variants);
   if (model.score >= threshold) return { score: model.score, hits: explainInjection(variants, model), flagged: true, kind: model.kind, threshold };
   const hits = COMPILED_CATALOGS.flatMap((compiled) => matchCatalog(compiled, cutVariants(variants)));
-  if (combineScore(hits) < CATALOG_FLAG_SCORE) return { score: model.score, hits: [], flagged: false, kind: model.kind, threshold };
+  if (!catalogsFlag(hits)) return { score: model.score, hits: [], flagged: false, kind: model.kind, threshold };
   return { score: model.score, hits, flagged: true, kind: heaviestKind(hits), threshold };
 }
 

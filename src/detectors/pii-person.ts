@@ -36,8 +36,13 @@ const INTRODUCTION =
 /** Labels that name whom to contact: a person, or as often a department or a firm (see contactName). */
 const CONTACT_LABEL = /(?<![\p{L}])(?:contact(?: person)?|contacto|contatto|referente|kontakt(?:person)?|ansprechpartner(?:in)?|contactpersoon)\s?:(?=\s)/giu;
 /** Greetings and sign-offs: the words after them are a name only when the first one is on the name lists. */
-const GREETING =
-  /(?<![\p{L}])(?:dear|hi|hello|hey|thanks|thank you|cheers|regards|best|sincerely|yours|liebe|lieber|hallo|grüße|gruß|viele grüße|bonjour|salut|cher|chère|merci|cordialement|hola|querid[oa]|estimad[oa]|saludos|gracias|ciao|car[oa]|gentile|grazie|saluti|beste|hoi|groeten|olá|oi|obrigad[oa]|atenciosamente|abraços|i['’]m|i am|this is|it['’]s|ask|asked|tell|told|cc)[,!:]?[ \t]*(?:\n[ \t]*)?(?=\p{Lu})|(?:^|\n)[ \t]*(?:--|—|–)[ \t]*(?=\p{Lu})/giu;
+/** The words that only greet or sign off (GREETING also takes "I'm", "this is", "ask" …; ADDRESSING, only these). */
+const ADDRESS_WORDS =
+  "dear|hi|hello|hey|thanks|thank you|cheers|regards|best|sincerely|yours|liebe|lieber|hallo|grüße|gruß|viele grüße|bonjour|salut|cher|chère|merci|cordialement|hola|querid[oa]|estimad[oa]|saludos|gracias|ciao|car[oa]|gentile|grazie|saluti|beste|hoi|groeten|olá|oi|obrigad[oa]|atenciosamente|abraços";
+const GREETING = new RegExp(
+  String.raw`(?<![\p{L}])(?:${ADDRESS_WORDS}|i['’]m|i am|this is|it['’]s|ask|asked|tell|told|cc)[,!:]?[ \t]*(?:\n[ \t]*)?(?=\p{Lu})|(?:^|\n)[ \t]*(?:--|—|–)[ \t]*(?=\p{Lu})`,
+  "giu",
+);
 /**
  * A greeting or sign-off followed by a word on the name lists; or, for the words that only greet or sign off
  * ("Hi", "Dear", "Bonjour", "Regards", not "I'm" or "ask"), by any capitalised word that ends the greeting —
@@ -55,8 +60,8 @@ function contactName(word: string, _trigger: string, _following: string, second?
   if (isKnownName(word)) return true;
   return !ADDRESSEES.has(word) && !(second && ADDRESSEES.has(second)) && !/^\p{Lu}+$/u.test(word);
 }
-const ADDRESSING =
-  /^(?:[ \t]*(?:--|—|–)|\n|dear|hi|hello|hey|thanks|thank you|cheers|regards|best|sincerely|yours|liebe|lieber|hallo|grüße|gruß|viele grüße|bonjour|salut|cher|chère|merci|cordialement|hola|querid[oa]|estimad[oa]|saludos|gracias|ciao|car[oa]|gentile|grazie|saluti|beste|hoi|groeten|olá|oi|obrigad[oa]|atenciosamente|abraços)/iu;
+/** A GREETING match that only greets or signs off (a dash line too). */
+const ADDRESSING = new RegExp(String.raw`^(?:[ \t]*(?:--|—|–)|\n|${ADDRESS_WORDS})`, "iu");
 const ADDRESSEES = new Set(
   (
     "World Zusammen Leute Welt Kollegen Kolleginnen Grüße Gruß Tous Toutes Todos Todas Amigos Amigas Equipo Chicos Chicas " +

@@ -3,7 +3,7 @@
 // normalised text (case, look-alikes, zero-width characters, leetspeak, base64: see detectors/normalize.ts) and so
 // have no spans; secrets, PII, regex and keyword rules report spans in the original text, which `redact` masks.
 import type { FirewallRuleConfig } from "../config/schema.ts";
-import { CATALOG_FLAG_SCORE, combineScore, COMPILED_CATALOGS, defaultInjectionThreshold, matchCatalog, scoreInjection, type ModelVerdict } from "../detectors/injection.ts";
+import { catalogsFlag, COMPILED_CATALOGS, defaultInjectionThreshold, matchCatalog, scoreInjection, type ModelVerdict } from "../detectors/injection.ts";
 import { cutVariants } from "../detectors/injection-features.ts";
 import { findSecrets } from "../detectors/secrets.ts";
 import { findTopics, isTopic, TOPIC_NAMES } from "../detectors/topics.ts";
@@ -95,7 +95,7 @@ export function compileRule(config: FirewallRuleConfig, defaultAction: "block" |
   if (config.catalog === "prompt_injection" || config.catalog === "jailbreak") {
     // the model scores attacks of both kinds; a rule triggers for its own kind, or when its catalog also
     // matched; the catalog's rules name what was seen. Below the threshold the catalog still triggers the rule
-    // on its own when its combined weight reaches CATALOG_FLAG_SCORE (see detectors/injection.ts: it catches
+    // on its own when its hits flag the text (catalogsFlag, see detectors/injection.ts: it catches
     // attacks of kinds the model was not trained on)
     const catalog = compiledCatalogs.get(config.catalog)!;
     const kind = config.catalog === "prompt_injection" ? "injection" : "jailbreak";
@@ -103,7 +103,7 @@ export function compileRule(config: FirewallRuleConfig, defaultAction: "block" |
     return rule(config.catalog, (conversation) => {
       const verdict = injectionVerdictOf(conversation);
       const own = matchCatalog(catalog, cutVariants(conversation.normalised));
-      if (verdict.score < threshold) return combineScore(own) >= CATALOG_FLAG_SCORE ? { signals: own.map((hit) => hit.rule), spans: [] } : undefined;
+      if (verdict.score < threshold) return catalogsFlag(own) ? { signals: own.map((hit) => hit.rule), spans: [] } : undefined;
       if (verdict.kind !== kind && !own.length) return undefined;
       return { signals: [...own.map((hit) => hit.rule), "model"], spans: [] };
     });

@@ -8,7 +8,7 @@
  * other way; this is the closer estimate. Slow (one training per source): `bun run eval injection-sources`.
  */
 import { join } from "node:path";
-import { CATALOG_FLAG_SCORE, combineScore, COMPILED_CATALOGS, matchCatalog } from "../../src/detectors/injection.ts";
+import { catalogsFlag, COMPILED_CATALOGS, matchCatalog } from "../../src/detectors/injection.ts";
 import { cutVariants, INJECTION_FEATURES, injectionFeatures } from "../../src/detectors/injection-features.ts";
 import { normalizeForMatching } from "../../src/detectors/normalize.ts";
 import { FeatureBuffer } from "../../src/learn/features.ts";
@@ -22,7 +22,7 @@ const all = injectionTrainingRows();
 const dev = readJsonl<InjectionRow>(join(DATA_DIR, "injection/dev.jsonl"));
 const variantsOf = new Map<InjectionRow, string[]>();
 for (const row of [...all, ...dev]) variantsOf.set(row, normalizeForMatching(row.text));
-const catalogScore = (row: InjectionRow) => combineScore(COMPILED_CATALOGS.flatMap((compiled) => matchCatalog(compiled, cutVariants(variantsOf.get(row)!))));
+const catalogHits = (row: InjectionRow) => COMPILED_CATALOGS.flatMap((compiled) => matchCatalog(compiled, cutVariants(variantsOf.get(row)!)));
 const percent = (part: number, whole: number) => `${((part / Math.max(whole, 1)) * 100).toFixed(1)} %`;
 
 console.log("held-out source      attacks   model   catalogs   either   | rest of dev, either: attacks  hard_benign  benign");
@@ -37,7 +37,7 @@ for (const source of SOURCES) {
   const restScores = rest.map(modelScore);
   for (const [name, threshold] of [["shipped rule", chooseThreshold(restScores, rest)], ["hb ≤ 2 %", chooseThreshold(restScores, rest, 0.02, 1)], ["hb ≤ 3 %", chooseThreshold(restScores, rest, 0.03, 1)]] as const) {
   const byModel = (row: InjectionRow) => modelScore(row) >= threshold;
-  const byCatalogs = (row: InjectionRow) => catalogScore(row) >= CATALOG_FLAG_SCORE;
+  const byCatalogs = (row: InjectionRow) => catalogsFlag(catalogHits(row));
   const either = (row: InjectionRow) => byModel(row) || byCatalogs(row);
   const share = (rows: InjectionRow[], flag: (row: InjectionRow) => boolean) => percent(rows.filter(flag).length, rows.length);
   const kind = (k: string) => rest.filter((row) => (k === "attack" ? row.label === "attack" : row.kind === k));
