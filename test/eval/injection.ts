@@ -1,7 +1,8 @@
 /**
  * The prompt-injection / jailbreak detector (src/detectors/injection.ts) on ../shared/data/injection/dev.jsonl
  * and on the hand-written fixture set, next to the rule catalogs alone (the detector before the model:
- * 1 - Π(1 - weight) over the matching rules ≥ 0.5): attack recall per kind, false-positive rates per kind (hard_benign: benign but
+ * 1 - Π(1 - weight) over the matching rules ≥ 0.5), and on the written probe (test/fixtures/probe/injection.jsonl:
+ * 768 attacks and benign texts written for sluice by family, never trained on): attack recall per kind, false-positive rates per kind (hard_benign: benign but
  * risky-sounding; benign), a threshold sweep, the reliability of the score, latency per text.
  */
 import { join } from "node:path";
@@ -102,6 +103,13 @@ const fixtureVerdicts = fixtures.map((row) => scoresOf(row.text));
 console.log(`\nfixtures, test/fixtures/injection-dev.jsonl (${fixtures.length} hand-written texts)`);
 console.log(table({ detector: rates(fixtures, fixtureVerdicts, detector), [`model alone ≥ ${threshold}`]: rates(fixtures, fixtureVerdicts, model), "old rules ≥ 0.5": rates(fixtures, fixtureVerdicts, rules) }));
 console.log(`fixtures at equal false positives (whatever the threshold): ${[0.03, 0.05, 0.1, 0.15].map((fp) => `attacks ${recallAtFalsePositives(fixtures, fixtureVerdicts, fp)} at ≤ ${fp * 100} % of benign`).join(", ")}`);
+
+// the written probe: attacks and benign texts written for sluice, kept out of training and of every choice
+const probe = readJsonl<Row & { family: string }>(new URL("../fixtures/probe/injection.jsonl", import.meta.url).pathname);
+const probeVerdicts = probe.map((row) => scoresOf(row.text));
+console.log(`\nwritten probe, test/fixtures/probe/injection.jsonl (${probe.length} texts, never trained on)`);
+console.log(table({ detector: rates(probe, probeVerdicts, detector), [`model alone ≥ ${threshold}`]: rates(probe, probeVerdicts, model), "old rules ≥ 0.5": rates(probe, probeVerdicts, rules) }));
+console.log(`probe at equal false positives (whatever the threshold): ${[0.03, 0.05, 0.1].map((fp) => `attacks ${recallAtFalsePositives(probe, probeVerdicts, fp)} at ≤ ${fp * 100} % of benign`).join(", ")}`);
 
 const texts = dev.map((r) => r.text);
 console.log(`\nlatency per text (warm, dev texts)`);

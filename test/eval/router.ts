@@ -6,6 +6,9 @@
  *   complexity  on the held-out tenth of complexity.jsonl: AUC of P(weak model wrong), and how often the weak
  *               and the strong model were right in each band
  *   fixtures    test/fixtures/routing-prompts.jsonl (hand-written, with complexity labels)
+ *   probe       test/fixtures/probe/router.jsonl: 405 prompts written for sluice in the style of real users
+ *               (casual, long pasted material, LaTeX, ~10 % in other languages), 45 per task, kept out of training
+ *               and not used to choose settings: a second held-out figure beside dev arena-hard
  */
 import { join } from "node:path";
 import { classifyByRules } from "../../src/routing/classify-rules.ts";
@@ -92,5 +95,14 @@ for (const [name, classify] of Object.entries(classifiers)) {
   const line = `task ${percent(results.filter((r, i) => r.task === fixtures[i]!.task).length, fixtures.length)}, complexity label agreement ${percent(results.filter((r, i) => r.complexity === fixtures[i]!.complexity).length, fixtures.length)}`;
   console.log(`${name}: ${line}`);
   summary.push(`${name.padEnd(10)} fixtures ${line}`);
+}
+// the written probe: prompts written for sluice in the style of real users, never trained on or tuned to
+const probe = readJsonl<{ text: string; label: TaskType }>(new URL("../fixtures/probe/router.jsonl", import.meta.url).pathname);
+console.log(`\n## written probe, test/fixtures/probe/router.jsonl (${probe.length} prompts, never trained on)`);
+for (const [name, classify] of Object.entries(classifiers)) {
+  const results = probe.map((row) => ({ expected: row.label, predicted: classify(row.text).task }));
+  const line = `task ${percent(results.filter((r) => r.expected === r.predicted).length, results.length)}`;
+  console.log(`\n${name}: ${line}\n${perClass(results)}\n\n${name}, probe: confusion (rows expected, columns predicted)\n${confusion(results)}`);
+  summary.push(`${name.padEnd(10)} written probe ${line}`);
 }
 console.log(`\n## summary\n${summary.join("\n")}`);
