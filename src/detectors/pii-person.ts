@@ -23,16 +23,22 @@ const isKnownName = (word: string) => FIRST.has(word) || FIRST_COMMON.has(word) 
 /** A capitalized name word: "Müller", "O'Brien", "Jean-Luc", "McDonald". */
 const NAME_WORD = String.raw`\p{Lu}\p{L}*(?:-\p{L}+|['’]\p{Lu}\p{L}*)*`;
 const NAME_AT = new RegExp(String.raw`[ \t\u00a0]*(?:\n[ \t\u00a0]*)?((?:(?:van|von|de|der|den|del|della|di|da|du|dos|das|do|ter|ten|zu)[ \t\u00a0]+){0,2}${NAME_WORD})(?:[ \t\u00a0]+(${NAME_WORD}))?`, "uy");
-const ABBREVIATED_TITLES = "Mr Mrs Ms Mx Dr Dra Drs Prof Sr Sra Srta Mme Mlle Hr Dña Dott Dott.ssa Sig Sig.ra Dhr Mevr Sen".split(" ");
+const ABBREVIATED_TITLES = "Mr Mrs Ms Mx Dr Dra Drs Prof Sr Sra Srta Mme Mlle Hr Dña Dott Dott.ssa Sig Sig.ra Dhr Mevr Sen Fam".split(" ");
 const FULL_TITLES =
-  "Miss Sir Dame Lord Lady Herr Herrn Frau Monsieur Madame Mademoiselle Señor Señora Señorita Don Doña Signor Signora Signorina Dottore Dottoressa Senhor Senhora Mevrouw Meneer".split(
+  "Miss Sir Dame Lord Lady Herr Herrn Frau Monsieur Madame Mademoiselle Señor Señora Señorita Don Doña Signor Signora Signorina Dottore Dottoressa Senhor Senhora Mevrouw Meneer Professor Professorin Professeur Profesor Profesora Professore Professoressa Pan Pani Pana Panu Panią Panem Fru Fröken Doktor Dottor".split(
     " ",
   );
-const TITLE = String.raw`(?:(?:${ABBREVIATED_TITLES.map((t) => t.replace(".", "\\.")).join("|")})\.?|M\.|D\.|${FULL_TITLES.join("|")})(?=\s)`;
+/**
+ * Titles that Dutch, Polish, the Nordic languages (and everyone typing fast) write in lower case mid-sentence:
+ * "meneer Hendriks", "pani Grabowska", "fru Andersson", "dr Jabłońskiej". Only these: lower-case "sir" or "don"
+ * before a capitalised word is as often something else.
+ */
+const LOWER_CASE_TITLES = "dr dra prof dott dhr mevr fam meneer mevrouw pan pani pana panu panią panem fru herr doktor dottor".split(" ");
+const TITLE = String.raw`(?:(?:${[...ABBREVIATED_TITLES, ...LOWER_CASE_TITLES].map((t) => t.replace(".", "\\.")).join("|")})\.?|M\.|D\.|${FULL_TITLES.join("|")})(?=\s)`;
 const HONORIFIC = new RegExp(String.raw`(?<![\p{L}\p{N}])${TITLE}(?:\s+${TITLE})*`, "gu");
 const LEADING_TITLES = new RegExp(String.raw`^(?:${TITLE}\s+)+`, "u");
 const INTRODUCTION =
-  /(?<![\p{L}])(?:my name is|my name's|i am called|ich heiße|ich heisse|mein name ist|je m['’]appelle|mon nom est|me llamo|mi nombre es|mi chiamo|il mio nome è|mijn naam is|ik heet|meu nome é|me chamo|(?:full )?name\s?:|nombre\s?:|nom\s?:|nome\s?:|naam\s?:|signed,?|gez\.|firmado,?|signé,?)(?=\s)/giu;
+  /(?<![\p{L}])(?:my name is|my name's|i am called|ich heiße|ich heisse|mein name ist|je m['’]appelle|mon nom est|me llamo|mi nombre es|mi chiamo|il mio nome è|mijn naam is|ik heet|meu nome é|me chamo|name['’]s|(?:full )?name\s?:|under the name|in the name of|a nombre de|au nom de|auf den namen|im namen von|em nome de|a nome di|op naam van|(?:name on (?:the )?card|card ?holder|applicant|candidate|patient|passenger|tenant|assigned to|reported by|requested by)\s?:|nombre\s?:|nom\s?:|nome\s?:|naam\s?:|signed,?|gez\.|firmado,?|signé,?)(?=\s)/giu;
 /** Labels that name whom to contact: a person, or as often a department or a firm (see contactName). */
 const CONTACT_LABEL = /(?<![\p{L}])(?:contact(?: person)?|contacto|contatto|referente|kontakt(?:person)?|ansprechpartner(?:in)?|contactpersoon)\s?:(?=\s)/giu;
 /** Greetings and sign-offs: the words after them are a name only when the first one is on the name lists. */
@@ -40,7 +46,7 @@ const CONTACT_LABEL = /(?<![\p{L}])(?:contact(?: person)?|contacto|contatto|refe
 const ADDRESS_WORDS =
   "dear|hi|hello|hey|thanks|thank you|cheers|regards|best|sincerely|yours|liebe|lieber|hallo|grüße|gruß|viele grüße|bonjour|salut|cher|chère|merci|cordialement|hola|querid[oa]|estimad[oa]|saludos|gracias|ciao|car[oa]|gentile|grazie|saluti|beste|hoi|groeten|olá|oi|obrigad[oa]|atenciosamente|abraços";
 const GREETING = new RegExp(
-  String.raw`(?<![\p{L}])(?:${ADDRESS_WORDS}|i['’]m|i am|this is|it['’]s|ask|asked|tell|told|cc)[,!:]?[ \t]*(?:\n[ \t]*)?(?=\p{Lu})|(?:^|\n)[ \t]*(?:--|—|–)[ \t]*(?=\p{Lu})`,
+  String.raw`(?<![\p{L}])(?:${ADDRESS_WORDS}|i['’]m|i am|this is|it['’]s|ask|asked|tell|told|cc)[,!:]?[ \t]*(?:\n[ \t]*)?(?=\p{Lu})|(?:^|\n)[ \t]*(?:--|—|–)[ \t]*(?=\p{Lu})|(?:--|—|–)[ \t]*(?=\p{Lu}\p{Ll}+(?:[ \t]+\p{Lu}\p{Ll}+)?[ \t]*(?:\n|$))`,
   "giu",
 );
 /**
@@ -105,7 +111,7 @@ const NOT_NAMES = new Set(
 const PLACE_BEFORE =
   /(?:\d+[a-z]?,?|\b(?:Via|Viale|Piazza|Piazzale|Corso|Contrada|Borgo|Largo|Vicolo|Strada|Rotonda|Rua|Avenida|Travessa|Rodovia|Alameda|Praça|Estrada|Calle|Plaza|Paseo|Camino|Ronda|Bloque|Jardines|Riera|Rambla|Carrer|Conjunto|Rue|Avenue|Boulevard|Place|Passage|Allée|Impasse|Quai|Chemin|Voie|Square|Platz|Street|Road|Lane|Drive|Saint|San|Santa|Sankt|St|Sesto|Nord|Süd|Ost|Alt|Neu|Bad|Old|Lake|Port|Mount|Fort|Villa|Ciudad|Puerto|Vila|Colonia|Barrio|Hotel|Restaurant|Café|Universidad|Université|University|Hospital|Klinik|Marginal|Partida|Aldea|Lado|Puerta|Incrocio|Quarto|Quinto|Settimo|Marina|Lido|West|East|North|South|New|Upper|Lower|Little|Great)\.?)[ \u00a0]+$/u;
 const PLACE_AFTER =
-  /^(?:-?(?:Str\.|Straße|Strasse|straße|strasse|Platz|Weg|Allee|Gasse|Ring)|[ \u00a0]+(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Lane|Drive|Boulevard|Way|Court|Place|Summit|Ranch|Square|Park|Bridge|Hill|Heights|Terrace|Crescent|Close|Gardens|Mews|Valley|University|College|Institute|Foundation|Hospital|Airport|Station|Stadium|Center|Centre|Museum|terme|umbro|(?:do|de|da) (?:Sul|Norte|Descoberto|Nossa)|veneto|salentino|lido|ligure|sardo|laziale|calabro|City|County|Beach|Falls|Springs))\b/u;
+  /^(?:-?(?:Str\.|Straße|Strasse|straße|strasse|Platz|Weg|Allee|Gasse|Ring)|[ \u00a0]+(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Lane|Drive|Boulevard|Way|Court|Place|Summit|Ranch|Square|Park|Bridge|Hill|Heights|Terrace|Crescent|Close|Gardens|Mews|Valley|University|College|Institute|Foundation|Hospital|Airport|Station|Stadium|Center|Centre|Museum|terme|umbro|(?:do|de|da) (?:Sul|Norte|Descoberto|Nossa)|veneto|salentino|lido|ligure|sardo|laziale|calabro|City|County|Beach|Falls|Springs|River|Estuary|Empire|Kingdom|Republic|Dynasty|Line|Lines|Clinic|Army|Navy))\b/u;
 /** "Carroll and Sons", "Dini, Degano e Giampaolo SPA", "Pierre EI": the names of companies. */
 const COMPANY_AFTER =
   /^(?:,?[ \u00a0]+(?:and|et|e|y|und|&|en)?[ \u00a0]*\p{Lu}[\p{L}'’-]*){0,3}[ \u00a0,]+(?:(?:and|&|e|y|und|et|en)[ \u00a0]+)?(?:GmbH|AG|KG|OHG|SE|S\.A\.|SA|SpA|SPA|S\.p\.A\.|s\.r\.l\.|srl|Srl|Ltd|LLC|Inc|PLC|plc|Group|Gruppe|Groupe|Grupo|Sons|figli|Hermanos|Hijos|SNC|SARL|SAS|EI|EIRELI|LTDA|Ltda|BV|NV|B\.V\.|N\.V\.|Comércio|Associados|Partners|Holding|Corp|Co\.|& Co|and Co)(?![\p{L}])/u;
@@ -129,7 +135,55 @@ const PARTICLES = new Set("van von der den de del della di da das do dos du la l
 const INITIAL_LIKE_TITLES: Record<string, string> = { "M.": "fr", "D.": "es" };
 const TITLE_WORDS = new Set([...ABBREVIATED_TITLES, ...FULL_TITLES, "Madam"]);
 
+/** Labels of a list of people: "Attendees: Tomasz, Adaeze Okafor", "presenti Francesca e Alessandro Greco". */
+const PEOPLE_LIST_LABEL =
+  /(?<![\p{L}])(?:attendees|participants|present|guests|panel|interview panel|cc|anwesend|teilnehmer(?:innen)?|présents|participants|presentes|asistentes|presenti|partecipanti|aanwezig|deelnemers|obecni|uczestnicy|närvarande|deltagare|til stede|deltagere)\s?:?(?=[ \t])/giu;
+const LIST_SEPARATOR = /\s*(?:[,;]|\s(?:and|und|et|e|y|en|i|och|og|&)\s)\s*/u;
+const LISTED_PERSON = new RegExp(String.raw`^(${NAME_WORD})(?:[ \u00a0]+(${NAME_WORD})){0,2}(?=[ \u00a0]*(?:\(|$))`, "u");
+
+/** Each name in a list after such a label, to the end of the line or sentence; a department or a firm ends it. */
+/** A JSON or form field that holds a name: `"kunde":"Hannelore Beck"`, `"customer_name": "Ana Ruiz"`. */
+const NAME_FIELD =
+  /"(?:(?:full|first|last|given|family|customer|contact|user|display)_?name|name|customer|kunde|kundin|cliente|client|contact|owner|patient|guest|passenger|employee|nombre|nom|nome|naam|imie|imię|nazwisko)"[ \t]*:[ \t]*"/giu;
+
+function listedAfterLabel(text: string, found: PiiMatch[]): void {
+  for (const label of text.matchAll(PEOPLE_LIST_LABEL)) {
+    const from = label.index + label[0].length;
+    const line = /^[^\n.]*/u.exec(text.slice(from, from + 300))![0];
+    let offset = from;
+    for (const piece of line.split(/(\s*(?:[,;]|\s(?:and|und|et|e|y|en|i|och|og|&)\s)\s*)/u)) {
+      const at = offset;
+      offset += piece.length;
+      if (LIST_SEPARATOR.test(piece) && piece.trim().length <= 4) continue;
+      const lead = piece.length - piece.trimStart().length;
+      const name = LISTED_PERSON.exec(piece.trim());
+      if (!name) break;
+      const words = name[0].split(/[ \u00a0]+/);
+      if (words.some((w) => NOT_NAMES.has(w) || ADDRESSEES.has(w) || TITLE_WORDS.has(w))) break;
+      found.push({ kind: "person", start: at + lead, end: at + lead + name[0].length, value: name[0], detail: "list-label" });
+    }
+  }
+}
+
+/**
+ * Names typed in lower case in a chat are names only on the lists, and only where a person is addressed:
+ * "tell nils", "dile a paco", "@olivia". FIRST holds no everyday English word (those are in FIRST_COMMON).
+ */
+const LOWER_CASE_CUE =
+  /(?:(?<![\p{L}])(?:tell|ask|ping|thanks|thank you|thx|hey|hi|dile a|dis à|demande à|sag(?: bitte)?(?: dem| der)?|frag(?: mal)?|zeg(?: tegen)?|vraag|fala (?:pro|pra|para o|para a)|pergunta (?:ao|à)|di['’] a|chiedi a|powiedz|säg till|fråga)[ \t]+|(?<![\p{L}\p{N}._%+-])@)(\p{Ll}[\p{Ll}'’-]{2,})(?![\p{L}\p{N}@])/gu;
+
+function lowerCaseNames(text: string, found: PiiMatch[]): void {
+  for (const m of text.matchAll(LOWER_CASE_CUE)) {
+    const word = m[1]!;
+    if (!FIRST.has(word.charAt(0).toUpperCase() + word.slice(1))) continue;
+    const start = m.index + m[0].length - word.length;
+    found.push({ kind: "person", start, end: start + word.length, value: word, detail: "lower-case" });
+  }
+}
+
 export function findPeople(text: string, language: string, found: PiiMatch[]): void {
+  listedAfterLabel(text, found);
+  lowerCaseNames(text, found);
   nameAfter(text, HONORIFIC, "title", found, (title) => {
     const onlyIn = INITIAL_LIKE_TITLES[title];
     return onlyIn === undefined || language.startsWith(onlyIn);
@@ -137,6 +191,7 @@ export function findPeople(text: string, language: string, found: PiiMatch[]): v
   nameAfter(text, INTRODUCTION, "introduction", found, () => true);
   nameAfter(text, GREETING, "greeting", found, () => true, addressedName);
   nameAfter(text, CONTACT_LABEL, "introduction", found, () => true, contactName);
+  nameAfter(text, NAME_FIELD, "field", found, () => true, contactName);
   listedNames(text, language, found);
   if (language === "" || language.startsWith("en")) taggerNames(text, found);
 }

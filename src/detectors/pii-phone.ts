@@ -34,7 +34,7 @@ const LANGUAGE_REGIONS: Record<string, CountryCode> = {
   da: "DK",
 };
 /** Tried after the language's region, in this order; the first region where the number is possible names it. */
-const LIKELY_REGIONS: readonly CountryCode[] = ["US", "GB", "DE", "FR", "ES", "IT", "NL", "BR", "AT", "CH", "BE", "PT", "IN", "AU"];
+const LIKELY_REGIONS: readonly CountryCode[] = ["US", "GB", "DE", "FR", "ES", "IT", "NL", "BR", "AT", "CH", "BE", "PT", "IN", "AU", "PL", "SE", "DK", "NO", "IE", "MX"];
 
 /** "de-AT" → AT, "fr" → FR, "xx" or "" → none. */
 export function defaultRegion(language: string): CountryCode | undefined {
@@ -54,10 +54,10 @@ const PHONE_MIN_DIGITS = 7;
 const PHONE_MAX_DIGITS = 15;
 
 const PHONE_WORD =
-  /(?:\b(?:tel|tél|phone|telephone|call|calling|cell|cellphone|mobile|mob|fax|sms|text|texting|whatsapp|signal|dial|ring|hotline|reach|contact|number|nummer|numéro|numero|número|ruf|rufen?|anrufen|telefon|telefonisch|handy|mobil|mobilnummer|festnetz|erreichbar|appel|appelez|appelle[rz]?|portable|joignable|téléphone|ll[aá]m\w*|teléfono|telefono|móvil|movil|celular|cellulare|chiam\w*|bellen|bel|telefoon|mobiel|liga|ligue|ligar|telefone|contato|whats)\w*|☎|📞)[^\d\n]{0,24}$/iu;
+  /(?:\b(?:tel|tél|phone|telephone|call|calling|cell|cellphone|mobile|mob|fax|sms|text|texting|whatsapp|signal|dial|ring|hotline|reach|contact|number|nummer|numéro|numero|número|ruf|rufen?|anrufen|telefon|telefonisch|handy|mobil|mobilnummer|festnetz|erreichbar|appel|appelez|appelle[rz]?|portable|joignable|téléphone|ll[aá]m\w*|teléfono|telefono|móvil|movil|celular|cellulare|chiam\w*|bellen|bel|telefoon|mobiel|liga|ligue|ligar|telefone|contato|telem[oó]vel|atende|whats|numer|zadzwo\w*|dzwo\w*|kom[oó]rk\w*|puhelin|soita|tlf|tfn|telf)\w*|☎|📞)[^\d\n]{0,24}$/iu;
 /** What is written right before ids, amounts and references rather than phones. */
 const NOT_A_PHONE_BEFORE =
-  /(?:[#№$€£¥]|\b(?:order|invoice|ref|reference|id|ticket|case|tracking|account|acct|customer|serial|model|part|item|sku|isbn|issn|doi|zip|postal|postcode|plz|pin|otp|code|version|ver|v|build|release|rechnung|bestell|bestellung|kunden|konto|auftrag|vorgang|artikel|commande|facture|référence|dossier|pedido|factura|referencia|cuenta|ordine|fattura|bestelling|factuur|fatura)(?:s|n|es)?(?:-?(?:nummer|nr|no|number|id|code))?\.?(?:\s*(?:nr|no|n°|num|number|nummer|numéro|número|numero|id))?\.?(?:\s+(?:is|was|lautet|ist|est|es|è|é))?\s*[:#=]?)\s*$/iu;
+  /(?:[#№$€£¥]|(?<![\p{L}\p{N}])(?:order|invoice|ref|reference|id|ticket|case|tracking|account|acct|customer|serial|model|part|item|sku|isbn|issn|doi|zip|postal|postcode|plz|pin|otp|code|version|ver|v|build|release|rechnung|bestell|bestellung|kunden|konto|auftrag|vorgang|artikel|commande|facture|référence|dossier|pedido|factura|referencia|cuenta|ordine|fattura|bestelling|factuur|fatura|aktenzeichen|geschäftszeichen|ärende|ärendenummer|expediente|pratica|protocolo|processo|sagsnummer|saksnummer|zgłoszenia|zamówienia|faktury|policy|polizza|póliza|apólice|polis|booking|reservation|buchung|réservation|reserva|prenotazione|confirmation|bestätigung|matricule|tracciamento|sendung|spedizione|sprawy|sprawa)(?:s|n|es)?(?:-?(?:nummer|nr|no|number|id|code))?\.?(?:\s*(?:nr|no|n°|num|number|nummer|numéro|número|numero|id))?\.?(?:\s+(?:is|was|lautet|ist|est|es|è|é))?\s*[:#=]?)\s*$/iu;
 /** "No. 4155552671" is a phone only after a phone word ("Tel. No."). */
 const NUMBER_SIGN_BEFORE = /\b(?:no|nr|n°|num)\.?\s*[:#]?\s*$/iu;
 const NOT_A_PHONE_AFTER = /^\s?(?:[$€£¥%°]|(?:eur|usd|gbp|chf|euro|euros|dollars?|units?|pcs|stück|unités|unidades|kg|km|mb|gb|ms|px)\b)/iu;
@@ -71,7 +71,7 @@ const SSN_LIKE = /^\d{3}-\d{2}-\d{4}$/;
 
 /** Shapes a phone is written in, checked on the number without its extension. */
 const NANP = /^(?:\+?1[ .\/-]?)?(?:\(\d{3}\)[ .\/-]?|\d{3}[ .\/-])\d{3}[ .\/-]\d{4}$/;
-const TRUNK_GROUPED = /^\(?0[1-9]\d{0,4}\)?(?:[ .\/-]\d{1,8}){1,5}$/;
+const TRUNK_GROUPED = /^\(?0[1-9]\d{0,4}\)?(?:(?:[ .\/-]| - )\d{1,8}){1,5}$/;
 const TRUNK_UNBROKEN = /^0[1-9]\d{8,10}$/;
 const SOUTHERN_MOBILE = /^(?:[6789]\d{2}(?:[ .-]\d{2,3}){2,3}|3\d{2}[ .-]\d{3,4}[ .-]?\d{0,4}|\(\d{2}\)[ .-]?9?\d{4}-\d{4})$/;
 
@@ -117,10 +117,12 @@ function phoneCountry(text: string, start: number, end: number, region: CountryC
     const best = parsePhoneNumberFromString("+" + dialled);
     return best?.isPossible() ? (best.country ?? "") : undefined;
   }
-  if (DATE_LIKE.test(number) || YEAR_RANGE.test(number) || THOUSANDS_LIKE.test(number)) return undefined;
+  if (DATE_LIKE.test(number) || YEAR_RANGE.test(number)) return undefined;
   if (ISBN_LIKE.test(number) && digits.length === 13) return undefined;
   const context = PHONE_WORD.test(before);
   if (!context) {
+    // "961 204 558" is an amount in thousands, or a Portuguese or Polish mobile after "Tel."
+    if (THOUSANDS_LIKE.test(number)) return undefined;
     if (DOTTED.test(number)) return undefined;
     if (NUMBER_SIGN_BEFORE.test(before)) return undefined;
     if (SSN_LIKE.test(number)) return undefined;

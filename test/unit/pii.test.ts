@@ -64,6 +64,10 @@ describe("phone", () => {
     { text: "Mobil: 0049 151 23456789", language: "de", expect: [["phone", "0049 151 23456789", "DE"]] },
     { text: "Joignable au +33 6 12 34 56 78 même sans langue", expect: [["phone", "+33 6 12 34 56 78", "FR"]] },
     { text: "call me, 4155552671", language: "en", expect: [["phone", "4155552671", "US"]] },
+    // after a phone word, three groups of three are a Portuguese or Polish mobile, not thousands
+    { text: "Telemóvel: 912 345 678", expect: [["phone", "912 345 678", "PT"]] },
+    { text: "Zadzwoń do mnie: 601 234 567", language: "pl", expect: [["phone", "601 234 567", "PL"]] },
+    { text: "Praktijk: 030 - 231 88 40", language: "nl", expect: [["phone", "030 - 231 88 40", "NL"]] },
   ]);
 
   test("without a language, national numbers are tried in the likely regions", () => {
@@ -85,6 +89,9 @@ describe("phone", () => {
       ["Der Umsatz lag bei 1.234.567 Stück", "de"],
       ["Le prix est de 1 234 567 EUR", "fr"],
       ["Kundennummer 123456789", "fr"],
+      ["Ärendenummer 08-441 92 70", "sv"],
+      ["Numer sprawy: 22 514 77 30", "pl"],
+      ["Número de expediente: 915 22 48 73", "es"],
       ["between 1990 and 2024", "en"],
       ["the server at 192.168.10.24", "en"],
     ];
@@ -298,6 +305,30 @@ describe("person", () => {
     { text: "Hoi Brevka, kun je het rapport sturen?", language: "nl", expect: [["person", "Brevka", "greeting"]] },
     { text: "Referente: Olvaro Quintessi, tel. interno 42", language: "it", expect: [["person", "Olvaro Quintessi", "introduction"]] },
   ]);
+
+  // titles written in lower case, lists after "Attendees:", name fields, lower-case names where someone is addressed
+  runCases([
+    { text: "Notatka: pani Wrzosowska wraca w poniedziałek.", language: "pl", expect: [["person", "Wrzosowska", "title"]] },
+    { text: "Afspraak met meneer Quellenburg om tien uur.", language: "nl", expect: [["person", "Quellenburg", "title"]] },
+    { text: "Fru Ekvallsson ringde om fakturan.", language: "sv", expect: [["person", "Ekvallsson", "title"]] },
+    { text: "Dear Professor Umbeleki, may I ask for an extension?", language: "en", expect: [["person", "Umbeleki", "title"]] },
+    { text: "Attendees: Tavrin, Oskela Drummet, Priya Patel", language: "en", expect: [["person", "Tavrin", "list-label"], ["person", "Oskela Drummet", "list-label"], ["person", "Priya Patel", "list-label"]] },
+    { text: '{"kunde":"Velmira Oststrand","status":"aktiv"}', language: "de", expect: [["person", "Velmira Oststrand", "field"]] },
+    { text: "Table for two under the name Quorvath, please.", language: "en", expect: [["person", "Quorvath", "introduction"]] },
+    { text: "Thanks for covering my shift yesterday! — Orvik", language: "en", expect: [["person", "Orvik", "greeting"]] },
+    { text: "can you tell jonas the keys are on the desk", language: "en", expect: [["person", "jonas", "lower-case"]] },
+    { text: "@olivia can you review the deploy?", language: "en", expect: [["person", "olivia", "lower-case"]] },
+  ]);
+
+  test("lower-case words after the same cues are names only when the lists know them", () => {
+    for (const text of ["can you tell everyone the keys are on the desk", "ask them tomorrow", "hey there, quick question", "@channel the build is green", "email me at ops@example.com"])
+      expect(findPii(text, { kinds: ["person"], language: "en" })).toEqual([]);
+  });
+
+  test("a list label names no department or firm", () => {
+    for (const text of ["Attendees: Marketing, Sales", "Present: Acme Corp", "Attendees: the whole team"])
+      expect(findPii(text, { kinds: ["person"], language: "en" })).toEqual([]);
+  });
 
   test("a greeting or sign-off to a group, a role or a department names no one", () => {
     for (const text of ["Contact: Billing Department", "Contact: Acme Corp for details.", "Kontakt: Stadtwerke München", "Hi Team, the build is green.", "Dear Customer, your order has shipped.", "Hallo Zusammen, kurze Info.", "Best regards,\nThe Support Team", "Regards,\nMarketing", "Hello World!", "Hola Equipo, ¿qué tal?", "I'm Zorvath, nice to meet you."])
