@@ -47,7 +47,14 @@ function withDroppedWords(rows: readonly GeneratedPrompt[]): GeneratedPrompt[] {
   return rows.map((row) => ({ ...row, text: row.text.split(/(\s+)/).filter((part) => /^\s+$/.test(part) || random() >= WORD_DROPOUT).join("") }));
 }
 const shared = readJsonl<GeneratedPrompt>(join(DATA_DIR, "routing/train.jsonl"));
-const generated = [...shared, ...generateRouterPrompts(GENERATED_PER_TASK)];
+/**
+ * Prompts written for sluice by hand in the way people type them (test/train/written: router.jsonl, 170 per task,
+ * casual to long with pasted material, ~12 % not in English; router-multilingual.jsonl, 7 per task in each of 14
+ * languages, so that a German or Chinese prompt is not read as a translation because of its language).
+ */
+const written = ["router.jsonl", "router-multilingual.jsonl"].flatMap((file) => readJsonl<GeneratedPrompt>(new URL(`./written/${file}`, import.meta.url).pathname));
+const WRITTEN_REPEATS = Number(process.env.ROUTER_WRITTEN_REPEATS ?? 1);
+const generated = [...shared, ...generateRouterPrompts(GENERATED_PER_TASK), ...Array.from({ length: WRITTEN_REPEATS }, () => written).flat()];
 generated.push(...withDroppedWords(generated));
 const chatTurns = shared.filter((row) => row.label === "chat" && row.text.length < 300).map((row) => row.text);
 const train: Row[] = [...generated, ...withSystemPrompts(chatTurns, generated, SYSTEM_VARIANTS)];
