@@ -112,6 +112,10 @@ const PLACE_BEFORE =
   /(?:\d+[a-z]?,?|\b(?:Via|Viale|Piazza|Piazzale|Corso|Contrada|Borgo|Largo|Vicolo|Strada|Rotonda|Rua|Avenida|Travessa|Rodovia|Alameda|Praça|Estrada|Calle|Plaza|Paseo|Camino|Ronda|Bloque|Jardines|Riera|Rambla|Carrer|Conjunto|Rue|Avenue|Boulevard|Place|Passage|Allée|Impasse|Quai|Chemin|Voie|Square|Platz|Street|Road|Lane|Drive|Saint|San|Santa|Sankt|St|Sesto|Nord|Süd|Ost|Alt|Neu|Bad|Old|Lake|Port|Mount|Fort|Villa|Ciudad|Puerto|Vila|Colonia|Barrio|Hotel|Restaurant|Café|Universidad|Université|University|Hospital|Klinik|Marginal|Partida|Aldea|Lado|Puerta|Incrocio|Quarto|Quinto|Settimo|Marina|Lido|West|East|North|South|New|Upper|Lower|Little|Great)\.?)[ \u00a0]+$/u;
 const PLACE_AFTER =
   /^(?:-?(?:Str\.|Straße|Strasse|straße|strasse|Platz|Weg|Allee|Gasse|Ring)|[ \u00a0]+(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Lane|Drive|Boulevard|Way|Court|Place|Summit|Ranch|Square|Park|Bridge|Hill|Heights|Terrace|Crescent|Close|Gardens|Mews|Valley|University|College|Institute|Foundation|Hospital|Airport|Station|Stadium|Center|Centre|Museum|terme|umbro|(?:do|de|da) (?:Sul|Norte|Descoberto|Nossa)|veneto|salentino|lido|ligure|sardo|laziale|calabro|City|County|Beach|Falls|Springs|River|Estuary|Empire|Kingdom|Republic|Dynasty|Line|Lines|Clinic|Army|Navy))\b/u;
+/** The words of PLACE_AFTER that end a place's name. */
+const PLACE_WORDS = new Set(
+  "Street Road Avenue Lane Drive Boulevard Way Court Place Summit Ranch Square Park Bridge Hill Heights Terrace Crescent Close Gardens Mews Valley University College Institute Foundation Hospital Airport Station Stadium Center Centre Museum City County Beach Falls Springs River Estuary Empire Kingdom Republic Dynasty Line Lines Clinic Army Navy".split(" "),
+);
 /** "Carroll and Sons", "Dini, Degano e Giampaolo SPA", "Pierre EI": the names of companies. */
 const COMPANY_AFTER =
   /^(?:,?[ \u00a0]+(?:and|et|e|y|und|&|en)?[ \u00a0]*\p{Lu}[\p{L}'’-]*){0,3}[ \u00a0,]+(?:(?:and|&|e|y|und|et|en)[ \u00a0]+)?(?:GmbH|AG|KG|OHG|SE|S\.A\.|SA|SpA|SPA|S\.p\.A\.|s\.r\.l\.|srl|Srl|Ltd|LLC|Inc|PLC|plc|Group|Gruppe|Groupe|Grupo|Sons|figli|Hermanos|Hijos|SNC|SARL|SAS|EI|EIRELI|LTDA|Ltda|BV|NV|B\.V\.|N\.V\.|Comércio|Associados|Partners|Holding|Corp|Co\.|& Co|and Co)(?![\p{L}])/u;
@@ -217,9 +221,19 @@ function listedNames(text: string, language: string, found: PiiMatch[]): void {
         break;
       const follower = words[next]![0];
       if (NOT_NAMES.has(follower) || TITLE_WORDS.has(follower)) break;
+      if (PLACE_WORDS.has(follower)) {
+        // "Shannon Estuary", "Roman Empire", "Lincoln Park": a place named after someone
+        followers.length = 0;
+        end = -1;
+        break;
+      }
       followers.push(follower);
       end = words[next]!.index + follower.length;
       next++;
+    }
+    if (end < 0) {
+      i = next;
+      continue;
     }
     const surname = followers[0];
     const midSentence = !startsSentence(text, start);

@@ -350,6 +350,9 @@ describe("person", () => {
       ["Xavier, Barros e Pereira fica na Rua João Pedro.", "pt"],
       ["Ferrario SPA ha sede in Via Fedele 3.", "it"],
       ["Der Wolf und der Fuchs", "de"],
+      ["The Shannon Estuary is wide here.", "en"],
+      ["A book on the Roman Empire, please.", "en"],
+      ["We walked through Victoria Park.", "en"],
     ] as const)
       expect(findPii(text, { kinds: ["person"], language })).toEqual([]);
   });
