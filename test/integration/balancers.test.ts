@@ -66,6 +66,8 @@ ${backends.join("\n")}
 balancers:
 ${balancers.join("\n")}
   - {name: failover, strategy: priority, retries: 2, retry_backoff_ms: 5, routes: [{targets: [refused, c]}]}
+  # (refused may be ejected by an earlier test's failures: a then b still follow in order)
+  - {name: third, strategy: priority, retries: 2, retry_backoff_ms: 5, routes: [{targets: [refused, a, b]}]}
   - {name: cutter, strategy: priority, retries: 2, routes: [{targets: [cut]}]}
   - {name: slotted, strategy: priority, routes: [{targets: [one-slot]}]}
   - {name: slotted-failover, strategy: priority, retries: 1, retry_backoff_ms: 5, routes: [{targets: [refused-slot, slow-c]}]}
@@ -256,6 +258,23 @@ describe("retries and failover before the first byte", () => {
     expect(await streamed()).toMatchObject({ object: "routing", route: "route-1", model: "event-b", attempts: 2 });
     await a.reset();
     expect(await streamed()).toMatchObject({ object: "routing", route: "route-1", model: "event-a", attempts: 1 });
+  });
+
+  test.each([false, true])("a third attempt serves when the first two fail before the first byte (stream: %p)", async (stream) => {
+    await a.control({ fail_status: 500 });
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "third", messages, stream }),
+    });
+    const text = await response.text();
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-sluice-backend")).toBe("b");
+    const content = stream
+      ? text.split("\n\n").filter((event) => event.startsWith("data: {")).map((event) => JSON.parse(event.slice(6)).choices[0]?.delta?.content ?? "").join("")
+      : JSON.parse(text).choices[0].message.content;
+    expect(content).toBe("echo: hello there");
+    expect((await a.requests()).filter((r) => r.path === "/v1/chat/completions").length).toBe(1);
   });
 
   test("TTFT guard: no first token in time → the next backend answers", async () => {
