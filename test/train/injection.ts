@@ -90,8 +90,28 @@ export function injectionTrainingRows(): InjectionRow[] {
     ...tasks.map((row): InjectionRow => ({ text: row.text, label: "benign", kind: "benign", source: `routing/${row.source}` })),
     ...generatedBenign(),
     ...generateInjectionTexts(GENERATED_ATTACKS, tasks.map((row) => row.text)),
+    ...writtenRows(),
   ];
 }
+
+/**
+ * Attacks and benign texts written for sluice by hand (test/train/written/injection.jsonl, 1,957 texts in 124
+ * families: overrides in many wordings, leaks, fake role tags, instructions planted in 26 kinds of host
+ * document — each host also clean and with a note meant for human readers —, personas, fiction and research
+ * framings of harmful asks, refusal suppression, ~20 % in 13 other languages; and security questions, ordinary
+ * senses of "ignore" / "override" / "act as", legitimate system prompts and role-play as hard_benign).
+ */
+function writtenRows(): InjectionRow[] {
+  return WRITTEN_FILES.flatMap((file) =>
+    readJsonl<InjectionRow & { family: string }>(new URL(`./written/${file}`, import.meta.url).pathname).map((row) => ({
+      text: row.text,
+      label: row.label,
+      kind: row.kind,
+      source: `written/${row.family}`,
+    })),
+  );
+}
+const WRITTEN_FILES = ["injection.jsonl", "injection-2.jsonl"];
 
 export const classOf = (row: InjectionRow) => (row.label === "benign" ? 0 : row.kind === "jailbreak" ? 2 : 1);
 export { CHOSEN as INJECTION_TRAINING };
