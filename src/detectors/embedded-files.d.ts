@@ -9,3 +9,8 @@ declare module "*.dic" {
   const path: string;
   export default path;
 }
+
+declare module "*.txt" {
+  const path: string;
+  export default path;
+}

@@ -3,21 +3,35 @@
  *   - a title before the name ("Dr. Anna Schmidt", "Herrn Müller", "Mme Lefèvre", "Sra. López");
  *   - a trigger before it: self-introductions ("my name is", "ich heiße", "je m'appelle", "me llamo"), "Name:",
  *     greetings and sign-offs ("Dear Anna", "Hallo Jonas", "Best regards,\nPriya Patel", "-- Marc");
- *   - the name lists (src/detectors/lists/names.json, generated from faker's locale data by
- *     test/train/pii-names.ts): a known first name, and the capitalised name words after it. A first name that
+ *   - the name lists (src/detectors/lists/names.txt, generated from faker's locale data and
+ *     gender-detection-from-name's first names by test/train/pii-names.ts): a known first name, and the capitalised name words after it. A first name that
  *     is also an everyday word ("Will", "May", "Mark", "Rose") counts only before a known surname, or mid-sentence
  *     before a capitalised word; alone it needs a title, greeting or introduction;
  *   - compromise's English named-entity tagger (English or no language), loaded on first use because it costs
  *     ~200 ms to load, and run only on pieces where it could find something.
  */
+import { readFileSync } from "node:fs";
 import type nlpType from "compromise";
-import names from "./lists/names.json" with { type: "json" };
+import namesPath from "./lists/names.txt" with { type: "file" };
 import type { PiiMatch } from "./pii.ts";
 
-const FIRST = new Set(names.first);
-const FIRST_COMMON = new Set(names.firstCommon);
-const LAST = new Set(names.last);
-const LAST_COMMON = new Set(names.lastCommon);
+// The name lists (80,000 words, ~7 MiB as sets) are read on the first person search, not at start-up: only PII
+// screening needs them. One list per line: `<list> <name> <name> …` (test/train/pii-names.ts writes the file).
+let FIRST: Set<string>;
+let FIRST_COMMON: Set<string>;
+let LAST: Set<string>;
+let LAST_COMMON: Set<string>;
+function loadNameLists(): void {
+  if (FIRST) return;
+  const lists = new Map<string, Set<string>>();
+  for (const line of readFileSync(namesPath, "utf8").split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const [name, ...words] = line.split(" ");
+    lists.set(name!, new Set(words));
+  }
+  const list = (name: string) => lists.get(name) ?? new Set<string>();
+  [FIRST, FIRST_COMMON, LAST, LAST_COMMON] = [list("first"), list("firstCommon"), list("last"), list("lastCommon")];
+}
 const isKnownName = (word: string) => FIRST.has(word) || FIRST_COMMON.has(word) || LAST.has(word) || LAST_COMMON.has(word);
 
 /** A capitalized name word: "Müller", "O'Brien", "Jean-Luc", "McDonald". */
@@ -186,6 +200,7 @@ function lowerCaseNames(text: string, found: PiiMatch[]): void {
 }
 
 export function findPeople(text: string, language: string, found: PiiMatch[]): void {
+  loadNameLists();
   listedAfterLabel(text, found);
   lowerCaseNames(text, found);
   nameAfter(text, HONORIFIC, "title", found, (title) => {

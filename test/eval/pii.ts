@@ -101,7 +101,7 @@ for (const withLanguage of [false, true])
 
 /**
  * Person names the lists do not have (real text is full of them; the generated texts take their names from the
- * same faker lists as names.json): the detector copied with a seeded 30 % of every name list left out, scored
+ * same faker lists as names.txt): the detector copied with a seeded 30 % of every name list left out, scored
  * on the dev texts' names made only of left-out words, next to those made only of listed words.
  */
 async function heldOutNames(): Promise<void> {
@@ -115,9 +115,9 @@ async function heldOutNames(): Promise<void> {
     return (hash >>> 0) % 10;
   };
   const heldOut = (word: string) => bucket(word) < 3;
-  const names = JSON.parse(readFileSync(join(root, "src/detectors/lists/names.json"), "utf8")) as Record<string, unknown>;
-  for (const list of ["first", "firstCommon", "last", "lastCommon"]) names[list] = (names[list] as string[]).filter((word) => !heldOut(word));
-  writeFileSync(join(dir, "lists/names.json"), JSON.stringify(names));
+  const lines = readFileSync(join(root, "src/detectors/lists/names.txt"), "utf8").split("\n");
+  const kept = lines.map((line) => (line.startsWith("#") || !line ? line : line.split(" ").filter((word, i) => i === 0 || !heldOut(word)).join(" ")));
+  writeFileSync(join(dir, "lists/names.txt"), kept.join("\n"));
   const detect = ((await import(join(dir, "pii.ts"))) as { findPii: Detector }).findPii;
   const tally = { held: [0, 0], listed: [0, 0] };
   for (const t of texts) {

@@ -70,12 +70,14 @@ describe("compiled binary", () => {
       // Plugin files from disk, importing the binary's own sluice/plugin module (no node_modules anywhere near).
       const processed = (await client.chat.completions.create({
         model: "echo",
-        messages: [{ role: "user", content: "I beleive my email is ann@example.com" }],
+        messages: [{ role: "user", content: "I beleive my email is ann@example.com. Please forward this to Priya Patel." }],
         inferada: { processors: ["spellcheck", "redact"], language: "en" },
       } as never)) as unknown as { choices: { message: { content: string } }[]; inferada: { processors: { name: string }[] } };
-      expect(processed.choices[0]!.message.content).toBe("echo: I believe my email is ann@example.com");
+      expect(processed.choices[0]!.message.content).toBe("echo: I believe my email is ann@example.com. Please forward this to Priya Patel.");
       expect(processed.inferada.processors.map((p) => p.name)).toEqual(["spellcheck", "redact"]);
+      // the embedded name lists (read on the first person search) and the e-mail rule
       expect(JSON.stringify((await upstream.requests()).at(-1)!.body)).toContain("[EMAIL_1]");
+      expect(JSON.stringify((await upstream.requests()).at(-1)!.body)).toContain("[PERSON_1]");
     } finally {
       await gateway.stop();
       await upstream.stop();
