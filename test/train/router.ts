@@ -52,7 +52,7 @@ const shared = readJsonl<GeneratedPrompt>(join(DATA_DIR, "routing/train.jsonl"))
  * casual to long with pasted material, ~12 % not in English; router-multilingual.jsonl, 7 per task in each of 14
  * languages, so that a German or Chinese prompt is not read as a translation because of its language).
  */
-const written = ["router.jsonl", "router-multilingual.jsonl"].flatMap((file) => readJsonl<GeneratedPrompt>(new URL(`./written/${file}`, import.meta.url).pathname));
+const written = ["router.jsonl", "router-multilingual.jsonl", "router-demanding.jsonl"].flatMap((file) => readJsonl<GeneratedPrompt>(new URL(`./written/${file}`, import.meta.url).pathname));
 const WRITTEN_REPEATS = Number(process.env.ROUTER_WRITTEN_REPEATS ?? 1);
 const generated = [...shared, ...generateRouterPrompts(GENERATED_PER_TASK), ...Array.from({ length: WRITTEN_REPEATS }, () => written).flat()];
 generated.push(...withDroppedWords(generated));
