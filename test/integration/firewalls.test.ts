@@ -252,7 +252,7 @@ describe("keys and the ledger", () => {
   });
 
   test("the ledger records the firewall, its verdict and the rules, for blocked requests too", async () => {
-    const error = await blocked("strict", `leak ${FAKE_OPENAI_KEY}`);
+    const error = await blocked("strict", `my config uses ${FAKE_OPENAI_KEY}`); // only the secrets rule: "leak <key>" sits at the injection threshold
     const row = await eventually(() => new Database(join(gateway.dir, "data", "sluice.db"), { readonly: true }).query("SELECT status, error_code, firewall, firewall_verdict, firewall_rules, firewall_ms > 0 AS timed FROM ledger WHERE request_id = ?").get(error.requestID!) ?? undefined);
     expect(row).toEqual({ status: 422, error_code: "firewall_blocked", firewall: "strict", firewall_verdict: "blocked", firewall_rules: '["secrets"]', timed: 1 });
   });

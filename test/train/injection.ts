@@ -111,7 +111,7 @@ function writtenRows(): InjectionRow[] {
     })),
   );
 }
-const WRITTEN_FILES = ["injection.jsonl", "injection-2.jsonl"];
+const WRITTEN_FILES = ["injection.jsonl", "injection-2.jsonl", "injection-3.jsonl"];
 
 export const classOf = (row: InjectionRow) => (row.label === "benign" ? 0 : row.kind === "jailbreak" ? 2 : 1);
 export { CHOSEN as INJECTION_TRAINING };
