@@ -18,6 +18,7 @@ import injectionModelPath from "../learn/models/injection.bin" with { type: "fil
 import { lazyModel } from "../learn/linear-model.ts";
 import { combineScore, COMPILED_CATALOGS, matchCatalog, type RuleHit } from "./injection-catalogs.ts";
 import { cutVariants, scoreVariants, type ModelVerdict } from "./injection-features.ts";
+import { structuralHits } from "./injection-structure.ts";
 import { normalizeForMatching } from "./normalize.ts";
 
 export {
@@ -68,19 +69,21 @@ export function defaultInjectionThreshold(): number {
 /** The model's score of text already normalised (normalizeForMatching). */
 export const scoreInjection = (variants: readonly string[]): ModelVerdict => scoreVariants(injectionModel(), variants);
 
-/** The catalog rules matching any variant, and the model's own hit. */
-export function explainInjection(variants: readonly string[], model: ModelVerdict): RuleHit[] {
-  const cut = cutVariants(variants);
-  const hits = COMPILED_CATALOGS.flatMap((compiled) => matchCatalog(compiled, cut));
-  return [...hits, { catalog: "model", rule: model.kind, weight: Math.round(model.score * 1000) / 1000 }];
-}
+/** The catalog rules matching any variant (cut as the model reads them) and the structural rules matching the text. */
+const catalogHits = (text: string, variants: readonly string[]): RuleHit[] => [
+  ...COMPILED_CATALOGS.flatMap((compiled) => matchCatalog(compiled, cutVariants(variants))),
+  ...structuralHits(text),
+];
 
 export function detectInjection(text: string, options: { threshold?: number } = {}): InjectionVerdict {
   const threshold = options.threshold ?? defaultInjectionThreshold();
   const variants = normalizeForMatching(text);
   const model = scoreInjection(variants);
-  if (model.score >= threshold) return { score: model.score, hits: explainInjection(variants, model), flagged: true, kind: model.kind, threshold };
-  const hits = COMPILED_CATALOGS.flatMap((compiled) => matchCatalog(compiled, cutVariants(variants)));
+  const hits = catalogHits(text, variants);
+  if (model.score >= threshold) {
+    const own: RuleHit = { catalog: "model", rule: model.kind, weight: Math.round(model.score * 1000) / 1000 };
+    return { score: model.score, hits: [...hits, own], flagged: true, kind: model.kind, threshold };
+  }
   if (!catalogsFlag(hits)) return { score: model.score, hits: [], flagged: false, kind: model.kind, threshold };
   return { score: model.score, hits, flagged: true, kind: heaviestKind(hits), threshold };
 }

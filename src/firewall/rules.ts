@@ -5,6 +5,7 @@
 import type { FirewallRuleConfig } from "../config/schema.ts";
 import { catalogsFlag, COMPILED_CATALOGS, defaultInjectionThreshold, matchCatalog, scoreInjection, type ModelVerdict } from "../detectors/injection.ts";
 import { cutVariants } from "../detectors/injection-features.ts";
+import { structuralHits } from "../detectors/injection-structure.ts";
 import { findSecrets } from "../detectors/secrets.ts";
 import { findTopics, isTopic, TOPIC_NAMES } from "../detectors/topics.ts";
 import { findPii, type PiiKind } from "../detectors/pii.ts";
@@ -69,6 +70,11 @@ const injectionVerdictOf = (conversation: Conversation) => {
   if (!verdict) injectionVerdicts.set(conversation, (verdict = scoreInjection(conversation.normalised)));
   return verdict;
 };
+/** The structural rules (detectors/injection-structure.ts) over each piece's own text, each rule once. */
+const structuralHitsOf = (conversation: Conversation) => {
+  const hits = conversation.pieces.flatMap((piece) => structuralHits(piece.text));
+  return hits.filter((hit, index) => hits.findIndex((other) => other.rule === hit.rule) === index);
+};
 const compiledCatalogs = new Map(COMPILED_CATALOGS.map((compiled) => [compiled.catalog, compiled]));
 
 /** Compiles one rule; problems are reported with the rule's YAML path. */
@@ -103,6 +109,7 @@ export function compileRule(config: FirewallRuleConfig, defaultAction: "block" |
     return rule(config.catalog, (conversation) => {
       const verdict = injectionVerdictOf(conversation);
       const own = matchCatalog(catalog, cutVariants(conversation.normalised));
+      if (kind === "injection") own.push(...structuralHitsOf(conversation));
       if (verdict.score < threshold) return catalogsFlag(own) ? { signals: own.map((hit) => hit.rule), spans: [] } : undefined;
       if (verdict.kind !== kind && !own.length) return undefined;
       return { signals: [...own.map((hit) => hit.rule), "model"], spans: [] };

