@@ -282,11 +282,12 @@ function taggerNames(text: string, found: PiiMatch[]): void {
   // Loaded here, not at import: only requests that ask for names pay for the tagger.
   nlp ??= require("compromise") as typeof nlpType;
   for (let from = 0; from < text.length; ) {
-    const to = chunkEnd(text, from);
-    const chunk = text.slice(from, to);
-    // The tagger costs ~0.3 ms even for a short sentence; most chunks have no word it could call a name.
-    if (mayNameSomeone(chunk, from, found)) {
-      for (const person of nlp(chunk).people().json({ offset: true }) as NlpPerson[])
+    const to = sentenceEnd(text, from);
+    const sentence = text.slice(from, to);
+    // The tagger costs ~0.3 ms even for a short sentence, more for a long one; most sentences have no word it
+    // could call a name, and it tags a sentence by that sentence's words alone, so only those it could are fed.
+    if (mayNameSomeone(sentence, from, found)) {
+      for (const person of nlp(sentence).people().json({ offset: true }) as NlpPerson[])
         taggedName(text, from + person.offset.start, from + person.offset.start + person.offset.length, found);
     }
     from = to;
@@ -322,15 +323,26 @@ function mayNameSomeone(chunk: string, offset: number, found: readonly PiiMatch[
 }
 
 /**
- * compromise's cost grows faster than the text (a 50 KB run without sentence breaks takes seconds), so it is
- * fed pieces of at most this many characters, cut after a sentence or at least between words.
+ * compromise's cost grows faster than the text (a 50 KB run without sentence breaks takes seconds), so it is fed
+ * one sentence at a time: up to a line break, or a full stop, question or exclamation mark and a space, unless the
+ * stop ends a title or an initial ("Dr. Ana Ruiz", "J. Smith"); and never more than this many characters, cut
+ * between words.
  */
-const TAGGER_CHUNK_CHARS = 1500;
+const TAGGER_SENTENCE_CHARS = 1500;
+const SENTENCE_STOP = /\n|[.!?](?=\s)/g;
+const TITLE_OR_INITIAL_BEFORE = /(?:^|[^\p{L}])(\p{Lu}|\p{L}+)\.$/u;
 
-function chunkEnd(text: string, from: number): number {
-  const limit = from + TAGGER_CHUNK_CHARS;
+function sentenceEnd(text: string, from: number): number {
+  const limit = Math.min(text.length, from + TAGGER_SENTENCE_CHARS);
+  SENTENCE_STOP.lastIndex = from;
+  for (let stop = SENTENCE_STOP.exec(text); stop && stop.index < limit; stop = SENTENCE_STOP.exec(text)) {
+    if (stop[0] === ".") {
+      const word = TITLE_OR_INITIAL_BEFORE.exec(text.slice(Math.max(from, stop.index - 12), stop.index + 1))?.[1];
+      if (word && (word.length === 1 || TITLE_WORDS.has(word))) continue;
+    }
+    return stop.index + 1;
+  }
   if (limit >= text.length) return text.length;
-  for (let i = limit - 1; i > from + 1; i--) if (/\s/.test(text[i]!) && /[.!?\n]/.test(text[i - 1]!)) return i + 1;
   const space = text.lastIndexOf(" ", limit - 1);
   return space > from ? space + 1 : limit;
 }

@@ -32,13 +32,17 @@ interface Score {
   cleanTexts: number;
   cleanRefused: number;
   latencyMs: number[];
+  /** per text, the fastest of BEST_OF passes: the detector's own cost, without the GC pauses one pass may meet */
+  bestLatencyMs: number[];
 }
+
+const BEST_OF = 5;
 
 const add = (map: Map<PiiKind, number>, kind: PiiKind) => map.set(kind, (map.get(kind) ?? 0) + 1);
 const overlaps = (a: { start: number; end: number }, b: { start: number; end: number }) => a.start < b.end && b.start < a.end;
 
 function score(detect: Detector, texts: LabelledText[], withLanguage: boolean): Score {
-  const s: Score = { gold: new Map(), hit: new Map(), predicted: new Map(), correct: new Map(), cleanTexts: 0, cleanRefused: 0, latencyMs: [] };
+  const s: Score = { gold: new Map(), hit: new Map(), predicted: new Map(), correct: new Map(), cleanTexts: 0, cleanRefused: 0, latencyMs: [], bestLatencyMs: [] };
   // Warm-up: the lazy loads (compromise, ~200 ms) and the JIT; the latency is then the steady state.
   for (const t of texts) detect(t.text, { language: withLanguage ? t.language : undefined });
   for (const t of texts) {
@@ -58,6 +62,13 @@ function score(detect: Detector, texts: LabelledText[], withLanguage: boolean): 
       if (found.length > 0) s.cleanRefused++;
     }
   }
+  s.bestLatencyMs = [...s.latencyMs];
+  for (let pass = 1; pass < BEST_OF; pass++)
+    texts.forEach((t, i) => {
+      const began = performance.now();
+      detect(t.text, { language: withLanguage ? t.language : undefined });
+      s.bestLatencyMs[i] = Math.min(s.bestLatencyMs[i]!, performance.now() - began);
+    });
   return s;
 }
 
@@ -87,7 +98,8 @@ function report(title: string, current: Score, old: Score | undefined): void {
   }
   const refused = (s: Score) => `${pct(s.cleanRefused, s.cleanTexts)} (${s.cleanRefused}/${s.cleanTexts})`;
   console.log(`no-PII texts refused by pii_guard (all kinds): new ${refused(current)}${old ? `, old ${refused(old)}` : ""}`);
-  const latency = (s: Score) => `p50 ${quantile(s.latencyMs, 0.5).toFixed(3)} ms, p99 ${quantile(s.latencyMs, 0.99).toFixed(3)} ms`;
+  const latency = (s: Score) =>
+    `p50 ${quantile(s.latencyMs, 0.5).toFixed(3)} ms, p99 ${quantile(s.latencyMs, 0.99).toFixed(3)} ms (best of ${BEST_OF}: p50 ${quantile(s.bestLatencyMs, 0.5).toFixed(3)}, p99 ${quantile(s.bestLatencyMs, 0.99).toFixed(3)})`;
   console.log(`latency per text: new ${latency(current)}${old ? `; old ${latency(old)}` : ""}`);
 }
 
