@@ -13,8 +13,7 @@ import { Type as T } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import jailbreakCatalog from "./catalogs/jailbreak.json" with { type: "json" };
 import promptInjectionCatalog from "./catalogs/prompt_injection.json" with { type: "json" };
-import { LiteralScanner } from "./literal-scanner.ts";
-import { requiredLiterals } from "./required-literals.ts";
+import { RegexPrefilter } from "./regex-prefilter.ts";
 
 export interface CatalogRule {
   id: string;
@@ -40,11 +39,8 @@ export interface CompiledCatalog {
   readonly catalog: string;
   readonly version: string;
   readonly rules: readonly { readonly id: string; readonly weight: number; readonly regex: RegExp }[];
-  /**
-   * Finds the rules whose required strings (required-literals.ts) a text holds: the scanner reports the clauses
-   * with a string in the text, and a rule runs when all of its clauses are there (a rule with none always runs).
-   */
-  readonly prefilter: { readonly scanner: LiteralScanner; readonly clausesOfRule: readonly (readonly number[])[]; readonly clauses: number };
+  /** Tells which rules' required strings a text holds (regex-prefilter.ts). */
+  readonly prefilter: RegexPrefilter;
 }
 
 /** The shape of a catalog file; unknown keys are rejected so a misspelt field is an error, not a no-op. */
@@ -110,20 +106,7 @@ export function compileCatalog(catalog: Catalog): CompiledCatalog {
     }
     return Object.freeze({ id: rule.id, weight: rule.weight, regex: matcherOf(rule.pattern) });
   });
-  return Object.freeze({ catalog: catalog.catalog, version: catalog.version, rules: Object.freeze(rules), prefilter: prefilterOf(catalog.rules) });
-}
-
-function prefilterOf(rules: readonly CatalogRule[]): CompiledCatalog["prefilter"] {
-  const strings: string[] = [];
-  const tags: number[] = [];
-  const clausesOfRule = rules.map((rule) =>
-    requiredLiterals(rule.pattern).map((clause) => {
-      const id = tags.length ? tags[tags.length - 1]! + 1 : 0;
-      for (const literal of clause) strings.push(literal), tags.push(id);
-      return id;
-    }),
-  );
-  return { scanner: new LiteralScanner(strings, tags), clausesOfRule, clauses: tags.length ? tags[tags.length - 1]! + 1 : 0 };
+  return Object.freeze({ catalog: catalog.catalog, version: catalog.version, rules: Object.freeze(rules), prefilter: new RegexPrefilter(catalog.rules.map((rule) => rule.pattern)) });
 }
 
 /**
@@ -132,17 +115,12 @@ function prefilterOf(rules: readonly CatalogRule[]): CompiledCatalog["prefilter"
  * time (all dev texts through both catalogs, best of 5: p50 81 → 19 µs, p99 1.28 → 0.55 ms).
  */
 export function matchCatalog(compiled: CompiledCatalog, variants: string[]): RuleHit[] {
-  const { scanner, clausesOfRule, clauses } = compiled.prefilter;
-  const found = variants.map((variant) => {
-    const present = new Uint8Array(clauses);
-    scanner.scan(variant, present);
-    return present;
-  });
+  const { prefilter } = compiled;
+  const found = variants.map((variant) => prefilter.scan(variant));
   const hits: RuleHit[] = [];
   compiled.rules.forEach((rule, index) => {
-    const required = clausesOfRule[index]!;
-    const matches = variants.some((variant, v) => required.every((clause) => found[v]![clause]) && rule.regex.test(variant));
-    if (matches) hits.push({ catalog: compiled.catalog, rule: rule.id, weight: rule.weight });
+    if (variants.some((variant, v) => prefilter.mayMatch(index, found[v]!) && rule.regex.test(variant)))
+      hits.push({ catalog: compiled.catalog, rule: rule.id, weight: rule.weight });
   });
   return hits;
 }

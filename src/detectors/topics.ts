@@ -10,6 +10,7 @@ import { Type as T } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import topicsCatalog from "./catalogs/topics.json" with { type: "json" };
 import { normalizeForMatching } from "./normalize.ts";
+import { RegexPrefilter } from "./regex-prefilter.ts";
 import { hasUnboundedQuantifier } from "./secrets.ts";
 
 export interface TopicHit {
@@ -20,7 +21,10 @@ export interface TopicHit {
 
 export interface CompiledTopics {
   readonly version: string;
-  readonly topics: ReadonlyMap<string, readonly { readonly rule: string; readonly regex: RegExp }[]>;
+  /** each topic's rules; `index` numbers every rule of the catalog, for the prefilter */
+  readonly topics: ReadonlyMap<string, readonly { readonly rule: string; readonly regex: RegExp; readonly index: number }[]>;
+  /** Tells which patterns' required strings a text holds (regex-prefilter.ts). */
+  readonly prefilter: RegexPrefilter;
 }
 
 const TOPIC_NAME = "^[a-z][a-z0-9_]*$";
@@ -51,7 +55,8 @@ export function compileTopicsCatalog(catalog: unknown): CompiledTopics {
   const problem = Value.Errors(TopicsCatalogSchema, catalog).First();
   if (problem) throw new Error(`topics catalog: ${problem.path || "/"} ${problem.message}`);
   const checked = catalog as typeof TopicsCatalogSchema.static;
-  const topics = new Map<string, readonly { readonly rule: string; readonly regex: RegExp }[]>();
+  const topics = new Map<string, readonly { readonly rule: string; readonly regex: RegExp; readonly index: number }[]>();
+  const patternsInOrder: string[] = [];
   for (const [topic, { patterns }] of Object.entries(checked.topics)) {
     if (!new RegExp(TOPIC_NAME).test(topic)) throw new Error(`topics catalog: topic name "${topic}" must match ${TOPIC_NAME}`);
     const rules = patterns.map((pattern, index) => {
@@ -60,14 +65,16 @@ export function compileTopicsCatalog(catalog: unknown): CompiledTopics {
       if (UPPER_CASE_LITERAL.test(pattern) || NON_ASCII.test(pattern))
         throw new Error(`topics catalog ${rule}: patterns match lower-cased ASCII text; write letters in lower case ASCII`);
       try {
-        return Object.freeze({ rule, regex: new RegExp(pattern, "u") });
+        const regex = new RegExp(pattern, "u");
+        patternsInOrder.push(pattern);
+        return Object.freeze({ rule, regex, index: patternsInOrder.length - 1 });
       } catch (error) {
         throw new Error(`topics catalog ${rule}: ${(error as Error).message}`);
       }
     });
     topics.set(topic, Object.freeze(rules));
   }
-  return Object.freeze({ version: checked.version, topics });
+  return Object.freeze({ version: checked.version, topics, prefilter: new RegexPrefilter(patternsInOrder) });
 }
 
 const COMPILED = compileTopicsCatalog(topicsCatalog);
@@ -97,8 +104,10 @@ export function findTopicsWith(compiled: CompiledTopics, text: string, topics: r
   });
   if (chosen.length === 0) return [];
   const variants = normalizeForMatching(text);
+  const found = variants.map((variant) => compiled.prefilter.scan(variant));
   const hits: TopicHit[] = [];
   for (const { topic, rules } of chosen)
-    for (const { rule, regex } of rules) if (variants.some((variant) => regex.test(variant))) hits.push({ topic, rule });
+    for (const { rule, regex, index } of rules)
+      if (variants.some((variant, v) => compiled.prefilter.mayMatch(index, found[v]!) && regex.test(variant))) hits.push({ topic, rule });
   return hits;
 }

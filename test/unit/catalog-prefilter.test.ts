@@ -4,6 +4,8 @@ import { cutVariants } from "../../src/detectors/injection-features.ts";
 import { LiteralScanner } from "../../src/detectors/literal-scanner.ts";
 import { normalizeForMatching } from "../../src/detectors/normalize.ts";
 import { requiredLiterals } from "../../src/detectors/required-literals.ts";
+import { findTopics, TOPIC_NAMES } from "../../src/detectors/topics.ts";
+import topicsCatalog from "../../src/detectors/catalogs/topics.json" with { type: "json" };
 import { readJsonl } from "../train/lib/softmax.ts";
 
 describe("requiredLiterals", () => {
@@ -82,5 +84,28 @@ describe("the prefilter never changes a catalog's hits", () => {
       }
     }
     expect(hits).toBeGreaterThan(200);
+  });
+});
+
+describe("the prefilter never changes the topics found", () => {
+  test("on the fixtures, the probe and texts made of the topics' own words", async () => {
+    const patterns = Object.values(topicsCatalog.topics).flatMap((topic) => topic.patterns);
+    const regexes = Object.entries(topicsCatalog.topics).flatMap(([topic, { patterns }]) => patterns.map((pattern, i) => ({ topic, rule: `${topic}#${i + 1}`, regex: new RegExp(pattern, "u") })));
+    const words = [...new Set(patterns.flatMap((pattern) => pattern.match(/[a-z']{2,}/g) ?? []))];
+    let seed = 11;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const texts = [
+      ...(await readJsonl<{ text: string }>("test/fixtures/injection-dev.jsonl")).map((row) => row.text),
+      ...(await readJsonl<{ text: string }>("test/fixtures/probe/injection.jsonl")).map((row) => row.text),
+      ...Array.from({ length: 400 }, () => Array.from({ length: 5 + Math.floor(random() * 30) }, () => words[Math.floor(random() * words.length)]).join(" ")),
+    ];
+    let hits = 0;
+    for (const text of texts) {
+      const variants = normalizeForMatching(text);
+      const expected = regexes.filter(({ regex }) => variants.some((variant) => regex.test(variant))).map(({ topic, rule }) => ({ topic, rule }));
+      expect(findTopics(text, TOPIC_NAMES)).toEqual(expected);
+      hits += expected.length;
+    }
+    expect(hits).toBeGreaterThan(40);
   });
 });
