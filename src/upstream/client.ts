@@ -5,6 +5,7 @@
 import { GatewayError } from "../errors.ts";
 import type { Backend } from "../config/resolve.ts";
 import type { UpstreamCall } from "./call.ts";
+import { postStream } from "./socket-stream.ts";
 
 const DEFAULT_RETRY_AFTER_S = "1";
 
@@ -33,11 +34,47 @@ export async function chatCompletion(backend: Backend, body: string, call: Upstr
 
 /** A streamed chat completion: the engine's body once its headers are in (see postToBackend for the TTFT guard). */
 export function chatStream(backend: Backend, body: string, call: UpstreamCall, ttftTimeoutMs?: number): Promise<ChunkReader> {
+  const socketUrl = socketStreamUrl(backend);
+  if (socketUrl) return streamOverSocket(backend, socketUrl, body, call, ttftTimeoutMs);
   // A `then`, not an async function: one promise fewer on every stream's path.
   return postToBackend(backend, backend.chatUrl, body, call, ttftTimeoutMs).then(bodyReader);
 }
 
 const bodyReader = (upstream: Response): ChunkReader => upstream.body!.getReader();
+
+/**
+ * Streams from http:// engines go over a socket of their own (socket-stream.ts: fetch holds 64 KiB per body it
+ * hands to JavaScript); https:// ones, and URLs with credentials in them, through fetch (TLS, and the
+ * credentials as fetch sends them).
+ */
+const socketUrls = new WeakMap<Backend, URL | null>();
+function socketStreamUrl(backend: Backend): URL | null {
+  let url = socketUrls.get(backend);
+  if (url === undefined) {
+    const parsed = new URL(backend.chatUrl);
+    url = parsed.protocol === "http:" && !parsed.username && !parsed.password ? parsed : null;
+    socketUrls.set(backend, url);
+  }
+  return url;
+}
+
+/** chatStream over a socket: the same timers and the same failures as postToBackend. */
+async function streamOverSocket(backend: Backend, url: URL, body: string, call: UpstreamCall, ttftTimeoutMs?: number): Promise<ChunkReader> {
+  if (ttftTimeoutMs === undefined) call.arm(backend.timeoutMs, "timeout");
+  else call.arm(ttftTimeoutMs, "ttft");
+  let response;
+  try {
+    response = await postStream(url, backend.requestHeaders, body, call.signal);
+  } catch (error) {
+    call.clear();
+    throw fetchFailure(backend, call, error);
+  }
+  if (response.status >= 200 && response.status < 300) return response.reader;
+  const text = await response.text().catch(() => ""); // still under the call's timer: an engine that stalls here is cut
+  call.clear();
+  if (response.status < 200 || response.status > 599) throw new GatewayError("upstream_error", `backend '${backend.id}' answered with HTTP status ${response.status}`);
+  throw await engineError(backend, new Response(text || null, { status: response.status, headers: response.headers }));
+}
 
 /** Embeddings for a request body (its `model` already the engine's). */
 export async function embed(backend: Backend, body: string, call: UpstreamCall): Promise<Embeddings> {

@@ -1,0 +1,176 @@
+// The socket client for engine streams (src/upstream/socket-stream.ts) against a raw TCP server that writes
+// HTTP/1.1 answers byte for byte as scripted: every framing, split anywhere, engines that fail at each stage.
+import { afterAll, describe, expect, test } from "bun:test";
+import { postStream, type StreamedResponse } from "../../src/upstream/socket-stream.ts";
+
+type Script = (socket: Bun.Socket<{ request: string }>, request: string) => void | Promise<void>;
+let script: Script = () => {};
+const server = Bun.listen<{ request: string }>({
+  hostname: "127.0.0.1",
+  port: 0,
+  socket: {
+    open(socket) {
+      socket.data = { request: "" };
+    },
+    data(socket, data) {
+      socket.data.request += data.toString("latin1");
+      const head = socket.data.request.indexOf("\r\n\r\n");
+      if (head < 0) return;
+      const length = Number(/content-length: (\d+)/i.exec(socket.data.request)?.[1] ?? 0);
+      if (socket.data.request.length - head - 4 < length) return;
+      void script(socket, socket.data.request);
+    },
+  },
+});
+afterAll(() => server.stop(true));
+
+const url = new URL(`http://127.0.0.1:${server.port}/v1/chat/completions`);
+const headers = new Headers({ "content-type": "application/json", authorization: "Bearer secret", "x-extra": "1" });
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function readAll(response: StreamedResponse): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  for (let chunk = await response.reader.read(); !chunk.done; chunk = await response.reader.read()) text += decoder.decode(chunk.value, { stream: true });
+  return text;
+}
+
+/** Writes the pieces one by one with a pause between, so each arrives in its own packet. */
+const inPieces = (pieces: string[], end = true): Script => async (socket) => {
+  for (const piece of pieces) {
+    socket.write(piece);
+    socket.flush();
+    await pause(5);
+  }
+  if (end) socket.end();
+};
+
+describe("postStream", () => {
+  test("writes one HTTP/1.1 request with the backend's headers and the body", async () => {
+    let seen = "";
+    script = (socket, request) => {
+      seen = request;
+      socket.end("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+    };
+    const response = await postStream(url, headers, '{"a":"é"}', new AbortController().signal);
+    expect(await readAll(response)).toBe("ok");
+    expect(seen).toStartWith("POST /v1/chat/completions HTTP/1.1\r\n");
+    expect(seen).toContain(`host: 127.0.0.1:${server.port}\r\n`);
+    expect(seen).toContain("content-length: 10\r\n"); // bytes, not characters
+    expect(seen).toContain("authorization: Bearer secret\r\n");
+    expect(seen).toContain("x-extra: 1\r\n");
+    expect(seen).toContain("connection: close\r\n");
+    expect(seen).not.toContain("accept-encoding");
+    expect(Buffer.from(seen, "latin1").toString("utf8")).toEndWith('\r\n\r\n{"a":"é"}');
+  });
+
+  test("chunked bodies, split anywhere, with extensions and trailers", async () => {
+    const body = "4\r\ndata\r\n5;name=x\r\n: one\r\n0\r\ntrailer: yes\r\n\r\n";
+    script = inPieces(["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-type: text/event-stream\r\n\r\n", ...body.split("")]);
+    const response = await postStream(url, headers, "{}", new AbortController().signal);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("text/event-stream");
+    expect(await readAll(response)).toBe("data: one");
+  });
+
+  test("a head split across packets, Content-Length bodies and bodies that end at the close", async () => {
+    script = inPieces(["HTTP/1.1 200 OK\r\ncontent-", "length: 11\r\n", "\r\nhello", " world", "IGNORED"]);
+    expect(await readAll(await postStream(url, headers, "{}", new AbortController().signal))).toBe("hello world");
+    script = inPieces(["HTTP/1.0 200 OK\r\n\r\nuntil ", "the close"]);
+    expect(await readAll(await postStream(url, headers, "{}", new AbortController().signal))).toBe("until the close");
+  });
+
+  test("a large body read slowly arrives whole and in order", async () => {
+    const piece = "x".repeat(1000) + "\n";
+    script = (socket) => {
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${piece.length * 2000}\r\n\r\n`);
+      let sent = 0;
+      const more = () => {
+        while (sent < 2000 && socket.write(piece) === piece.length) sent++;
+        if (sent < 2000) setTimeout(more, 1);
+        else socket.end();
+      };
+      more();
+    };
+    const response = await postStream(url, headers, "{}", new AbortController().signal);
+    let received = 0;
+    for (let chunk = await response.reader.read(); !chunk.done; chunk = await response.reader.read()) {
+      received += chunk.value!.byteLength;
+      if (received % 7 === 0) await pause(1);
+    }
+    expect(received).toBe(piece.length * 2000);
+  });
+
+  test("a reader that stops reading stops the socket: the engine feels TCP backpressure, the gateway holds little", async () => {
+    const total = 64 * 1024 * 1024;
+    const piece = Buffer.alloc(64 * 1024, 120);
+    let accepted = 0;
+    script = (socket) => {
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${total}\r\n\r\n`);
+      const more = () => {
+        while (accepted < total) {
+          const written = socket.write(piece);
+          accepted += Math.max(0, written);
+          if (written < piece.length) return void setTimeout(more, 2);
+        }
+        socket.end();
+      };
+      more();
+    };
+    const response = await postStream(url, headers, "{}", new AbortController().signal);
+    await pause(300); // nothing read
+    const acceptedWhileIdle = accepted;
+    let received = 0;
+    for (let chunk = await response.reader.read(); !chunk.done; chunk = await response.reader.read()) received += chunk.value!.byteLength;
+    expect(received).toBe(total);
+    // what the kernel's socket buffers hold, not the 64 MiB the engine had to send
+    expect(acceptedWhileIdle).toBeLessThan(24 * 1024 * 1024);
+  });
+
+  test("an error answer's status, headers and text", async () => {
+    script = (socket) => void socket.end('HTTP/1.1 429 Too Many Requests\r\nretry-after: 7\r\ncontent-length: 24\r\n\r\n{"error":"slow down !!"}');
+    const response = await postStream(url, headers, "{}", new AbortController().signal);
+    expect(response.status).toBe(429);
+    expect(response.headers.get("retry-after")).toBe("7");
+    expect(await response.text()).toBe('{"error":"slow down !!"}');
+  });
+
+  test("failures: refused, closed before or during the answer, not HTTP, a malformed chunk", async () => {
+    const closed = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const refusedPort = closed.port;
+    closed.stop(true);
+    const refused = await postStream(new URL(`http://127.0.0.1:${refusedPort}/v1`), headers, "{}", new AbortController().signal).catch((error) => error);
+    expect(refused.code).toBe("ECONNREFUSED");
+
+    script = (socket) => void socket.end();
+    expect(await postStream(url, headers, "{}", new AbortController().signal).catch((error) => error.message)).toContain("before answering");
+    script = (socket) => void socket.end("SSH-2.0-OpenSSH\r\n\r\n");
+    expect(await postStream(url, headers, "{}", new AbortController().signal).catch((error) => error.message)).toContain("status line");
+
+    script = inPieces(["HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n", "only part"]);
+    const cut = await postStream(url, headers, "{}", new AbortController().signal);
+    expect((await cut.reader.read()).value).toEqual(new TextEncoder().encode("only part"));
+    expect(await cut.reader.read().catch((error) => error.message)).toContain("before the end");
+
+    script = inPieces(["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n", "zz\r\n"]);
+    const malformed = await postStream(url, headers, "{}", new AbortController().signal);
+    expect(await readAll(malformed).catch((error) => error.message)).toContain("malformed");
+  });
+
+  test("the signal aborts before the answer and in the middle of it", async () => {
+    script = () => {}; // never answers
+    const early = new AbortController();
+    const waiting = postStream(url, headers, "{}", early.signal).catch((error) => error.name);
+    await pause(20);
+    early.abort();
+    expect(await waiting).toBe("AbortError");
+
+    script = inPieces(["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n", "3\r\nabc\r\n"], false);
+    const late = new AbortController();
+    const response = await postStream(url, headers, "{}", late.signal);
+    expect((await response.reader.read()).value).toEqual(new TextEncoder().encode("abc"));
+    const next = response.reader.read().catch((error) => error.name);
+    late.abort();
+    expect(await next).toBe("AbortError");
+  });
+});
