@@ -219,7 +219,9 @@ class SocketStream implements ChunkReader {
 
   private push(data: Buffer, from: number, to: number): void {
     if (to <= from) return;
-    const chunk = new Uint8Array(data.subarray(from, to)); // a copy: the socket's buffer is not ours to keep
+    // A copy, though Bun hands each data callback a buffer of its own: handing out views of those buffers measured
+    // more RSS, not less (1,024 open streams: peak 164–173 MiB against 142–152), as each view keeps its buffer alive.
+    const chunk = new Uint8Array(data.subarray(from, to));
     if (this.waiting) {
       const { resolve } = this.waiting;
       this.waiting = undefined;
