@@ -1,13 +1,17 @@
 /**
  * A streamed POST to an engine over a plain TCP socket (Bun.connect), for http:// backends: the request is
  * written by hand, the response's head parsed and its body (chunked, Content-Length or up to the close) handed
- * out chunk by chunk. Why not fetch: Bun 1.4.5 gives every fetch body read from JavaScript a 64 KiB buffer, so a
- * gateway that reads its engines' streams holds 64 KiB per open stream (test/bench/stream-memory.ts, 1,024 open
- * streams through a minimal relay: peak RSS 103 MiB with fetch, 76 MiB over sockets, and 30 % less CPU).
+ * out chunk by chunk. Why not fetch: reading fetch's body from JavaScript costs Bun 1.4.5 a 64 KiB buffer and
+ * more CPU per chunk (test/bench/stream-memory.ts, 1,024 open streams through sluice: −35 % CPU; 4,096: peak RSS
+ * 310–347 → 259–263 MiB).
  *
- * One request per connection (`connection: close`): a stream lasts seconds and the handshake to an engine on the
- * same host or network costs ~0.1 ms. The socket stops reading (TCP backpressure on the engine) while more than
- * HIGH_WATER_BYTES wait for the reader. No request is ever pipelined, and nothing asks for compression.
+ * Connections are kept alive and reused, one request at a time each (never pipelined), per engine address: a
+ * new connection per stream left thousands of sockets in TIME_WAIT and cut short streams' throughput to a third.
+ * A connection goes back to the pool only after a complete answer that did not say `connection: close`; an idle
+ * one is closed after IDLE_SECONDS, and one the engine closed while idle is dropped. A request whose reused
+ * connection turns out to be closed before any answer byte is sent again once on a new one (what browsers do).
+ * The socket stops reading (TCP backpressure on the engine) while more than HIGH_WATER_BYTES wait for the reader.
+ * Nothing asks for compression.
  */
 import type { ChunkReader } from "./client.ts";
 
@@ -18,6 +22,10 @@ const MAX_HEAD_BYTES = 64 * 1024;
 const CRLF_CRLF = Buffer.from("\r\n\r\n");
 /** Request headers this module writes itself. */
 const OWN_HEADERS = new Set(["host", "content-length", "connection", "transfer-encoding", "accept-encoding"]);
+/** An idle connection is closed after this long (engines close theirs sooner or later: uvicorn after 5 s). */
+const IDLE_SECONDS = 30;
+/** Idle connections kept per engine address; more are closed. */
+const MAX_IDLE_PER_ORIGIN = 1024;
 
 export interface StreamedResponse {
   status: number;
@@ -41,19 +49,111 @@ export class SocketStreamError extends Error {
 export function postStream(url: URL, headers: Headers, body: string, signal: AbortSignal): Promise<StreamedResponse> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(new DOMException("The operation was aborted.", "AbortError"));
-    new SocketStream(url, headers, body, signal, resolve, reject);
+    const request = Buffer.from(requestHead(url, headers, Buffer.byteLength(body)) + body);
+    new SocketStream(originOf(url), request, signal, resolve, reject).start();
   });
+}
+
+interface Origin {
+  key: string;
+  hostname: string;
+  port: number;
+}
+const originOf = (url: URL): Origin => {
+  const hostname = url.hostname.replace(/^\[|\]$/g, "");
+  const port = Number(url.port || 80);
+  return { key: `${hostname}:${port}`, hostname, port };
+};
+
+/** One TCP connection to an engine: carries one stream at a time, then waits in its origin's pool. */
+interface Connection {
+  socket: Socket | undefined;
+  stream: SocketStream | undefined;
+  origin: Origin;
+  /** it carried a stream before (a failure before any answer byte may be the engine closing it meanwhile) */
+  reused: boolean;
+}
+type Socket = Bun.Socket<Connection>;
+
+const idle = new Map<string, Connection[]>();
+
+function takeIdle(origin: Origin): Connection | undefined {
+  const pool = idle.get(origin.key);
+  const connection = pool?.pop();
+  if (pool && pool.length === 0) idle.delete(origin.key);
+  connection?.socket?.timeout(0);
+  return connection;
+}
+
+function release(connection: Connection): void {
+  connection.stream = undefined;
+  const socket = connection.socket;
+  if (!socket) return;
+  const pool = idle.get(connection.origin.key) ?? [];
+  if (pool.length >= MAX_IDLE_PER_ORIGIN) return void socket.end();
+  connection.reused = true;
+  socket.timeout(IDLE_SECONDS);
+  pool.push(connection);
+  idle.set(connection.origin.key, pool);
+}
+
+function forget(connection: Connection): void {
+  const pool = idle.get(connection.origin.key);
+  const at = pool?.indexOf(connection) ?? -1;
+  if (at >= 0) pool!.splice(at, 1);
+  if (pool && pool.length === 0) idle.delete(connection.origin.key);
+}
+
+/** One set of handlers for every connection (Bun's advice: no closures per socket); each routes to its stream. */
+const handlers: Bun.SocketHandler<Connection> = {
+  open(socket) {
+    const connection = socket.data;
+    connection.socket = socket;
+    if (connection.stream) connection.stream.connected();
+    else socket.end();
+  },
+  drain: (socket) => socket.data.stream?.flushRequest(),
+  data(socket, data) {
+    const stream = socket.data.stream;
+    if (stream) return stream.received(data);
+    // bytes on an idle connection: no answer to anything we sent, so the connection is out of step
+    forget(socket.data);
+    socket.terminate();
+  },
+  close(socket) {
+    const connection = socket.data;
+    forget(connection);
+    connection.socket = undefined;
+    connection.stream?.connectionLost();
+  },
+  error: (socket, error) => socket.data.stream?.connectionLost(error),
+  timeout(socket) {
+    forget(socket.data);
+    socket.end();
+  },
+  connectError: (socket, error) => socket.data.stream?.fail(new SocketStreamError(error.message, (error as { code?: string }).code)),
+};
+
+function connect(origin: Origin, stream: SocketStream): Connection {
+  const connection: Connection = { socket: undefined, stream, origin, reused: false };
+  Bun.connect<Connection>({ hostname: origin.hostname, port: origin.port, data: connection, socket: handlers }).catch((error: { message?: string; code?: string }) => {
+    if (connection.stream === stream) stream.fail(new SocketStreamError(error?.message ?? "connection failed", error?.code));
+  });
+  return connection;
 }
 
 type Framing = { kind: "chunked" } | { kind: "length"; remaining: number } | { kind: "close" };
 type ChunkState = "size" | "data" | "data-end" | "trailer";
-type Socket = Bun.Socket<undefined>;
 
 class SocketStream implements ChunkReader {
-  private socket: Socket | undefined;
+  private connection: Connection | undefined;
   private unsent: Buffer | undefined;
   private head: Buffer | undefined = Buffer.alloc(0);
   private framing: Framing = { kind: "close" };
+  /** the engine said `connection: close` (or spoke HTTP/1.0): the connection ends with this answer */
+  private lastOnConnection = false;
+  /** whether this request was sent again on a new connection already */
+  private retried = false;
   /** chunked bodies: where the decoder is, the bytes left of the current chunk, a partial size or trailer line */
   private chunkState: ChunkState = "size";
   private chunkLeft = 0;
@@ -66,31 +166,31 @@ class SocketStream implements ChunkReader {
   private ended = false;
 
   constructor(
-    url: URL,
-    headers: Headers,
-    body: string,
+    private readonly origin: Origin,
+    private readonly request: Buffer,
     private readonly signal: AbortSignal,
     private readonly onHead: (response: StreamedResponse) => void,
     private readonly onHeadFailure: (error: unknown) => void,
-  ) {
-    this.unsent = Buffer.from(requestHead(url, headers, Buffer.byteLength(body)) + body);
-    signal.addEventListener("abort", this.abort, { once: true });
-    Bun.connect<undefined>({
-      hostname: url.hostname.replace(/^\[|\]$/g, ""),
-      port: Number(url.port || 80),
-      socket: {
-        open: (socket) => {
-          this.socket = socket;
-          if (this.failure !== undefined) return void socket.terminate();
-          this.flushRequest();
-        },
-        drain: () => this.flushRequest(),
-        data: (_socket, data) => this.received(data),
-        close: () => this.closed(),
-        error: (_socket, error) => this.fail(error),
-        connectError: (_socket, error) => this.fail(new SocketStreamError(error.message, (error as { code?: string }).code)),
-      },
-    }).catch((error: { message?: string; code?: string }) => this.fail(new SocketStreamError(error?.message ?? "connection failed", error?.code)));
+  ) {}
+
+  start(): void {
+    this.signal.addEventListener("abort", this.abort, { once: true });
+    this.useConnection(takeIdle(this.origin));
+  }
+
+  private useConnection(reusable: Connection | undefined): void {
+    this.unsent = this.request;
+    if (reusable) {
+      reusable.stream = this;
+      this.connection = reusable;
+      this.connected();
+    } else this.connection = connect(this.origin, this);
+  }
+
+  /** The connection is open: send the request. */
+  connected(): void {
+    if (this.failure !== undefined || this.ended) return void this.connection?.socket?.terminate();
+    this.flushRequest();
   }
 
   // ---- ChunkReader ----------------------------------------------------------------------------------------
@@ -101,7 +201,7 @@ class SocketStream implements ChunkReader {
       this.queuedBytes -= value.byteLength;
       if (this.paused && this.queuedBytes < HIGH_WATER_BYTES) {
         this.paused = false;
-        this.socket?.resume();
+        this.connection?.socket?.resume();
       }
       return Promise.resolve({ done: false, value });
     }
@@ -113,8 +213,8 @@ class SocketStream implements ChunkReader {
   cancel(): Promise<void> {
     this.queue.length = 0;
     this.queuedBytes = 0;
+    if (!this.ended) this.drop(); // an answer cut short leaves the connection mid-message: it cannot carry another
     this.finish();
-    this.socket?.terminate();
     return Promise.resolve();
   }
 
@@ -127,13 +227,14 @@ class SocketStream implements ChunkReader {
 
   // ---- the socket ------------------------------------------------------------------------------------------
 
-  private flushRequest(): void {
-    if (!this.unsent || !this.socket) return;
-    const written = this.socket.write(this.unsent);
+  flushRequest(): void {
+    const socket = this.connection?.socket;
+    if (!this.unsent || !socket) return;
+    const written = socket.write(this.unsent);
     this.unsent = written >= this.unsent.byteLength ? undefined : this.unsent.subarray(Math.max(0, written));
   }
 
-  private received(data: Buffer): void {
+  received(data: Buffer): void {
     if (this.failure !== undefined || this.ended) return;
     if (this.head) {
       const head = this.head.byteLength ? Buffer.concat([this.head, data]) : data;
@@ -150,22 +251,36 @@ class SocketStream implements ChunkReader {
   }
 
   private parseHead(text: string): boolean {
-    const [statusLine, ...lines] = text.split("\r\n");
-    const status = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine ?? "");
+    const status = /^HTTP\/1\.([01]) (\d{3})/.exec(text);
     if (!status) {
       this.fail(new SocketStreamError(`the engine answered without an HTTP/1.1 status line`));
       return false;
     }
-    const headers = new Headers();
-    for (const line of lines) {
+    // only the framing is read here; the Headers object is built if someone asks (an error answer's Retry-After)
+    let length: string | undefined;
+    let chunked = false;
+    let close = status[1] === "0";
+    for (const line of text.split("\r\n")) {
       const colon = line.indexOf(":");
-      if (colon > 0) headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+      if (colon <= 0) continue;
+      const name = line.slice(0, colon).trim().toLowerCase();
+      if (name === "content-length") length = line.slice(colon + 1).trim();
+      else if (name === "transfer-encoding") chunked = /\bchunked\b/i.test(line.slice(colon + 1));
+      else if (name === "connection") close ||= /\bclose\b/i.test(line.slice(colon + 1));
     }
-    const length = headers.get("content-length");
-    if (/\bchunked\b/i.test(headers.get("transfer-encoding") ?? "")) this.framing = { kind: "chunked" };
-    else if (length !== null && /^\d+$/.test(length)) this.framing = { kind: "length", remaining: Number(length) };
+    this.lastOnConnection = close;
+    if (chunked) this.framing = { kind: "chunked" };
+    else if (length !== undefined && /^\d+$/.test(length)) this.framing = { kind: "length", remaining: Number(length) };
     this.head = undefined; // from here on, failures are the body's
-    this.onHead({ status: Number(status[1]), headers, reader: this, text: () => this.text() });
+    let headers: Headers | undefined;
+    this.onHead({
+      status: Number(status[2]),
+      get headers() {
+        return (headers ??= headersOf(text));
+      },
+      reader: this,
+      text: () => this.text(),
+    });
     if (this.framing.kind === "length" && this.framing.remaining === 0) this.finish();
     return true;
   }
@@ -177,19 +292,25 @@ class SocketStream implements ChunkReader {
       const take = Math.min(framing.remaining, data.byteLength);
       framing.remaining -= take;
       this.push(data, 0, take);
+      if (take < data.byteLength) this.lastOnConnection = true; // bytes past the answer: the connection is out of step
       if (framing.remaining === 0) this.finish();
       return;
     }
     this.chunked(data);
   }
 
-  /** Decodes chunked transfer coding: `<hex size>[;ext]\r\n<data>\r\n` … `0\r\n<trailers>\r\n`. */
+  /**
+   * Decodes chunked transfer coding: `<hex size>[;ext]\r\n<data>\r\n` … `0\r\n<trailers>\r\n`. What one read from the
+   * socket holds goes to the reader as one piece, however many chunks it spans (an engine that sends a whole
+   * answer at once is read once, as fetch would hand it over).
+   */
   private chunked(data: Buffer): void {
+    const ranges: number[] = [];
     let at = 0;
     while (at < data.byteLength && !this.ended && this.failure === undefined) {
       if (this.chunkState === "data") {
         const take = Math.min(this.chunkLeft, data.byteLength - at);
-        this.push(data, at, at + take);
+        ranges.push(at, at + take);
         at += take;
         this.chunkLeft -= take;
         if (this.chunkLeft === 0) this.chunkState = "data-end";
@@ -198,30 +319,53 @@ class SocketStream implements ChunkReader {
       const newline = data.indexOf(10, at);
       const end = newline < 0 ? data.byteLength : newline;
       this.line += data.toString("latin1", at, end);
-      if (this.line.length > 1024) return this.fail(new Error("the engine's chunked body has a malformed chunk header"));
+      if (this.line.length > 1024) return this.chunkedFailure(data, ranges, "has a malformed chunk header");
       at = end + 1;
-      if (newline < 0) return;
-      const line = this.line.replace(/\r$/, "");
+      if (newline < 0) break;
+      const line = this.line.endsWith("\r") ? this.line.slice(0, -1) : this.line;
       this.line = "";
       if (this.chunkState === "data-end") {
-        if (line !== "") return this.fail(new Error("the engine's chunked body is malformed"));
+        if (line !== "") return this.chunkedFailure(data, ranges, "is malformed");
         this.chunkState = "size";
       } else if (this.chunkState === "size") {
         const size = /^([0-9a-fA-F]+)[ \t]*(?:;.*)?$/.exec(line);
-        if (!size) return this.fail(new Error("the engine's chunked body has a malformed chunk size"));
+        if (!size) return this.chunkedFailure(data, ranges, "has a malformed chunk size");
         this.chunkLeft = parseInt(size[1]!, 16);
         this.chunkState = this.chunkLeft === 0 ? "trailer" : "data";
       } else if (line === "") {
+        this.pushRanges(data, ranges);
         return this.finish(); // the blank line after the last chunk's trailers
       }
     }
+    this.pushRanges(data, ranges);
+  }
+
+  private chunkedFailure(data: Buffer, ranges: number[], what: string): void {
+    this.pushRanges(data, ranges);
+    this.fail(new Error(`the engine's chunked body ${what}`));
+  }
+
+  /** The data of `ranges` (pairs of offsets into `data`) as one piece. */
+  private pushRanges(data: Buffer, ranges: readonly number[]): void {
+    if (ranges.length === 2) return this.push(data, ranges[0]!, ranges[1]!);
+    if (ranges.length === 0) return;
+    let total = 0;
+    for (let i = 0; i < ranges.length; i += 2) total += ranges[i + 1]! - ranges[i]!;
+    const piece = new Uint8Array(total);
+    for (let i = 0, offset = 0; i < ranges.length; i += 2) {
+      piece.set(data.subarray(ranges[i]!, ranges[i + 1]!), offset);
+      offset += ranges[i + 1]! - ranges[i]!;
+    }
+    this.enqueue(piece);
   }
 
   private push(data: Buffer, from: number, to: number): void {
-    if (to <= from) return;
     // A copy, though Bun hands each data callback a buffer of its own: handing out views of those buffers measured
     // more RSS, not less (1,024 open streams: peak 164–173 MiB against 142–152), as each view keeps its buffer alive.
-    const chunk = new Uint8Array(data.subarray(from, to));
+    if (to > from) this.enqueue(new Uint8Array(data.subarray(from, to)));
+  }
+
+  private enqueue(chunk: Uint8Array): void {
     if (this.waiting) {
       const { resolve } = this.waiting;
       this.waiting = undefined;
@@ -231,25 +375,46 @@ class SocketStream implements ChunkReader {
     this.queuedBytes += chunk.byteLength;
     if (!this.paused && this.queuedBytes >= HIGH_WATER_BYTES) {
       this.paused = true;
-      this.socket?.pause();
+      this.connection?.socket?.pause();
     }
   }
 
-  private closed(): void {
+  /** The connection closed (or failed, with `error`) under this stream. */
+  connectionLost(error?: Error): void {
     if (this.ended || this.failure !== undefined) return;
-    if (this.head) return this.fail(new SocketStreamError("the engine closed the connection before answering", "ECONNRESET"));
+    if (this.head) {
+      // a reused connection the engine closed meanwhile: nothing was answered, so ask once more on a new one
+      if (this.connection?.reused && this.head.byteLength === 0 && !this.retried) {
+        this.retried = true;
+        const stale = this.connection;
+        stale.stream = undefined;
+        stale.socket?.terminate();
+        return this.useConnection(undefined);
+      }
+      return this.fail(error ?? new SocketStreamError("the engine closed the connection before answering", "ECONNRESET"));
+    }
+    if (error) return this.fail(error);
+    this.connection = undefined;
     if (this.framing.kind === "close") return this.finish();
     this.fail(new Error("the engine closed the connection before the end of its answer"));
   }
 
   private readonly abort = () => this.fail(new DOMException("The operation was aborted.", "AbortError"));
 
-  /** The body is complete: readers get `done` once the queue is empty, and the connection is closed. */
+  /** The body is complete: readers get `done` once the queue is empty; the connection carries the next request. */
   private finish(): void {
     if (this.ended) return;
     this.ended = true;
     this.signal.removeEventListener("abort", this.abort);
-    this.socket?.end();
+    const connection = this.connection;
+    this.connection = undefined;
+    if (connection) {
+      if (this.paused) connection.socket?.resume();
+      if (this.lastOnConnection || this.framing.kind === "close" || this.unsent) {
+        connection.stream = undefined;
+        connection.socket?.end();
+      } else release(connection);
+    }
     if (this.waiting && this.queue.length === 0) {
       const { resolve } = this.waiting;
       this.waiting = undefined;
@@ -257,11 +422,11 @@ class SocketStream implements ChunkReader {
     }
   }
 
-  private fail(error: unknown): void {
+  fail(error: unknown): void {
     if (this.ended || this.failure !== undefined) return;
     this.failure = error;
     this.signal.removeEventListener("abort", this.abort);
-    this.socket?.terminate();
+    this.drop();
     if (this.head) return this.onHeadFailure(error);
     // chunks already read still go out (read() hands out the queue before the failure), as with fetch
     if (this.waiting) {
@@ -270,10 +435,28 @@ class SocketStream implements ChunkReader {
       reject(error);
     }
   }
+
+  /** Closes the connection without reuse. */
+  private drop(): void {
+    const connection = this.connection;
+    this.connection = undefined;
+    if (!connection) return;
+    connection.stream = undefined;
+    connection.socket?.terminate();
+  }
+}
+
+function headersOf(head: string): Headers {
+  const headers = new Headers();
+  for (const line of head.split("\r\n").slice(1)) {
+    const colon = line.indexOf(":");
+    if (colon > 0) headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+  }
+  return headers;
 }
 
 function requestHead(url: URL, headers: Headers, bodyBytes: number): string {
-  let head = `POST ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\ncontent-length: ${bodyBytes}\r\nconnection: close\r\n`;
+  let head = `POST ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\ncontent-length: ${bodyBytes}\r\n`;
   let agent = false;
   headers.forEach((value, name) => {
     if (OWN_HEADERS.has(name) || /[\r\n]/.test(value)) return;

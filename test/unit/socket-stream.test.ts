@@ -3,14 +3,16 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { postStream, type StreamedResponse } from "../../src/upstream/socket-stream.ts";
 
-type Script = (socket: Bun.Socket<{ request: string }>, request: string) => void | Promise<void>;
+type Script = (socket: Bun.Socket<{ request: string; served: number }>, request: string, served: number) => void | Promise<void>;
 let script: Script = () => {};
-const server = Bun.listen<{ request: string }>({
+let connections = 0;
+const server = Bun.listen<{ request: string; served: number }>({
   hostname: "127.0.0.1",
   port: 0,
   socket: {
     open(socket) {
-      socket.data = { request: "" };
+      connections++;
+      socket.data = { request: "", served: 0 };
     },
     data(socket, data) {
       socket.data.request += data.toString("latin1");
@@ -18,7 +20,9 @@ const server = Bun.listen<{ request: string }>({
       if (head < 0) return;
       const length = Number(/content-length: (\d+)/i.exec(socket.data.request)?.[1] ?? 0);
       if (socket.data.request.length - head - 4 < length) return;
-      void script(socket, socket.data.request);
+      const request = socket.data.request;
+      socket.data.request = "";
+      void script(socket, request, socket.data.served++);
     },
   },
 });
@@ -50,7 +54,7 @@ describe("postStream", () => {
     let seen = "";
     script = (socket, request) => {
       seen = request;
-      socket.end("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+      socket.end("HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
     };
     const response = await postStream(url, headers, '{"a":"é"}', new AbortController().signal);
     expect(await readAll(response)).toBe("ok");
@@ -59,14 +63,14 @@ describe("postStream", () => {
     expect(seen).toContain("content-length: 10\r\n"); // bytes, not characters
     expect(seen).toContain("authorization: Bearer secret\r\n");
     expect(seen).toContain("x-extra: 1\r\n");
-    expect(seen).toContain("connection: close\r\n");
+    expect(seen).not.toContain("connection:"); // HTTP/1.1 keeps it alive
     expect(seen).not.toContain("accept-encoding");
     expect(Buffer.from(seen, "latin1").toString("utf8")).toEndWith('\r\n\r\n{"a":"é"}');
   });
 
   test("chunked bodies, split anywhere, with extensions and trailers", async () => {
     const body = "4\r\ndata\r\n5;name=x\r\n: one\r\n0\r\ntrailer: yes\r\n\r\n";
-    script = inPieces(["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-type: text/event-stream\r\n\r\n", ...body.split("")]);
+    script = inPieces(["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n", ...body.split("")]);
     const response = await postStream(url, headers, "{}", new AbortController().signal);
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toBe("text/event-stream");
@@ -74,7 +78,7 @@ describe("postStream", () => {
   });
 
   test("a head split across packets, Content-Length bodies and bodies that end at the close", async () => {
-    script = inPieces(["HTTP/1.1 200 OK\r\ncontent-", "length: 11\r\n", "\r\nhello", " world", "IGNORED"]);
+    script = inPieces(["HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-", "length: 11\r\n", "\r\nhello", " worldIGNORED"]);
     expect(await readAll(await postStream(url, headers, "{}", new AbortController().signal))).toBe("hello world");
     script = inPieces(["HTTP/1.0 200 OK\r\n\r\nuntil ", "the close"]);
     expect(await readAll(await postStream(url, headers, "{}", new AbortController().signal))).toBe("until the close");
@@ -84,7 +88,7 @@ describe("postStream", () => {
     const piece = (i: number) => `${String(i).padStart(6, "0")}${"x".repeat(993)}\n`;
     const expected = Array.from({ length: 2000 }, (_, i) => piece(i)).join("");
     script = (socket) => {
-      socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${expected.length}\r\n\r\n`);
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${expected.length}\r\nconnection: close\r\n\r\n`);
       let sent = 0;
       const more = () => {
         while (sent < 2000 && socket.write(piece(sent)) === 1000) sent++;
@@ -107,7 +111,7 @@ describe("postStream", () => {
     const piece = Buffer.alloc(64 * 1024, 120);
     let accepted = 0;
     script = (socket) => {
-      socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${total}\r\n\r\n`);
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${total}\r\nconnection: close\r\n\r\n`);
       const more = () => {
         while (accepted < total) {
           const written = socket.write(piece);
@@ -128,8 +132,42 @@ describe("postStream", () => {
     expect(acceptedWhileIdle).toBeLessThan(24 * 1024 * 1024);
   });
 
+  test("a connection carries the next request after a complete answer, not after `connection: close`", async () => {
+    const ok = (extra = "") => `HTTP/1.1 200 OK\r\ncontent-length: 2\r\n${extra}\r\nok`;
+    const ask = async () => readAll(await postStream(url, headers, "{}", new AbortController().signal));
+    script = (socket) => void socket.write(ok());
+    await ask(); // whatever the earlier tests left in the pool is now used or replaced
+    const before = connections;
+    for (let i = 0; i < 5; i++) expect(await ask()).toBe("ok");
+    expect(connections - before).toBeLessThanOrEqual(1);
+
+    script = (socket) => void socket.write(ok("connection: close\r\n"));
+    await ask(); // on the pooled connection, which it then closes
+    const closing = connections;
+    await ask();
+    await ask();
+    expect(connections - closing).toBe(2);
+  });
+
+  test("a pooled connection the engine closed is not used; one closed as the request goes out is retried once", async () => {
+    const ok = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+    const ask = async () => readAll(await postStream(url, headers, "{}", new AbortController().signal));
+    // answers, then closes while idle
+    script = (socket) => {
+      socket.write(ok);
+      setTimeout(() => socket.end(), 10);
+    };
+    expect(await ask()).toBe("ok");
+    await pause(50);
+    expect(await ask()).toBe("ok");
+    // keeps the connection, but drops it without an answer when the next request arrives on it
+    script = (socket, _request, served) => void (served === 0 ? socket.write(ok) : socket.end());
+    expect(await ask()).toBe("ok");
+    expect(await ask()).toBe("ok");
+  });
+
   test("an error answer's status, headers and text", async () => {
-    script = (socket) => void socket.end('HTTP/1.1 429 Too Many Requests\r\nretry-after: 7\r\ncontent-length: 24\r\n\r\n{"error":"slow down !!"}');
+    script = (socket) => void socket.end('HTTP/1.1 429 Too Many Requests\r\nretry-after: 7\r\ncontent-length: 24\r\nconnection: close\r\n\r\n{"error":"slow down !!"}');
     const response = await postStream(url, headers, "{}", new AbortController().signal);
     expect(response.status).toBe(429);
     expect(response.headers.get("retry-after")).toBe("7");
