@@ -167,7 +167,8 @@ class SocketStream implements ChunkReader {
 
   constructor(
     private readonly origin: Origin,
-    private readonly request: Buffer,
+    /** kept for a resend until the answer begins, then let go (a small Buffer pins an 8 KiB pool slab) */
+    private request: Buffer | undefined,
     private readonly signal: AbortSignal,
     private readonly onHead: (response: StreamedResponse) => void,
     private readonly onHeadFailure: (error: unknown) => void,
@@ -179,7 +180,7 @@ class SocketStream implements ChunkReader {
   }
 
   private useConnection(reusable: Connection | undefined): void {
-    this.unsent = this.request;
+    this.unsent = this.request!;
     if (reusable) {
       reusable.stream = this;
       this.connection = reusable;
@@ -272,6 +273,7 @@ class SocketStream implements ChunkReader {
     if (chunked) this.framing = { kind: "chunked" };
     else if (length !== undefined && /^\d+$/.test(length)) this.framing = { kind: "length", remaining: Number(length) };
     this.head = undefined; // from here on, failures are the body's
+    this.request = undefined; // and nothing is sent again
     let headers: Headers | undefined;
     this.onHead({
       status: Number(status[2]),
