@@ -49,7 +49,7 @@ export class SocketStreamError extends Error {
 export function postStream(url: URL, headers: Headers, body: string, signal: AbortSignal): Promise<StreamedResponse> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(new DOMException("The operation was aborted.", "AbortError"));
-    const request = Buffer.from(requestHead(url, headers, Buffer.byteLength(body)) + body);
+    const request = requestHead(url, headers, Buffer.byteLength(body)) + body;
     new SocketStream(originOf(url), request, signal, resolve, reject).start();
   });
 }
@@ -147,7 +147,8 @@ type ChunkState = "size" | "data" | "data-end" | "trailer";
 
 class SocketStream implements ChunkReader {
   private connection: Connection | undefined;
-  private unsent: Buffer | undefined;
+  /** what is left to write of the request: the string itself until a write takes only part of it */
+  private unsent: string | Buffer | undefined;
   private head: Buffer | undefined = Buffer.alloc(0);
   private framing: Framing = { kind: "close" };
   /** the engine said `connection: close` (or spoke HTTP/1.0): the connection ends with this answer */
@@ -167,8 +168,8 @@ class SocketStream implements ChunkReader {
 
   constructor(
     private readonly origin: Origin,
-    /** kept for a resend until the answer begins, then let go (a small Buffer pins an 8 KiB pool slab) */
-    private request: Buffer | undefined,
+    /** kept for a resend until the answer begins, then let go */
+    private request: string | undefined,
     private readonly signal: AbortSignal,
     private readonly onHead: (response: StreamedResponse) => void,
     private readonly onHeadFailure: (error: unknown) => void,
@@ -231,8 +232,11 @@ class SocketStream implements ChunkReader {
   flushRequest(): void {
     const socket = this.connection?.socket;
     if (!this.unsent || !socket) return;
-    const written = socket.write(this.unsent);
-    this.unsent = written >= this.unsent.byteLength ? undefined : this.unsent.subarray(Math.max(0, written));
+    const unsent = this.unsent;
+    const written = socket.write(unsent);
+    // a string is written as UTF-8; only a partial write needs its bytes
+    const length = typeof unsent === "string" ? Buffer.byteLength(unsent) : unsent.byteLength;
+    this.unsent = written >= length ? undefined : (typeof unsent === "string" ? Buffer.from(unsent) : unsent).subarray(Math.max(0, written));
   }
 
   received(data: Buffer): void {
@@ -319,13 +323,30 @@ class SocketStream implements ChunkReader {
         continue;
       }
       const newline = data.indexOf(10, at);
-      const end = newline < 0 ? data.byteLength : newline;
-      this.line += data.toString("latin1", at, end);
-      if (this.line.length > 1024) return this.chunkedFailure(data, ranges, "has a malformed chunk header");
-      at = end + 1;
-      if (newline < 0) break;
-      const line = this.line.endsWith("\r") ? this.line.slice(0, -1) : this.line;
-      this.line = "";
+      let line: string | undefined;
+      if (newline >= 0 && this.line === "") {
+        // the common case, a whole line in this read: decided on the bytes, no string made
+        const end = newline > at && data[newline - 1] === 13 ? newline - 1 : newline;
+        const blank = end === at;
+        const lineStart = at;
+        at = newline + 1;
+        if (this.chunkState === "size") {
+          const size = chunkSizeOf(data, lineStart, end);
+          if (size < 0) return this.chunkedFailure(data, ranges, "has a malformed chunk size");
+          this.chunkLeft = size;
+          this.chunkState = size === 0 ? "trailer" : "data";
+          continue;
+        }
+        line = blank ? "" : "-";
+      } else {
+        const end = newline < 0 ? data.byteLength : newline;
+        this.line += data.toString("latin1", at, end);
+        if (this.line.length > 1024) return this.chunkedFailure(data, ranges, "has a malformed chunk header");
+        at = end + 1;
+        if (newline < 0) break;
+        line = this.line.endsWith("\r") ? this.line.slice(0, -1) : this.line;
+        this.line = "";
+      }
       if (this.chunkState === "data-end") {
         if (line !== "") return this.chunkedFailure(data, ranges, "is malformed");
         this.chunkState = "size";
@@ -446,6 +467,21 @@ class SocketStream implements ChunkReader {
     connection.stream = undefined;
     connection.socket?.terminate();
   }
+}
+
+/** `<hex>[ \t]*[;ext]` in data[from, to), or -1 when it is not a chunk size. */
+function chunkSizeOf(data: Buffer, from: number, to: number): number {
+  let size = 0;
+  let at = from;
+  for (; at < to; at++) {
+    const byte = data[at]!;
+    const digit = byte >= 48 && byte <= 57 ? byte - 48 : byte >= 97 && byte <= 102 ? byte - 87 : byte >= 65 && byte <= 70 ? byte - 55 : -1;
+    if (digit < 0) break;
+    size = size * 16 + digit;
+  }
+  if (at === from || at - from > 12) return -1;
+  while (at < to && (data[at] === 32 || data[at] === 9)) at++;
+  return at === to || data[at] === 59 ? size : -1; // 59: ";", an extension follows
 }
 
 function headersOf(head: string): Headers {

@@ -75,6 +75,9 @@ describe("postStream", () => {
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toBe("text/event-stream");
     expect(await readAll(response)).toBe("data: one");
+    // and all in one piece, as an engine that has finished sends it
+    script = inPieces(["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n" + body + "4\r\nlate\r\n"]);
+    expect(await readAll(await postStream(url, headers, "{}", new AbortController().signal))).toBe("data: one");
   });
 
   test("a head split across packets, Content-Length bodies and bodies that end at the close", async () => {
