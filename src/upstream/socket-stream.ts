@@ -6,15 +6,13 @@
  * JS heap 80 → 17 MiB; 4,096: −53 % CPU). fetch does its socket work on a thread of its own, which wins when a
  * whole answer arrives at once (the README's "Many streams at once" has the trade in figures).
  *
- * Connections are kept alive and reused, one request at a time each (never pipelined), per engine address: a
- * new connection per stream left thousands of sockets in TIME_WAIT and cut short streams' throughput to a third.
- * A connection goes back to the pool only after a complete answer that did not say `connection: close`; an idle
- * one is closed after IDLE_SECONDS, and one the engine closed while idle is dropped. A request whose reused
- * connection turns out to be closed before any answer byte is sent again once on a new one (what browsers do).
- * The socket stops reading (TCP backpressure on the engine) while more than HIGH_WATER_BYTES wait for the reader.
+ * Connections come from socket-pool.ts (kept alive, one request at a time). A request whose reused connection
+ * turns out to be closed before any answer byte is sent again once on a new one (what browsers do). The socket
+ * stops reading (TCP backpressure on the engine) while more than HIGH_WATER_BYTES wait for the reader.
  * Nothing asks for compression.
  */
 import type { ChunkReader } from "./client.ts";
+import { connect, originOf, release, SocketStreamError, takeIdle, type Connection, type ConnectionUser, type Origin } from "./socket-pool.ts";
 
 /** Bytes read ahead of the consumer before the socket pauses. */
 const HIGH_WATER_BYTES = 64 * 1024;
@@ -23,10 +21,6 @@ const MAX_HEAD_BYTES = 64 * 1024;
 const CRLF_CRLF = Buffer.from("\r\n\r\n");
 /** Request headers this module writes itself. */
 const OWN_HEADERS = new Set(["host", "content-length", "connection", "transfer-encoding", "accept-encoding"]);
-/** An idle connection is closed after this long (engines close theirs sooner or later: uvicorn after 5 s). */
-const IDLE_SECONDS = 30;
-/** Idle connections kept per engine address; more are closed. */
-const MAX_IDLE_PER_ORIGIN = 1024;
 
 export interface StreamedResponse {
   status: number;
@@ -36,15 +30,7 @@ export interface StreamedResponse {
   text(): Promise<string>;
 }
 
-/** An error before the response head, with the system's code when there is one (ECONNREFUSED …), like fetch's. */
-export class SocketStreamError extends Error {
-  constructor(
-    message: string,
-    readonly code?: string,
-  ) {
-    super(message);
-  }
-}
+export { SocketStreamError };
 
 /** Resolves once the response head is in; rejects on a connection failure, a bad head or the signal. */
 export function postStream(url: URL, headers: Headers, body: string, signal: AbortSignal): Promise<StreamedResponse> {
@@ -55,98 +41,10 @@ export function postStream(url: URL, headers: Headers, body: string, signal: Abo
   });
 }
 
-interface Origin {
-  key: string;
-  hostname: string;
-  port: number;
-}
-const originOf = (url: URL): Origin => {
-  const hostname = url.hostname.replace(/^\[|\]$/g, "");
-  const port = Number(url.port || 80);
-  return { key: `${hostname}:${port}`, hostname, port };
-};
-
-/** One TCP connection to an engine: carries one stream at a time, then waits in its origin's pool. */
-interface Connection {
-  socket: Socket | undefined;
-  stream: SocketStream | undefined;
-  origin: Origin;
-  /** it carried a stream before (a failure before any answer byte may be the engine closing it meanwhile) */
-  reused: boolean;
-}
-type Socket = Bun.Socket<Connection>;
-
-const idle = new Map<string, Connection[]>();
-
-function takeIdle(origin: Origin): Connection | undefined {
-  const pool = idle.get(origin.key);
-  const connection = pool?.pop();
-  if (pool && pool.length === 0) idle.delete(origin.key);
-  connection?.socket?.timeout(0);
-  return connection;
-}
-
-function release(connection: Connection): void {
-  connection.stream = undefined;
-  const socket = connection.socket;
-  if (!socket) return;
-  const pool = idle.get(connection.origin.key) ?? [];
-  if (pool.length >= MAX_IDLE_PER_ORIGIN) return void socket.end();
-  connection.reused = true;
-  socket.timeout(IDLE_SECONDS);
-  pool.push(connection);
-  idle.set(connection.origin.key, pool);
-}
-
-function forget(connection: Connection): void {
-  const pool = idle.get(connection.origin.key);
-  const at = pool?.indexOf(connection) ?? -1;
-  if (at >= 0) pool!.splice(at, 1);
-  if (pool && pool.length === 0) idle.delete(connection.origin.key);
-}
-
-/** One set of handlers for every connection (Bun's advice: no closures per socket); each routes to its stream. */
-const handlers: Bun.SocketHandler<Connection> = {
-  open(socket) {
-    const connection = socket.data;
-    connection.socket = socket;
-    if (connection.stream) connection.stream.connected();
-    else socket.end();
-  },
-  drain: (socket) => socket.data.stream?.flushRequest(),
-  data(socket, data) {
-    const stream = socket.data.stream;
-    if (stream) return stream.received(data);
-    // bytes on an idle connection: no answer to anything we sent, so the connection is out of step
-    forget(socket.data);
-    socket.terminate();
-  },
-  close(socket) {
-    const connection = socket.data;
-    forget(connection);
-    connection.socket = undefined;
-    connection.stream?.connectionLost();
-  },
-  error: (socket, error) => socket.data.stream?.connectionLost(error),
-  timeout(socket) {
-    forget(socket.data);
-    socket.end();
-  },
-  connectError: (socket, error) => socket.data.stream?.fail(new SocketStreamError(error.message, (error as { code?: string }).code)),
-};
-
-function connect(origin: Origin, stream: SocketStream): Connection {
-  const connection: Connection = { socket: undefined, stream, origin, reused: false };
-  Bun.connect<Connection>({ hostname: origin.hostname, port: origin.port, data: connection, socket: handlers }).catch((error: { message?: string; code?: string }) => {
-    if (connection.stream === stream) stream.fail(new SocketStreamError(error?.message ?? "connection failed", error?.code));
-  });
-  return connection;
-}
-
 type Framing = { kind: "chunked" } | { kind: "length"; remaining: number } | { kind: "close" };
 type ChunkState = "size" | "data" | "data-end" | "trailer";
 
-class SocketStream implements ChunkReader {
+class SocketStream implements ChunkReader, ConnectionUser {
   private connection: Connection | undefined;
   /** what is left to write of the request: the string itself until a write takes only part of it */
   private unsent: string | Buffer | undefined;
