@@ -116,6 +116,7 @@ export class RedisLimits implements LimitService {
   /** Budget keys and accounts last seen with nothing left, until when: refuseSpentBudget's synchronous answer. */
   private readonly spent = new Map<string, number>();
   private pending: { args: string[]; done: string[] }[] = [];
+  private replayTimer: ReturnType<typeof setTimeout> | undefined;
   /** Slots this gateway's requests hold, per slot's Redis key (for /metrics, which names them without the prefix). */
   private readonly held = new Map<string, number>();
   private readonly fallbacks = { rate: 0, concurrency: 0, budget: 0 };
@@ -215,6 +216,7 @@ export class RedisLimits implements LimitService {
   /** Sends the ends of requests still gathering (up to timeout_ms), then disconnects. */
   async close(): Promise<void> {
     clearInterval(this.renewer);
+    clearTimeout(this.replayTimer);
     this.queues.close();
     await Promise.race([this.finishes.drain(), Bun.sleep(this.settings.timeoutMs)]);
     this.connection.close();
@@ -472,10 +474,19 @@ export class RedisLimits implements LimitService {
     );
   }
 
-  /** Kept for when Redis answers again; past MAX_PENDING the leases settle them (as spent). */
+  /**
+   * Kept for when Redis answers again; past MAX_PENDING the leases settle them (as spent). A call can also fail
+   * alone while the connection stays healthy (one reply slower than timeout_ms on a loaded host): no recovery then
+   * comes to replay it, and a released slot would stay taken until its lease ran out, so a replay is scheduled.
+   */
   private later(args: string[], done: string[]): void {
     if (this.pending.length < MAX_PENDING) this.pending.push({ args, done });
     else this.forget(done);
+    if (!this.connection.healthy || this.replayTimer) return;
+    this.replayTimer = setTimeout(() => {
+      this.replayTimer = undefined;
+      if (this.connection.healthy) this.replayPending();
+    }, this.settings.pollMs);
   }
 
   private forget(ids: string[]): void {
@@ -490,6 +501,11 @@ export class RedisLimits implements LimitService {
   /** Redis answers again: the calls that failed meanwhile go through, in order; the epoch is read again. */
   private recovered(): void {
     this.renew();
+    this.replayPending();
+  }
+
+  /** The failed calls, in order; those that fail again wait for the next recovery or replay. */
+  private replayPending(): void {
     const pending = this.pending;
     this.pending = [];
     void (async () => {
