@@ -475,9 +475,10 @@ export class RedisLimits implements LimitService {
   }
 
   /**
-   * Kept for when Redis answers again; past MAX_PENDING the leases settle them (as spent). A call can also fail
-   * alone while the connection stays healthy (one reply slower than timeout_ms on a loaded host): no recovery then
-   * comes to replay it, and a released slot would stay taken until its lease ran out, so a replay is scheduled.
+   * Kept for when Redis answers again; past MAX_PENDING the leases settle them (as spent). A timeout marks the
+   * connection down and its recovery replays the calls; an error reply from a Redis that is up (OOM, BUSY,
+   * LOADING) marks nothing, so no recovery would come and a released slot would stay taken until its lease ran
+   * out: a replay is scheduled instead.
    */
   private later(args: string[], done: string[]): void {
     if (this.pending.length < MAX_PENDING) this.pending.push({ args, done });

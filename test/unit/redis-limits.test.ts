@@ -189,6 +189,20 @@ describe.skipIf(!REDIS_SERVER)("Redis limits", () => {
     admission.finish(0, 0);
   });
 
+  test("a release Redis refuses while up (out of memory) is sent again after poll_ms, not left to the lease", async () => {
+    const [a, b] = pair();
+    const first = { ...backend, id: "one", maxConcurrent: 1, queueTimeoutMs: 1_500 } as Backend;
+    const admission = await a.admit({ ...request(null), backend: first });
+    await redis.command("CONFIG", "SET", "maxmemory-policy", "noeviction");
+    await redis.command("CONFIG", "SET", "maxmemory", "1"); // every write now answers OOM; PING still works
+    admission.releaseBackend();
+    await Bun.sleep(20);
+    await redis.command("CONFIG", "SET", "maxmemory", "0");
+    const other = await b.admit({ ...request(null), backend: first }); // within 1.5 s, not the 10 s lease
+    other.finish(0, 0);
+    admission.finish(0, 0);
+  });
+
   test("the Redis data is flushed under a budget: the spend is loaded again from the store", async () => {
     const [a] = pair({ spent: 2_000_000 });
     const apiKey = key({ budget_usd_daily: 3.5 });
