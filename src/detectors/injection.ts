@@ -70,10 +70,10 @@ export function defaultInjectionThreshold(): number {
 export const scoreInjection = (variants: readonly string[]): ModelVerdict => scoreVariants(injectionModel(), variants);
 
 /** The catalog rules matching any variant (cut as the model reads them) and the structural rules matching the text. */
-const catalogHits = (text: string, variants: readonly string[]): RuleHit[] => [
-  ...COMPILED_CATALOGS.flatMap((compiled) => matchCatalog(compiled, cutVariants(variants))),
-  ...structuralHits(text),
-];
+function catalogHits(text: string, variants: readonly string[]): RuleHit[] {
+  const cut = cutVariants(variants);
+  return [...COMPILED_CATALOGS.flatMap((compiled) => matchCatalog(compiled, cut)), ...structuralHits(text)];
+}
 
 export function detectInjection(text: string, options: { threshold?: number } = {}): InjectionVerdict {
   const threshold = options.threshold ?? defaultInjectionThreshold();

@@ -61,8 +61,7 @@ function socketStreamUrl(backend: Backend): URL | null {
 
 /** chatStream over a socket: the same timers and the same failures as postToBackend. */
 async function streamOverSocket(backend: Backend, url: URL, body: string, call: UpstreamCall, ttftTimeoutMs?: number): Promise<ChunkReader> {
-  if (ttftTimeoutMs === undefined) call.arm(backend.timeoutMs, "timeout");
-  else call.arm(ttftTimeoutMs, "ttft");
+  armCall(backend, call, ttftTimeoutMs);
   let response;
   try {
     response = await postStream(url, backend.requestHeaders, body, call.signal);
@@ -73,8 +72,15 @@ async function streamOverSocket(backend: Backend, url: URL, body: string, call: 
   if (response.status >= 200 && response.status < 300) return response.reader;
   const text = await response.text().catch(() => ""); // still under the call's timer: an engine that stalls here is cut
   call.clear();
+  // a 1xx head (never asked for) cannot be a Response's status
   if (response.status < 200 || response.status > 599) throw new GatewayError("upstream_error", `backend '${backend.id}' answered with HTTP status ${response.status}`);
   throw await engineError(backend, new Response(text || null, { status: response.status, headers: response.headers }));
+}
+
+/** Until the answer's head (or, under a balancer's TTFT guard, its first chunk): the backend's timeout or the guard's. */
+function armCall(backend: Backend, call: UpstreamCall, ttftTimeoutMs: number | undefined): void {
+  if (ttftTimeoutMs === undefined) call.arm(backend.timeoutMs, "timeout");
+  else call.arm(ttftTimeoutMs, "ttft");
 }
 
 /** Embeddings for a request body (its `model` already the engine's). */
@@ -117,8 +123,7 @@ export function clientClosed(): GatewayError {
  * `ttftTimeoutMs` (a balancer's TTFT guard) replaces the backend's timeout; the caller reads the first chunk in it.
  */
 async function postToBackend(backend: Backend, url: string, body: string, call: UpstreamCall, ttftTimeoutMs?: number): Promise<Response> {
-  if (ttftTimeoutMs === undefined) call.arm(backend.timeoutMs, "timeout");
-  else call.arm(ttftTimeoutMs, "ttft");
+  armCall(backend, call, ttftTimeoutMs);
   let response: Response;
   try {
     response = await fetch(url, { method: "POST", headers: backend.requestHeaders, body, signal: call.signal });

@@ -256,6 +256,7 @@ class SocketStream implements ChunkReader, ConnectionUser {
         this.chunkState = this.chunkLeft === 0 ? "trailer" : "data";
       } else if (line === "") {
         this.pushRanges(data, ranges);
+        if (at < data.byteLength) this.lastOnConnection = true; // bytes past the answer: the connection is out of step
         return this.finish(); // the blank line after the last chunk's trailers
       }
     }

@@ -78,6 +78,12 @@ describe("postStream", () => {
     // and all in one piece, as an engine that has finished sends it
     script = inPieces(["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n" + body + "4\r\nlate\r\n"]);
     expect(await readAll(await postStream(url, headers, "{}", new AbortController().signal))).toBe("data: one");
+    // bytes past the end of a kept-alive answer put the connection out of step: the next request gets a new one
+    script = (socket) => void socket.write("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n" + body + "XYZ");
+    await readAll(await postStream(url, headers, "{}", new AbortController().signal));
+    const before = connections;
+    expect(await readAll(await postStream(url, headers, "{}", new AbortController().signal))).toBe("data: one");
+    expect(connections - before).toBe(1);
   });
 
   test("a head split across packets, Content-Length bodies and bodies that end at the close", async () => {
